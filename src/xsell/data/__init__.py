@@ -1,0 +1,1 @@
+"""Data layer: readers, cleaning, the DuckDB store, id maps, ShopData and splits."""

@@ -1,0 +1,242 @@
+"""Cleaning rules for order lines, written as one SQL pass over the raw rows.
+
+Each rule gives a reason; the first rule a row breaks is its reason, and the row
+goes to the ``rejected`` table with its raw values. Rows breaking no rule are kept.
+Rule order matters: a cancellation line is counted as a cancellation even when
+it is also a duplicate, so the report's figures match what shops publish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import pyarrow as pa
+
+from xsell.data import columns as C
+from xsell.data.readers import LINE
+
+#: Reasons a line is rejected, in the order they are tested, with what each means.
+REASONS: Final = {
+    "missing_item": "no item id",
+    "missing_basket": "no basket (order) id",
+    "cancellation": "the order is a cancellation (its id starts with the cancel prefix)",
+    "unparseable_quantity": "the quantity is not a number",
+    "unparseable_price": "the price is not a number",
+    "unparseable_time": "the time is not a date/time",
+    "unknown_event": "the event type is not one of purchase, view, cart",
+    "return": "negative quantity (a return)",
+    "zero_quantity": "zero quantity",
+    "non_product": "a fee, postage or adjustment code, not a product",
+    "bad_price": "zero or negative price",
+    "duplicate": "an exact duplicate of an earlier line of the same file",
+}
+
+#: Default time formats tried after ISO 8601 when no --time-format is given.
+TIME_FORMATS: Final = ("%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y%m%d")
+
+
+@dataclass(frozen=True)
+class CleaningOptions:
+    """Settings of the cleaning pass (presets fill them; the CLI can override)."""
+
+    cancel_prefix: str | None = None
+    non_product_codes: tuple[str, ...] = ()
+    time_format: str | None = None
+    price_is_line_total: bool = False
+    drop_duplicates: bool = True
+    drop_non_positive_price: bool = True
+
+
+def quote(name: str) -> str:
+    """Quote an identifier for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    """Quote a string literal for DuckDB."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def text_expr(column: str, arrow_type: pa.DataType) -> str:
+    """SQL for a column read as trimmed text, ``NULL`` when empty.
+
+    Integral floats (Parquet often stores ids as float: 13085.0) become ``"13085"``.
+    """
+    col = quote(column)
+    if pa.types.is_floating(arrow_type):
+        return (
+            f"CASE WHEN {col} IS NULL OR isnan({col}) THEN NULL "
+            f"WHEN {col} = trunc({col}) THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) "
+            f"ELSE CAST({col} AS VARCHAR) END"
+        )
+    return f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
+
+
+def present_expr(column: str) -> str:
+    """SQL: the raw value is there (not null, not blank)."""
+    col = quote(column)
+    return f"({col} IS NOT NULL AND TRIM(CAST({col} AS VARCHAR)) <> '')"
+
+
+def number_expr(column: str, arrow_type: pa.DataType) -> str:
+    """SQL: the value as DOUBLE, ``NULL`` when absent or not a number."""
+    col = quote(column)
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+        return f"CAST({col} AS DOUBLE)"
+    return f"TRY_CAST(TRIM({col}) AS DOUBLE)"
+
+
+def time_expr(column: str, arrow_type: pa.DataType, time_format: str | None) -> str:
+    """SQL: the value as TIMESTAMP, ``NULL`` when absent or unparseable."""
+    col = quote(column)
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return f"CAST({col} AS TIMESTAMP)"
+    formats = [time_format] if time_format else list(TIME_FORMATS)
+    listed = "[" + ", ".join(literal(f) for f in formats) + "]"
+    iso = f"TRY_CAST(TRIM({col}) AS TIMESTAMP)"
+    parsed = f"TRY_STRPTIME(TRIM({col}), {listed})"
+    return f"COALESCE({parsed}, {iso})" if time_format else f"COALESCE({iso}, {parsed})"
+
+
+def lines_sql(
+    schema: pa.Schema, mapping: dict[str, str], options: CleaningOptions
+) -> str:
+    """SELECT over ``raw`` giving canonical columns plus ``reason`` and ``detail`` per row."""
+    types = {f.name: f.type for f in schema}
+
+    def text(role: str) -> str:
+        return text_expr(mapping[role], types[mapping[role]]) if role in mapping else "NULL"
+
+    def number(role: str) -> str:
+        return number_expr(mapping[role], types[mapping[role]]) if role in mapping else "NULL"
+
+    raw_columns = [f.name for f in schema if f.name != LINE]
+    tests: list[tuple[str, str, str]] = []  # (reason, condition, detail expression)
+
+    tests.append(("missing_item", "item IS NULL", f"'column {mapping.get(C.ITEM, '')} is empty'"))
+    if C.BASKET in mapping:
+        tests.append(
+            ("missing_basket", "basket IS NULL", f"'column {mapping[C.BASKET]} is empty'")
+        )
+    if options.cancel_prefix and C.BASKET in mapping:
+        tests.append(
+            (
+                "cancellation",
+                f"starts_with(basket, {literal(options.cancel_prefix)})",
+                f"'{mapping[C.BASKET]}=' || basket",
+            )
+        )
+    for role, reason in ((C.QUANTITY, "unparseable_quantity"), (C.PRICE, "unparseable_price")):
+        if role in mapping and not (
+            pa.types.is_integer(types[mapping[role]]) or pa.types.is_floating(types[mapping[role]])
+        ):
+            col = mapping[role]
+            tests.append(
+                (
+                    reason,
+                    f"{role}_raw IS NOT NULL AND {role}_value IS NULL",
+                    f"'{col}=' || {role}_raw || ' is not a number'",
+                )
+            )
+    if C.TIME in mapping:
+        col = mapping[C.TIME]
+        tests.append(
+            (
+                "unparseable_time",
+                "time_raw IS NOT NULL AND time_value IS NULL",
+                f"'{col}=' || time_raw || ' is not a date/time"
+                + (f" in the format {options.time_format}" if options.time_format else "")
+                + "'",
+            )
+        )
+    if C.EVENT in mapping:
+        allowed = ", ".join(literal(e) for e in C.EVENT_TYPES)
+        tests.append(
+            (
+                "unknown_event",
+                f"event NOT IN ({allowed})",
+                f"'{mapping[C.EVENT]}=' || event || ' (expected one of {', '.join(C.EVENT_TYPES)})'",
+            )
+        )
+    if C.QUANTITY in mapping:
+        tests.append(("return", "quantity_value < 0", "'quantity ' || quantity_value"))
+        tests.append(("zero_quantity", "quantity_value = 0", "'quantity 0'"))
+    if options.non_product_codes:
+        codes = ", ".join(literal(c) for c in options.non_product_codes)
+        tests.append(("non_product", f"item IN ({codes})", "'item ' || item"))
+    if C.PRICE in mapping and options.drop_non_positive_price:
+        tests.append(("bad_price", "price_value <= 0", "'price ' || price_value"))
+    if options.drop_duplicates:
+        tests.append(("duplicate", "dup_rank > 1", "'same as an earlier line'"))
+
+    reason = "CASE " + " ".join(f"WHEN {cond} THEN '{r}'" for r, cond, _ in tests) + " END"
+    detail = "CASE " + " ".join(f"WHEN {cond} THEN {d}" for _, cond, d in tests) + " END"
+    partition = ", ".join(quote(c) for c in raw_columns)
+    raw_json = (
+        "to_json({" + ", ".join(f"{literal(c)}: {quote(c)}" for c in raw_columns) + "})"
+    )
+    event = (
+        f"lower({text_expr(mapping[C.EVENT], types[mapping[C.EVENT]])})"
+        if C.EVENT in mapping
+        else literal(C.PURCHASE)
+    )
+    name = text(C.NAME)
+    if C.NAME in mapping:
+        name = f"NULLIF({name}, 'nan')"
+    time_value = (
+        time_expr(mapping[C.TIME], types[mapping[C.TIME]], options.time_format)
+        if C.TIME in mapping
+        else "NULL::TIMESTAMP"
+    )
+    raw_text = "".join(
+        f"NULLIF(TRIM(CAST({quote(mapping[role])} AS VARCHAR)), '') AS {role}_raw,\n"
+        for role in (C.QUANTITY, C.PRICE, C.TIME)
+        if role in mapping
+    )
+    return f"""
+        WITH parsed AS (
+            SELECT
+                {quote(LINE)} AS source_line,
+                {text(C.BASKET)} AS basket,
+                {text(C.USER)} AS user_id,
+                {text(C.ITEM)} AS item,
+                {time_value} AS time_value,
+                {number(C.QUANTITY)} AS quantity_value,
+                {number(C.PRICE)} AS price_value,
+                {event} AS event,
+                {name} AS name,
+                {text(C.CATEGORY)} AS category,
+                row_number() OVER (PARTITION BY {partition} ORDER BY {quote(LINE)}) AS dup_rank,
+                {raw_text}{raw_json} AS raw
+            FROM raw
+        )
+        SELECT *, {reason} AS reason, {detail} AS detail FROM parsed
+    """
+
+
+def kept_lines_sql(options: CleaningOptions, has_quantity: bool) -> str:
+    """SELECT the kept rows of ``cleaned`` in the shape of the ``lines`` table."""
+    quantity = "COALESCE(quantity_value, 1.0)" if has_quantity else "1.0"
+    price = (
+        f"CASE WHEN {quantity} > 0 THEN price_value / {quantity} ELSE price_value END"
+        if options.price_is_line_total
+        else "price_value"
+    )
+    return f"""
+        SELECT ? AS ingest_id, source_line, basket AS basket_id, user_id, item AS item_id,
+               time_value AS time, {quantity} AS quantity, {price} AS price, event
+        FROM cleaned WHERE reason IS NULL ORDER BY source_line
+    """
+
+
+def guess_preset(columns: Sequence[str]) -> str | None:
+    """Name the preset whose mapped columns all exist in ``columns``, if any."""
+    from xsell.data.presets import PRESETS
+
+    present = set(columns)
+    for preset in PRESETS.values():
+        if preset.mapping and set(preset.mapping.values()) <= present:
+            return preset.name
+    return None

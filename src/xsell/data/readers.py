@@ -1,0 +1,253 @@
+"""Readers: turn a shop's file into an Arrow table of raw values plus its line numbers.
+
+Nothing is parsed or dropped here: cleaning decides what each value means, so a
+rejected row can be shown to the user exactly as it was in the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from xsell.errors import InputFileError
+
+LINE: Final = "__line"
+
+FORMATS: Final = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".dat": "baskets",
+}
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """The raw rows of one file.
+
+    ``table`` holds the file's own columns (strings for text formats, the stored
+    types for Parquet) and ``__line``: the 1-based line (row) number in the file,
+    counting a header line, so users can find the row in their editor.
+    """
+
+    path: Path
+    table: pa.Table
+    encoding: str | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in self.table.column_names if c != LINE]
+
+
+def detect_format(path: Path, layout: str = "table") -> str:
+    """Format from the file suffix (``basket`` layouts read any text file)."""
+    if layout == "baskets":
+        return "baskets"
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputFileError(
+            f"{path}: unknown file format {path.suffix or '(no suffix)'!r}; "
+            f"expected one of {sorted(FORMATS)} (or --preset baskets|fimi for basket-per-line files)"
+        )
+    return fmt
+
+
+def check_readable(path: Path) -> None:
+    """Raise a clear error for a missing, unreadable or empty file."""
+    if not path.exists():
+        raise InputFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputFileError(f"{path}: is a folder, expected a file")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the file is empty")
+
+
+def detect_encoding(path: Path) -> str:
+    """``utf-8`` (with or without BOM) when the whole file decodes as UTF-8, else ``latin-1``."""
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    return "utf-8"
+
+
+def sniff_delimiter(path: Path, encoding: str) -> str:
+    """Guess the delimiter from the first lines (comma, semicolon, tab or pipe)."""
+    with path.open("r", encoding=encoding, newline="") as handle:
+        sample = handle.read(64 * 1024)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def read_csv(
+    path: Path,
+    *,
+    delimiter: str | None = None,
+    quote: str = '"',
+    header: bool = True,
+    encoding: str | None = None,
+) -> RawTable:
+    """Read a delimited text file with every column as text."""
+    encoding = encoding or detect_encoding(path)
+    delimiter = delimiter or sniff_delimiter(path, encoding)
+    arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
+    read_options = pacsv.ReadOptions(
+        encoding=arrow_encoding, autogenerate_column_names=not header, block_size=1 << 22
+    )
+    try:
+        first = _first_line(path, encoding)
+        names = next(csv.reader([first], delimiter=delimiter, quotechar=quote)) if header else []
+    except (StopIteration, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{path}: cannot read the header line: {exc}") from exc
+    convert = pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names} if header else None,
+        strings_can_be_null=True,
+        null_values=[""],
+        quoted_strings_can_be_null=True,
+    )
+    parse = pacsv.ParseOptions(delimiter=delimiter, quote_char=quote or False, newlines_in_values=False)
+    try:
+        table = pacsv.read_csv(
+            path, read_options=read_options, parse_options=parse, convert_options=convert
+        )
+    except pa.ArrowInvalid as exc:
+        raise InputFileError(f"{path}: not a valid {delimiter!r}-delimited file: {exc}") from exc
+    if not header:
+        table = table.cast(pa.schema([(n, pa.string()) for n in table.column_names]))
+    if table.num_rows == 0:
+        raise InputFileError(f"{path}: the file has a header but no data rows")
+    start = 2 if header else 1
+    table = table.append_column(LINE, pa.array(range(start, start + table.num_rows), pa.int64()))
+    return RawTable(path, table, encoding)
+
+
+def _first_line(path: Path, encoding: str) -> str:
+    with path.open("r", encoding=encoding, newline="") as handle:
+        line = handle.readline()
+    if not line.strip():
+        raise InputFileError(f"{path}: the first line is empty, expected a header")
+    return line.rstrip("\r\n")
+
+
+def read_parquet(path: Path) -> RawTable:
+    """Read a Parquet file with its stored types."""
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputFileError(f"{path}: not a readable Parquet file: {exc}") from exc
+    if table.num_rows == 0:
+        raise InputFileError(f"{path}: the Parquet file has no rows")
+    table = table.append_column(LINE, pa.array(range(1, table.num_rows + 1), pa.int64()))
+    return RawTable(path, table)
+
+
+def read_excel(path: Path, sheet: str | None = None) -> RawTable:
+    """Read the first (or the named) sheet of an ``.xlsx`` workbook; row 1 is the header."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken file
+        raise InputFileError(f"{path}: not a readable Excel workbook: {exc}") from exc
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise InputFileError(f"{path}: no sheet {sheet!r}; sheets are {book.sheetnames}")
+        rows = book[sheet] if sheet else book.worksheets[0]
+        iterator = rows.iter_rows(values_only=True)
+        header = next(iterator, None)
+        if header is None:
+            raise InputFileError(f"{path}: the sheet is empty")
+        names = [str(h) if h is not None else f"column{i + 1}" for i, h in enumerate(header)]
+        values: list[list[str | None]] = [[] for _ in names]
+        lines: list[int] = []
+        for number, row in enumerate(iterator, start=2):
+            if row is None or all(v is None for v in row):
+                continue
+            for i in range(len(names)):
+                value = row[i] if i < len(row) else None
+                values[i].append(None if value is None else _excel_text(value))
+            lines.append(number)
+    finally:
+        book.close()
+    if not lines:
+        raise InputFileError(f"{path}: the sheet has a header but no data rows")
+    arrays = [pa.array(v, pa.string()) for v in values] + [pa.array(lines, pa.int64())]
+    return RawTable(path, pa.table(arrays, names=[*names, LINE]))
+
+
+def _excel_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()  # type: ignore[union-attr,call-arg]
+    return str(value)
+
+
+def read_baskets(path: Path, delimiter: str = ",", encoding: str | None = None) -> RawTable:
+    """Read one basket per line; the basket id is the line number."""
+    encoding = encoding or detect_encoding(path)
+    text = path.read_text(encoding=encoding)
+    baskets: list[str] = []
+    items: list[str | None] = []
+    lines: list[int] = []
+    split = str.split if delimiter == " " else None
+    for number, line in enumerate(io.StringIO(text), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        tokens = split(line) if split else line.split(delimiter)
+        for token in tokens:
+            token = token.strip()
+            baskets.append(str(number))
+            items.append(token or None)
+            lines.append(number)
+    if not lines:
+        raise InputFileError(f"{path}: no baskets found (every line is empty)")
+    table = pa.table(
+        {
+            "basket": pa.array(baskets, pa.string()),
+            "item": pa.array(items, pa.string()),
+            LINE: pa.array(lines, pa.int64()),
+        }
+    )
+    return RawTable(path, table, encoding)
+
+
+def read_file(
+    path: Path,
+    *,
+    layout: str = "table",
+    delimiter: str | None = None,
+    header: bool = True,
+    encoding: str | None = None,
+    sheet: str | None = None,
+) -> RawTable:
+    """Read any supported file into a :class:`RawTable`."""
+    path = Path(path)
+    check_readable(path)
+    fmt = detect_format(path, layout)
+    if fmt == "csv":
+        if delimiter is None and path.suffix.lower() == ".tsv":
+            delimiter = "\t"
+        return read_csv(path, delimiter=delimiter, header=header, encoding=encoding)
+    if fmt == "parquet":
+        return read_parquet(path)
+    if fmt == "excel":
+        return read_excel(path, sheet)
+    return read_baskets(path, delimiter or ",", encoding)

@@ -1,0 +1,126 @@
+"""The DuckDB store: one file holding lines, items, customers, rejected rows and the ingest log.
+
+Every write happens inside one transaction, so a failed or killed ingest leaves
+the store exactly as it was (DuckDB only writes a transaction to its log at commit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+import duckdb
+
+from xsell.errors import StoreError
+
+SCHEMA_VERSION: Final = "1"
+MARKER_TABLE: Final = "xsell_meta"
+
+SCHEMA: Final = (
+    f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)",
+    """CREATE TABLE IF NOT EXISTS ingests (
+        ingest_id INTEGER PRIMARY KEY, path VARCHAR, content_hash VARCHAR, kind VARCHAR,
+        preset VARCHAR, rows_in BIGINT, rows_kept BIGINT, rows_rejected BIGINT,
+        started_at TIMESTAMP, finished_at TIMESTAMP, report JSON)""",
+    """CREATE TABLE IF NOT EXISTS lines (
+        ingest_id INTEGER, source_line BIGINT, basket_id VARCHAR, user_id VARCHAR,
+        item_id VARCHAR, time TIMESTAMP, quantity DOUBLE, price DOUBLE, event VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS items (
+        item_id VARCHAR PRIMARY KEY, name VARCHAR, category VARCHAR, brand VARCHAR,
+        price DOUBLE, in_stock BOOLEAN, attributes JSON, from_catalog BOOLEAN)""",
+    """CREATE TABLE IF NOT EXISTS customers (
+        user_id VARCHAR PRIMARY KEY, attributes JSON)""",
+    """CREATE TABLE IF NOT EXISTS rejected (
+        ingest_id INTEGER, path VARCHAR, source_line BIGINT, reason VARCHAR,
+        detail VARCHAR, raw JSON)""",
+)
+
+
+class Store:
+    """A handle on an xsell store file.
+
+    Parameters
+    ----------
+    path:
+        The DuckDB file. It is created on the first write.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def exists(self) -> bool:
+        return self.path.exists() and self.path.stat().st_size > 0
+
+    def connect(self, read_only: bool = True) -> duckdb.DuckDBPyConnection:
+        """Open the store; reading requires an existing xsell store."""
+        if read_only and not self.exists():
+            raise StoreError(
+                f"{self.path}: no store here; create one with `xsell ingest FILE --store {self.path}`"
+            )
+        try:
+            con = duckdb.connect(str(self.path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+        except duckdb.Error as exc:
+            raise StoreError(f"{self.path}: not a DuckDB file, so not an xsell store ({exc})") from exc
+        if read_only:
+            self._check_marker(con)
+        return con
+
+    def _check_marker(self, con: duckdb.DuckDBPyConnection) -> None:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if MARKER_TABLE not in tables:
+            con.close()
+            raise StoreError(
+                f"{self.path}: a DuckDB file but not an xsell store (no {MARKER_TABLE} table)"
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection inside one transaction: committed on success, rolled back on error."""
+        existed = self.exists()
+        if existed:
+            con = self.connect(read_only=False)
+            tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+            if tables and MARKER_TABLE not in tables:
+                con.close()
+                raise StoreError(
+                    f"{self.path}: a DuckDB file but not an xsell store (no {MARKER_TABLE} table); "
+                    "choose another --store path"
+                )
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            con = self.connect(read_only=False)
+        try:
+            con.execute("BEGIN TRANSACTION")
+            for statement in SCHEMA:
+                con.execute(statement)
+            con.execute(
+                f"INSERT OR IGNORE INTO {MARKER_TABLE} VALUES ('schema_version', ?)",
+                [SCHEMA_VERSION],
+            )
+            yield con
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            con.close()
+            if not existed:
+                _remove_store_files(self.path)
+            raise
+        con.close()
+
+    def table_counts(self) -> dict[str, int]:
+        """Row count of every table (used by tests and ``xsell stats``)."""
+        with self.connect() as con:
+            names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+            return {
+                n: int(con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0])  # type: ignore[index]
+                for n in sorted(names)
+            }
+
+
+def _remove_store_files(path: Path) -> None:
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        candidate.unlink(missing_ok=True)
