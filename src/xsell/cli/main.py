@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 
-from xsell.cli import commands_data  # noqa: F401  (registers commands)
+import xsell.cli
 from xsell.cli.app import app, err_console, settings
 from xsell.errors import XsellError
+
+
+def _register_commands() -> None:
+    # Every ``commands_*`` module registers its commands on ``app`` when imported.
+    for module in pkgutil.iter_modules(xsell.cli.__path__):
+        if module.name.startswith("commands_"):
+            importlib.import_module(f"xsell.cli.{module.name}")
+
+
+_register_commands()
 
 
 def run() -> None:
