@@ -2,8 +2,9 @@
 
 A model scores every item for a *context*: the items in a cart (or on a product
 page) and, when known, the customer. Evaluation calls :meth:`Recommender.score`
-on many contexts at once; serving calls :meth:`Recommender.recommend` on one and
-shows each suggestion's reason.
+on many contexts at once; users call :meth:`Recommender.recommend_for_basket`,
+:meth:`Recommender.recommend` and :meth:`Recommender.complements` with external
+ids and get tidy tables with a reason for every suggestion.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import tempfile
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -29,8 +30,11 @@ from xsell.data import columns as C
 from xsell.data.idmap import IdMap
 from xsell.data.shopdata import ShopData
 from xsell.errors import InputFileError, NotFittedError, ValidationError
+from xsell.models.business_rules import BusinessRules
 
 BUNDLE_FORMAT = 1
+#: Largest k a caller may ask for.
+MAX_K = 1000
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,8 @@ class Recommender(ABC):
     personalized: ClassVar[bool] = False
 
     items_: ItemTable | None = field(default=None, init=False, repr=False)
+    users_: IdMap | None = field(default=None, init=False, repr=False)
+    history_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     fitted_on_: str | None = field(default=None, init=False, repr=False)
     fit_seconds_: float = field(default=0.0, init=False, repr=False)
 
@@ -181,6 +187,8 @@ class Recommender(ABC):
             raise ValidationError(f"{self.name}: cannot fit on data without baskets")
         started = time.perf_counter()
         self.items_ = ItemTable.from_data(data)
+        self.users_ = data.users
+        self.history_ = data.user_item
         self.fitted_on_ = data.fingerprint()
         self._fit(data)
         self.fit_seconds_ = time.perf_counter() - started
@@ -214,7 +222,7 @@ class Recommender(ABC):
             mask = exclude if mask is None else ((mask + exclude) > 0).astype(np.float32).tocsr()
         return top_k(scores, k, mask)
 
-    def recommend(
+    def suggest(
         self,
         items: Sequence[int] = (),
         user: int = -1,
@@ -222,7 +230,7 @@ class Recommender(ABC):
         exclude: Iterable[int] = (),
         allowed: np.ndarray | None = None,
     ) -> list[Suggestion]:
-        """Suggestions for one context, with reasons.
+        """Model suggestions for one context by dense indices, with reasons (no fallback).
 
         Parameters
         ----------
@@ -233,12 +241,10 @@ class Recommender(ABC):
         exclude:
             Item indices never to suggest (e.g. already bought).
         allowed:
-            Optional boolean mask over items; only those may be suggested
-            (business rules such as in-stock or another category).
+            Optional boolean mask over items; only those may be suggested.
         """
         table = self.require_fitted()
-        if k <= 0:
-            raise ValidationError(f"k must be positive, got {k}")
+        _check_k(k)
         context = [int(i) for i in items if 0 <= int(i) < len(table)]
         rows = basket_rows([context], len(table))
         scores = self.score(rows, np.array([user]) if user >= 0 else None)[0].astype(np.float64)
@@ -252,6 +258,190 @@ class Recommender(ABC):
         best = best[best >= 0]
         why = self.reasons(context, user, best.tolist()) if len(best) else []
         return [Suggestion(int(i), float(scores[i]), r) for i, r in zip(best, why, strict=True)]
+
+    # ----------------------------------------------------------- public API (external ids)
+
+    def recommend_for_basket(
+        self,
+        items: Sequence[str],
+        k: int = 10,
+        user: str | None = None,
+        rules: BusinessRules | dict[str, Any] | None = None,
+        explain: bool = False,
+    ) -> pd.DataFrame:
+        """Complete a cart: the ``k`` best items to add to ``items`` (external ids).
+
+        Unknown item ids are ignored (the reason says so when nothing else is
+        known); an unknown or absent ``user`` gets the non-personal answer.
+        Returns a tidy table: query, rank, item_id, name, category, price, score,
+        reason, source ("model" or "fallback"), and with ``explain`` a ``trace``
+        column mapping each business rule to the item ids it removed.
+        """
+        query = ",".join(map(str, items))
+        return self._answer([query], [list(items)], [user], k, rules, explain, use_history=False)
+
+    def recommend(
+        self,
+        users: Sequence[str],
+        k: int = 10,
+        exclude_seen: bool = True,
+        rules: BusinessRules | dict[str, Any] | None = None,
+        explain: bool = False,
+    ) -> pd.DataFrame:
+        """Personalized add-ons for each customer id in ``users`` (a batch).
+
+        The customer's purchase history is the context. ``exclude_seen=False``
+        lets repeat purchases through (real targets in groceries). Unknown
+        customers get the shop's best sellers, with a reason saying so.
+        """
+        base = BusinessRules.from_dict(rules) if isinstance(rules, dict) else rules
+        base = base or BusinessRules()
+        effective = replace(base, exclude_bought=base.exclude_bought or exclude_seen)
+        return self._answer(
+            list(users), [[] for _ in users], list(users), k, effective, explain, use_history=True
+        )
+
+    def complements(
+        self, item: str, k: int = 10, rules: BusinessRules | dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        """Frequently bought together: the ``k`` items that best go with ``item``."""
+        return self._answer([item], [[item]], [None], k, rules, False, use_history=False)
+
+    def _answer(
+        self,
+        queries: Sequence[str],
+        contexts: Sequence[Sequence[str]],
+        users: Sequence[str | None],
+        k: int,
+        rules: BusinessRules | dict[str, Any] | None,
+        explain: bool,
+        use_history: bool,
+    ) -> pd.DataFrame:
+        table = self.require_fitted()
+        _check_k(k)
+        rules = BusinessRules.from_dict(rules) if isinstance(rules, dict) or rules is None else rules
+        user_idx = np.array(
+            [self.users_.index_of(str(u)) if u is not None and self.users_ is not None else -1
+             for u in users],
+            dtype=np.int64,
+        )
+        known_ctx: list[list[int]] = []
+        unknown_ctx: list[list[str]] = []
+        for context in contexts:
+            idx = table.ids.to_index([str(c) for c in context]) if len(context) else np.empty(0, int)
+            known_ctx.append([int(i) for i in idx if i >= 0])
+            unknown_ctx.append([str(c) for c, i in zip(context, idx, strict=True) if i < 0])
+        bought = [self.history_items(int(u)) for u in user_idx]
+        score_ctx = [
+            sorted(set(c) | set(b.tolist())) if use_history else c
+            for c, b in zip(known_ctx, bought, strict=True)
+        ]
+        rows = basket_rows(score_ctx, len(table))
+        scores = self.score(rows, user_idx if (user_idx >= 0).any() else None)
+        frames = []
+        for r, query in enumerate(queries):
+            frames.append(
+                self._one_answer(
+                    query, known_ctx[r], unknown_ctx[r], users[r], int(user_idx[r]), bought[r],
+                    np.asarray(scores[r], dtype=np.float64), k, rules, explain,
+                )
+            )
+        return pd.concat(frames, ignore_index=True) if frames else _empty_answer(explain)
+
+    def _one_answer(
+        self,
+        query: str,
+        context: list[int],
+        unknown: list[str],
+        user: str | None,
+        user_index: int,
+        bought: np.ndarray,
+        scores: np.ndarray,
+        k: int,
+        rules: BusinessRules,
+        explain: bool,
+    ) -> pd.DataFrame:
+        table = self.require_fitted()
+        trace: dict[str, list[int]] | None = {} if explain else None
+        allowed = rules.allowed(table, context, bought.tolist(), trace)
+        scores = np.where(allowed, scores, -np.inf)
+        ranked = top_k(scores[None, :], min(len(table), k * 4 if rules.max_per_category else k))[0]
+        ranked = ranked[ranked >= 0]
+        picked = rules.cap_per_category(table, ranked.tolist(), k, trace)
+        reasons = self.reasons(context, user_index, picked) if picked else []
+        note = (f"unknown item {', '.join(unknown[:3])}; " if unknown else "") + (
+            f"unknown customer {user}; " if user is not None and user_index < 0 else ""
+        )
+        reasons = [note + r for r in reasons]
+        sources = ["model"] * len(picked)
+        values = [float(scores[i]) for i in picked]
+        if len(picked) < k:
+            fill, fill_reasons = self._fallback(context, unknown, user, user_index, allowed, picked, k)
+            picked += fill
+            reasons += fill_reasons
+            sources += ["fallback"] * len(fill)
+            values += [0.0] * len(fill)
+        frame = pd.DataFrame(
+            {
+                "query": query,
+                "rank": np.arange(1, len(picked) + 1),
+                C.ITEM: table.ids.to_external(picked) if picked else np.empty(0, object),
+                C.NAME: table.names[picked] if picked else np.empty(0, object),
+                C.CATEGORY: table.categories[picked] if picked else np.empty(0, object),
+                C.PRICE: table.prices[picked] if picked else np.empty(0, float),
+                "score": np.asarray(values, dtype=np.float64),
+                "reason": reasons,
+                "source": sources,
+            }
+        )
+        if explain:
+            readable = {
+                rule: table.ids.to_external(items).tolist() for rule, items in (trace or {}).items()
+            }
+            frame["trace"] = [readable] * len(frame)
+        return frame
+
+    def _fallback(
+        self,
+        context: list[int],
+        unknown: list[str],
+        user: str | None,
+        user_index: int,
+        allowed: np.ndarray,
+        picked: list[int],
+        k: int,
+    ) -> tuple[list[int], list[str]]:
+        """Fill up with best sellers: first of the context's categories, then of the shop."""
+        table = self.require_fitted()
+        free = allowed.copy()
+        free[picked] = False
+        why_prefix = ""
+        if unknown and not context:
+            why_prefix = f"unknown item {', '.join(unknown[:3])}; "
+        elif user is not None and user_index < 0 and not context:
+            why_prefix = f"unknown customer {user}; "
+        elif context:
+            why_prefix = "no co-purchase evidence; "
+        fill: list[int] = []
+        reasons: list[str] = []
+        categories = {table.categories[i] for i in context if table.categories[i] is not None}
+        order = np.lexsort((np.arange(len(table)), -table.popularity))
+        if categories:
+            same = free & np.isin(table.categories, np.array(sorted(categories), dtype=object))
+            for i in order[same[order]][: k - len(picked)]:
+                fill.append(int(i))
+                reasons.append(f"{why_prefix}popular in {table.categories[i]}")
+                free[i] = False
+        for i in order[free[order]][: k - len(picked) - len(fill)]:
+            fill.append(int(i))
+            reasons.append(f"{why_prefix}popular in the shop ({int(table.popularity[i]):,} orders)")
+        return fill, reasons
+
+    def history_items(self, user: int) -> np.ndarray:
+        """Item indices a customer bought in the training data (and live events, when served)."""
+        if user < 0 or self.history_ is None or user >= self.history_.shape[0]:
+            return np.empty(0, dtype=np.int64)
+        return self.history_.indices[self.history_.indptr[user] : self.history_.indptr[user + 1]]
 
     # ----------------------------------------------------------- bundles
 
@@ -288,6 +478,16 @@ class Recommender(ABC):
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return path
+
+
+def _check_k(k: int) -> None:
+    if not isinstance(k, int | np.integer) or k < 1 or k > MAX_K:
+        raise ValidationError(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
+
+
+def _empty_answer(explain: bool) -> pd.DataFrame:
+    columns = ["query", "rank", C.ITEM, C.NAME, C.CATEGORY, C.PRICE, "score", "reason", "source"]
+    return pd.DataFrame(columns=[*columns, "trace"] if explain else columns)
 
 
 def read_bundle_meta(path: str | Path) -> dict[str, Any]:
