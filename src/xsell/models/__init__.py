@@ -17,6 +17,15 @@ from xsell.models.base import ItemTable, Recommender, Suggestion, load_model, re
 #: Model name -> "module:Class" (modules under xsell.models).
 REGISTRY: Final[dict[str, str]] = {
     "popularity": "popularity:Popularity",
+    "rules": "rules_model:RulesModel",
+    "cooccurrence": "cooccurrence:Cooccurrence",
+    "itemknn": "itemknn:ItemKNN",
+    "userknn": "userknn:UserKNN",
+    "personal": "personal:PersonalHistory",
+    "als": "factorization:ALS",
+    "bpr": "factorization:BPR",
+    "content": "content:ContentBased",
+    "hybrid": "hybrid:Hybrid",
 }
 
 __all__ = [
