@@ -362,7 +362,7 @@ def _instacart_categories(raw: RawTable) -> pa.Table:
         return raw.table
     con = duckdb.connect()
     con.register("products", raw.table)
-    table = con.execute(
+    table = con.sql(
         f"""
         SELECT p.*, d.department, a.aisle
         FROM products p

@@ -6,6 +6,7 @@ the store exactly as it was (DuckDB only writes a transaction to its log at comm
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,12 +60,7 @@ class Store:
             raise StoreError(
                 f"{self.path}: no store here; create one with `xsell ingest FILE --store {self.path}`"
             )
-        try:
-            con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:
-            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
-        except duckdb.Error as exc:
-            raise StoreError(f"{self.path}: not a DuckDB file, so not an xsell store ({exc})") from exc
+        con = _open(self.path, read_only)
         if read_only:
             self._check_marker(con)
         return con
@@ -79,7 +75,11 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection inside one transaction: committed on success, rolled back on error."""
+        """A connection inside one transaction: committed on success, rolled back on error.
+
+        A new store is built under a temporary name and renamed into place after
+        the commit, so a crash during the first ingest leaves no store file at all.
+        """
         existed = self.exists()
         if existed:
             con = self.connect(read_only=False)
@@ -90,9 +90,12 @@ class Store:
                     f"{self.path}: a DuckDB file but not an xsell store (no {MARKER_TABLE} table); "
                     "choose another --store path"
                 )
+            target = self.path
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            con = self.connect(read_only=False)
+            target = self.path.with_name(f".{self.path.name}.creating-{os.getpid()}")
+            _remove_store_files(target)
+            con = _open(target)
         try:
             con.execute("BEGIN TRANSACTION")
             for statement in SCHEMA:
@@ -107,9 +110,12 @@ class Store:
             con.execute("ROLLBACK")
             con.close()
             if not existed:
-                _remove_store_files(self.path)
+                _remove_store_files(target)
             raise
         con.close()
+        if not existed:
+            os.replace(target, self.path)
+            _remove_store_files(target)
 
     def table_counts(self) -> dict[str, int]:
         """Row count of every table (used by tests and ``xsell stats``)."""
@@ -119,6 +125,17 @@ class Store:
                 n: int(con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0])  # type: ignore[index]
                 for n in sorted(names)
             }
+
+
+def _open(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "not a valid DuckDB database" in str(exc):
+            raise StoreError(f"{path}: not a DuckDB file, so not an xsell store") from exc
+        raise StoreError(f"{path}: cannot open the store: {exc}") from exc
+    except duckdb.Error as exc:
+        raise StoreError(f"{path}: not a DuckDB file, so not an xsell store ({exc})") from exc
 
 
 def _remove_store_files(path: Path) -> None:

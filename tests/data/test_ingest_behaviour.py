@@ -1,0 +1,186 @@
+"""Cleaning rules, idempotent ingests, appends, catalogs and customers on small hand-made files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from xsell.data.ingest import ingest_catalog, ingest_customers, ingest_lines
+from xsell.data.shopdata import ShopData
+from xsell.data.store import Store
+
+HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+ROWS = [
+    "536365,85123A,WHITE HEART,6,2010-12-01 08:26:00,2.55,17850,UK",
+    "536365,71053,WHITE LANTERN,6,2010-12-01 08:26:00,3.39,17850,UK",
+    "536365,71053,WHITE LANTERN,6,2010-12-01 08:26:00,3.39,17850,UK",  # duplicate
+    "C536379,D,Discount,-1,2010-12-01 09:41:00,27.5,14527,UK",  # cancellation
+    "536380,22423,CAKESTAND,-2,2010-12-01 09:45:00,12.75,14527,UK",  # return
+    "536381,POST,POSTAGE,1,2010-12-01 09:50:00,18.0,12583,FR",  # non product
+    "536382,22728,ALARM CLOCK,0,2010-12-01 10:00:00,3.75,12583,FR",  # zero quantity
+    "536383,22729,ALARM CLOCK PINK,2,2010-12-01 10:00:00,0,12583,FR",  # bad price
+    "536384,,NO CODE,2,2010-12-01 10:00:00,1.0,12583,FR",  # missing item
+    "536385,22730,CLOCK,2,2010-12-01 10:00:00,1.5,,UK",  # anonymous: kept
+    "536386,22731,CLOCK BLUE,two,2010-12-01 10:00:00,1.5,12583,FR",  # bad quantity
+]
+
+
+def write(path: Path, rows: list[str], header: str = HEADER, encoding: str = "utf-8") -> Path:
+    path.write_text(header + "\n".join(rows) + "\n", encoding=encoding)
+    return path
+
+
+def test_each_rule_rejects_its_row_and_keeps_it_with_reason(tmp_path: Path, store_path: Path) -> None:
+    path = write(tmp_path / "orders.csv", ROWS)
+    report = ingest_lines(Store(store_path), path, preset="online-retail")
+    assert report.reasons == {
+        "missing_item": 1,
+        "cancellation": 1,
+        "unparseable_quantity": 1,
+        "return": 1,
+        "zero_quantity": 1,
+        "non_product": 1,
+        "bad_price": 1,
+        "duplicate": 1,
+    }
+    assert report.rows_in == len(ROWS)
+    assert report.rows_kept == 3
+    assert report.flags["anonymous_lines"] == 1
+    with duckdb.connect(str(store_path), read_only=True) as con:
+        rejected = con.execute(
+            "SELECT source_line, reason, raw->>'StockCode' FROM rejected ORDER BY source_line"
+        ).fetchall()
+    # Line numbers count the header as line 1, like an editor does.
+    assert rejected[0] == (4, "duplicate", "71053")
+    assert (12, "unparseable_quantity", "22731") in rejected
+
+
+def test_same_file_twice_changes_nothing(tmp_path: Path, store_path: Path) -> None:
+    path = write(tmp_path / "orders.csv", ROWS)
+    ingest_lines(Store(store_path), path, preset="online-retail")
+    before = Store(store_path).table_counts()
+    again = ingest_lines(Store(store_path), path, preset="online-retail")
+    assert again.skipped
+    assert "already ingested" in again.warnings[0]
+    after = Store(store_path).table_counts()
+    assert after == before
+
+
+def test_a_new_file_appends(tmp_path: Path, store_path: Path) -> None:
+    first = write(tmp_path / "a.csv", ROWS[:2])
+    second = write(tmp_path / "b.csv", ["536999,22423,CAKESTAND,1,2010-12-02 09:00:00,12.75,17850,UK"])
+    ingest_lines(Store(store_path), first, preset="online-retail")
+    ingest_lines(Store(store_path), second, preset="online-retail")
+    data = ShopData.from_store(store_path)
+    assert len(data.lines) == 3
+    assert data.n_baskets == 2
+    assert data.users.ids.tolist() == ["17850"]
+    assert data.user_item.sum() == 3
+
+
+def test_latin1_and_bom_and_semicolons_read_the_same(tmp_path: Path) -> None:
+    rows = ["1,A1,CRÈME BRÛLÉE SET,1,2011-01-01 10:00:00,2.5,10,FR"]
+    stores = []
+    for name, encoding, header, sep in (
+        ("utf8.csv", "utf-8", HEADER, ","),
+        ("bom.csv", "utf-8-sig", HEADER, ","),
+        ("latin1.csv", "latin-1", HEADER, ","),
+        ("semi.csv", "utf-8", HEADER.replace(",", ";"), ";"),
+    ):
+        path = tmp_path / name
+        path.write_text(header + "\n".join(r.replace(",", sep) for r in rows) + "\n", encoding=encoding)
+        store = tmp_path / f"{name}.duckdb"
+        ingest_lines(Store(store), path, preset="online-retail")
+        stores.append(ShopData.from_store(store))
+    names = {tuple(d.item_names()) for d in stores}
+    assert names == {("CRÈME BRÛLÉE SET",)}
+
+
+def test_excel_workbook(tmp_path: Path, store_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "order": ["o1", "o1", "o2"],
+            "sku": ["a", "b", "a"],
+            "when": pd.to_datetime(["2024-01-01 10:00", "2024-01-01 10:00", "2024-01-02 11:00"]),
+            "qty": [1, 2, 1],
+        }
+    )
+    path = tmp_path / "orders.xlsx"
+    frame.to_excel(path, index=False)
+    ingest_lines(Store(store_path), path, mapping={"basket_id": "order", "item_id": "sku", "time": "when", "quantity": "qty"})
+    data = ShopData.from_store(store_path)
+    assert data.n_baskets == 2
+    assert data.basket_time[0] == pd.Timestamp("2024-01-01 10:00").to_datetime64()
+    assert data.lines["quantity"].tolist() == [1.0, 2.0, 1.0]
+
+
+def test_catalog_names_categories_and_extra_attributes(tmp_path: Path, store_path: Path) -> None:
+    orders = write(tmp_path / "orders.csv", ROWS[:2])
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(
+        "sku,name,category,brand,price,in_stock,colour\n"
+        "85123A,Heart holder,Decor,Acme,2.95,yes,white\n"
+        "71053,Lantern,Lighting,Acme,3.5,no,white\n"
+        "99999,Brand new lamp,Lighting,Acme,9.5,yes,red\n"
+    )
+    ingest_lines(Store(store_path), orders, preset="online-retail")
+    report = ingest_catalog(Store(store_path), catalog)
+    assert report.rows_kept == 3
+    assert any("no order lines yet" in w for w in report.warnings)
+    data = ShopData.from_store(store_path)
+    table = data.catalog.set_index("item_id")
+    assert table.loc["85123A", "name"] == "Heart holder"
+    assert table.loc["71053", "in_stock"] is False or table.loc["71053", "in_stock"] == False  # noqa: E712
+    assert "99999" in data.items  # catalog-only items are known (content models can suggest them)
+    with duckdb.connect(str(store_path), read_only=True) as con:
+        colour = con.execute("SELECT attributes->>'colour' FROM items WHERE item_id='99999'").fetchall()
+    assert colour == [("red",)]
+
+
+def test_customers_file(tmp_path: Path, store_path: Path) -> None:
+    orders = write(tmp_path / "orders.csv", ROWS[:2])
+    customers = tmp_path / "customers.csv"
+    customers.write_text("CustomerID,Country\n17850,UK\n17850,UK\n99,FR\n,DE\n")
+    ingest_lines(Store(store_path), orders, preset="online-retail")
+    report = ingest_customers(Store(store_path), customers)
+    assert report.reasons == {"duplicate_user": 1, "missing_user": 1}
+    data = ShopData.from_store(store_path)
+    assert sorted(data.users.ids.tolist()) == ["17850", "99"]
+
+
+def test_events_file_lands_apart_from_baskets(tmp_path: Path, store_path: Path) -> None:
+    orders = write(tmp_path / "orders.csv", ROWS[:2])
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "user_id,item_id,time,event\n17850,22423,2010-12-01 08:00:00,view\n"
+        "17850,22423,2010-12-01 08:01:00,cart\n17850,22423,2010-12-01 08:02:00,wishlist\n"
+    )
+    ingest_lines(Store(store_path), orders, preset="online-retail")
+    report = ingest_lines(Store(store_path), events, preset="events")
+    assert report.reasons == {"unknown_event": 1}
+    data = ShopData.from_store(store_path)
+    assert data.events["event"].tolist() == ["view", "cart"]
+    assert data.n_baskets == 1
+
+
+@pytest.mark.parametrize("half_life", [1.0, 30.0])
+def test_recency_weights_halve_per_half_life(half_life: float) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {
+            "basket_id": ["b1", "b2"],
+            "user_id": ["u", "u"],
+            "item_id": ["x", "x"],
+            "time": pd.to_datetime(["2024-01-01", "2024-01-01"]) + pd.to_timedelta([0, half_life], "D"),
+        }
+    )
+    data = ShopData.from_frame(frame)
+    weighted = data.user_item_weighted(half_life)
+    # The newest basket weighs 1, the one a half-life older 0.5.
+    assert weighted[0, 0] == pytest.approx(1.5)
+    assert data.user_item[0, 0] == 2

@@ -1,0 +1,97 @@
+"""Every shipped preset ingests its real public data set, with the published figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_file
+from xsell.data.ingest import ingest_catalog, ingest_lines
+from xsell.data.shopdata import ShopData
+from xsell.data.store import Store
+
+pytestmark = pytest.mark.slow
+
+
+def test_online_retail_reports_the_published_figures(store_path: Path) -> None:
+    path = shared_file("online_retail/online_retail.csv")
+    report = ingest_lines(Store(store_path), path, preset="online-retail")
+    raw = report.raw_profile
+    # Figures published with the UCI data set and in every tutorial about it.
+    assert raw["lines"] == 541_909
+    assert raw["baskets"] == 25_900
+    assert raw["items"] == 4_070
+    assert raw["customers"] == 4_372
+    assert raw["cancellation_lines"] == 9_288
+    assert report.reasons["cancellation"] == 9_288
+    assert report.rows_kept + report.rows_rejected == report.rows_in == 541_909
+    counts = Store(store_path).table_counts()
+    assert counts["lines"] == report.rows_kept
+    assert counts["rejected"] == report.rows_rejected
+    # Anonymous baskets are kept and flagged, not dropped.
+    assert report.flags["anonymous_lines"] > 100_000
+    data = ShopData.from_store(store_path)
+    assert len(data.lines) == report.rows_kept
+    assert data.n_baskets == report.kept_profile["baskets"]
+    assert data.basket_item.shape == (data.n_baskets, data.n_items)
+
+
+def test_online_retail_ii_parquet(store_path: Path) -> None:
+    path = shared_file("online_retail_ii/online_retail_ii_2009-2010.parquet")
+    report = ingest_lines(Store(store_path), path, preset="online-retail-ii")
+    assert report.rows_in == 525_461
+    assert report.reasons["cancellation"] == report.raw_profile["cancellation_lines"] > 0
+    # Parquet stores Customer ID as float; ids must come out as "13085", not "13085.0".
+    data = ShopData.from_store(store_path)
+    assert all("." not in str(u) for u in data.users.ids[:50])
+    assert report.rows_kept + report.rows_rejected == report.rows_in
+
+
+def test_groceries_basket_per_line(store_path: Path) -> None:
+    path = shared_file("groceries/groceries.csv")
+    ingest_lines(Store(store_path), path, preset="baskets")
+    data = ShopData.from_store(store_path)
+    # 9,835 transactions over 169 categories (Hahsler et al., arules Groceries).
+    assert data.n_baskets == 9_835
+    assert data.n_items == 169
+    first_line = path.read_text().splitlines()[0].split(",")
+    assert sorted(data.items.to_external(data.basket_items(0))) == sorted(first_line)
+
+
+def test_fimi_retail(store_path: Path) -> None:
+    path = shared_file("fimi/retail.dat")
+    ingest_lines(Store(store_path), path, preset="fimi")
+    data = ShopData.from_store(store_path)
+    assert data.n_baskets == 88_162
+    assert data.n_items == 16_470
+    assert data.basket_item.nnz == 908_576
+
+
+def test_instacart_lines_with_products_catalog(store_path: Path) -> None:
+    lines = shared_file("instacart/order_products__train.parquet")
+    products = shared_file("instacart/products.csv")
+    ingest_lines(Store(store_path), lines, preset="instacart")
+    report = ingest_catalog(Store(store_path), products, preset="instacart")
+    assert report.rows_kept == 49_688
+    data = ShopData.from_store(store_path)
+    assert data.n_baskets == 131_209
+    assert int((data.item_basket_count > 0).sum()) == 39_123
+    names = dict(zip(data.items.ids, data.item_names(), strict=True))
+    assert names["24852"] == "Banana"
+    categories = dict(zip(data.items.ids, data.item_categories(), strict=True))
+    assert categories["24852"] == "produce"  # department joined from departments.csv
+
+
+def test_complete_journey_with_products(store_path: Path) -> None:
+    transactions = shared_file("complete_journey/transactions.parquet")
+    products = shared_file("complete_journey/products.parquet")
+    report = ingest_lines(Store(store_path), transactions, preset="complete-journey")
+    ingest_catalog(Store(store_path), products, preset="complete-journey")
+    assert report.rows_kept + report.rows_rejected == report.rows_in
+    data = ShopData.from_store(store_path)
+    assert data.n_users == 2_469
+    # sales_value is the line total: the unit price is total / quantity.
+    sample = data.lines[data.lines["quantity"] > 1].head(100)
+    assert (sample["price"] > 0).all()
+    assert data.catalog["category"].notna().sum() > 60_000
