@@ -1,0 +1,144 @@
+"""``xsell demo``: the whole pipeline on the synthetic shop (or on files given to it)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from xsell.cli.app import QuietOption, app, console, is_quiet, print_json
+from xsell.data.ingest import ingest_catalog, ingest_customers, ingest_lines
+from xsell.data.shopdata import ShopData
+from xsell.data.stats import store_stats
+from xsell.data.store import Store
+from xsell.data.synthetic import make_shop
+from xsell.progress import progress_bar
+
+
+@app.command()
+def demo(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Order files to use instead of the synthetic shop.")
+    ] = None,
+    preset: Annotated[str, typer.Option("--preset", "-p", help="Preset of the given files.")] = "generic",
+    catalog: Annotated[Path | None, typer.Option("--catalog", "-c", help="Catalog file.")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the store and outputs.")] = Path(
+        "xsell-demo"
+    ),
+    users: Annotated[int, typer.Option("--users", help="Synthetic shop: customers.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Synthetic shop: random seed.")] = 0,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Ingest, inspect, fit and ask for suggestions, end to end, and print a summary."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    store = Store(out / "xsell.duckdb")
+    for stale in (store.path, store.path.with_name(store.path.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    summary: dict[str, Any] = {"store": str(store.path)}
+    shop = None
+    with progress_bar("demo", total=4, quiet=is_quiet(quiet) or json_output) as bar:
+        bar.step("preparing data", 0)
+        if paths:
+            reports = [ingest_lines(store, p, preset=preset) for p in paths]
+            if catalog:
+                reports.append(ingest_catalog(store, catalog, preset=preset))
+        else:
+            shop = make_shop(n_users=users, seed=seed)
+            files = shop.write(out / "data")
+            reports = [
+                ingest_lines(store, files["orders"]),
+                ingest_lines(store, files["events"], preset="events"),
+                ingest_catalog(store, files["catalog"]),
+                ingest_customers(store, files["customers"]),
+            ]
+        bar.step("ingested", 1)
+        summary["ingest"] = [
+            {"path": r.path, "kind": r.kind, "read": r.rows_in, "kept": r.rows_kept,
+             "rejected": r.rows_rejected, "reasons": r.reasons}
+            for r in reports
+        ]
+        figures = store_stats(store, top=5)
+        summary["stats"] = {k: figures[k] for k in ("lines", "baskets", "customers", "items", "events")}
+        data = ShopData.from_store(store)
+        bar.step("loaded", 1)
+        summary["suggestions"] = _suggestions(data, shop)
+        bar.step("suggested", 1)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    if json_output:
+        print_json(summary)
+        return
+    _print_summary(summary)
+
+
+def _suggestions(data: ShopData, shop: Any) -> dict[str, Any]:
+    """Fit the best co-purchase model available and ask it about a few anchors."""
+    from xsell.models import REGISTRY, make_model
+
+    name = "cooccurrence" if _available("cooccurrence") else "popularity"
+    model = make_model(name).fit(data)
+    if shop is not None:
+        anchors = [(p.anchor, p.partner) for p in shop.planted_pairs[:3]]
+    else:
+        top = data.items.to_external(data.item_basket_count.argsort()[::-1][:3])
+        anchors = [(str(a), None) for a in top]
+    answers = []
+    for anchor, partner in anchors:
+        frame = model.complements(anchor, k=5)
+        answers.append(
+            {
+                "item": anchor,
+                "name": str(data.item_names()[data.items.index_of(anchor)]),
+                "planted_partner": partner,
+                "partner_rank": (
+                    int(frame.loc[frame["item_id"] == partner, "rank"].iloc[0])
+                    if partner is not None and (frame["item_id"] == partner).any()
+                    else None
+                ),
+                "top": frame[["rank", "item_id", "name", "reason"]].to_dict("records"),
+            }
+        )
+    return {"model": name, "known_models": sorted(REGISTRY), "answers": answers}
+
+
+def _available(name: str) -> bool:
+    from xsell.models import model_class
+
+    try:
+        model_class(name)
+    except ImportError:
+        return False
+    return True
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    table = Table(title="ingested", title_justify="left")
+    for column in ("file", "kind", "read", "kept", "rejected"):
+        table.add_column(column, justify="right" if column in ("read", "kept", "rejected") else "left")
+    for row in summary["ingest"]:
+        table.add_row(Path(row["path"]).name, row["kind"], f"{row['read']:,}", f"{row['kept']:,}", f"{row['rejected']:,}")
+    console.print(table)
+    stats = summary["stats"]
+    console.print(
+        f"store {summary['store']}: {stats['lines']:,} lines, {stats['baskets']:,} baskets, "
+        f"{stats['customers']:,} customers, {stats['items']:,} items, {stats['events']:,} events"
+    )
+    suggestions = summary["suggestions"]
+    for answer in suggestions["answers"]:
+        title = f"goes with {answer['item']} ({answer['name']}) — model {suggestions['model']}"
+        if answer["planted_partner"]:
+            found = answer["partner_rank"]
+            title += f"; planted partner {answer['planted_partner']} " + (
+                f"found at rank {found}" if found else "not in the top 5"
+            )
+        result = Table(title=title, title_justify="left")
+        for column in ("rank", "item", "name", "reason"):
+            result.add_column(column)
+        for row in answer["top"]:
+            result.add_row(str(row["rank"]), row["item_id"], str(row["name"]), row["reason"])
+        console.print(result)
+    console.print(f"[bold green]demo finished[/] in {summary['seconds']:.1f} s")
