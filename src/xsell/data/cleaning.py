@@ -174,9 +174,6 @@ def lines_sql(
     reason = "CASE " + " ".join(f"WHEN {cond} THEN '{r}'" for r, cond, _ in tests) + " END"
     detail = "CASE " + " ".join(f"WHEN {cond} THEN {d}" for _, cond, d in tests) + " END"
     partition = ", ".join(quote(c) for c in raw_columns)
-    raw_json = (
-        "to_json({" + ", ".join(f"{literal(c)}: {quote(c)}" for c in raw_columns) + "})"
-    )
     event = (
         f"lower({text_expr(mapping[C.EVENT], types[mapping[C.EVENT]])})"
         if C.EVENT in mapping
@@ -209,11 +206,17 @@ def lines_sql(
                 {name} AS name,
                 {text(C.CATEGORY)} AS category,
                 row_number() OVER (PARTITION BY {partition} ORDER BY {quote(LINE)}) AS dup_rank,
-                {raw_text}{raw_json} AS raw
+                {raw_text.rstrip().rstrip(",")}
             FROM raw
         )
         SELECT *, {reason} AS reason, {detail} AS detail FROM parsed
     """
+
+
+def raw_json_sql(schema: pa.Schema) -> str:
+    """SQL: a ``raw`` row (alias ``r``) as JSON, exactly as it was in the file."""
+    names = [f.name for f in schema if f.name != LINE]
+    return "to_json({" + ", ".join(f"{literal(c)}: r.{quote(c)}" for c in names) + "})"
 
 
 def kept_lines_sql(options: CleaningOptions, has_quantity: bool) -> str:

@@ -14,7 +14,14 @@ import duckdb
 import pyarrow as pa
 
 from xsell.data import columns as C
-from xsell.data.cleaning import REASONS, CleaningOptions, guess_preset, kept_lines_sql, lines_sql
+from xsell.data.cleaning import (
+    REASONS,
+    CleaningOptions,
+    guess_preset,
+    kept_lines_sql,
+    lines_sql,
+    raw_json_sql,
+)
 from xsell.data.presets import CATALOG_GUESSES, Preset, get_preset
 from xsell.data.readers import LINE, RawTable, read_file
 from xsell.data.store import Store
@@ -226,8 +233,10 @@ def ingest_lines(
         )
         _fault("ingest-after-lines")
         con.execute(
-            "INSERT INTO rejected SELECT ?, ?, source_line, reason, detail, raw "
-            "FROM cleaned WHERE reason IS NOT NULL ORDER BY source_line",
+            f"INSERT INTO rejected SELECT ?, ?, c.source_line, c.reason, c.detail, "
+            f"{raw_json_sql(raw.table.schema)} FROM cleaned c "
+            f'JOIN raw r ON r."{LINE}" = c.source_line '
+            "WHERE c.reason IS NOT NULL ORDER BY c.source_line",
             [ingest_id, str(path)],
         )
         _upsert_items_from_lines(con, ingest_id)
