@@ -69,5 +69,7 @@ def random_user_split(data: ShopData, test_share: float = 0.2, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     chosen = rng.random(data.n_users) < test_share
     users = data.basket_user
+    if data.n_users == 0:
+        return _split(data, np.zeros(data.n_baskets, dtype=bool))
     test = (users >= 0) & chosen[np.maximum(users, 0)]
     return _split(data, test)
