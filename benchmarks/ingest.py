@@ -90,13 +90,17 @@ def main() -> None:
     print("| path | seconds (best of 3) | kept | rejected | basket x item |")
     print("|---|---:|---:|---:|---|")
     print(f"| xsell ingest + ShopData | {xs_time:.2f} | {xs[0]:,} | {xs[1]:,} | {xs[2]} |")  # type: ignore[index]
-    print(f"| pandas read_csv + cleaning + CSR | {pd_time:.2f} | {pdr[0]:,} | {pdr[1]:,} | {pdr[2]} |")  # type: ignore[index]
+    print(
+        f"| pandas read_csv + cleaning + CSR | {pd_time:.2f} | {pdr[0]:,} | {pdr[1]:,} | {pdr[2]} |"
+    )  # type: ignore[index]
     print(
         f"| pandas, plus kept/rejected written to Parquet | {pp_time:.2f} | {ppr[0]:,} | "  # type: ignore[index]
         f"{ppr[1]:,} | {ppr[2]} |"  # type: ignore[index]
     )
-    print(f"ratio pandas / xsell: {pd_time / xs_time:.2f}x (in memory only), "
-          f"{pp_time / xs_time:.2f}x (persisted)")
+    print(
+        f"ratio pandas / xsell: {pd_time / xs_time:.2f}x (in memory only), "
+        f"{pp_time / xs_time:.2f}x (persisted)"
+    )
 
 
 if __name__ == "__main__":

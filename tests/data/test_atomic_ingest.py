@@ -43,7 +43,9 @@ def run_killed(store: Path, source: Path, point: str) -> int:
 def test_kill_during_an_append_leaves_the_store_unchanged(
     tmp_path: Path, store_path: Path, point: str
 ) -> None:
-    ingest_lines(Store(store_path), orders(tmp_path / "first.csv", 300, "A"), preset="online-retail")
+    ingest_lines(
+        Store(store_path), orders(tmp_path / "first.csv", 300, "A"), preset="online-retail"
+    )
     before = Store(store_path).table_counts()
     code = run_killed(store_path, orders(tmp_path / "second.csv", 3000, "B"), point)
     assert code == -9  # really killed by SIGKILL

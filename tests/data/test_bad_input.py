@@ -60,7 +60,9 @@ def test_missing_column_names_it_lists_columns_and_suggests_a_preset(
 def test_no_mapping_for_a_required_role(tmp_path: Path, store_path: Path) -> None:
     path = tmp_path / "orders.csv"
     path.write_text("order,product\n1,a\n")
-    with pytest.raises(SchemaError, match=r"no column is mapped to 'item_id'; map one with --map item=COLUMN"):
+    with pytest.raises(
+        SchemaError, match=r"no column is mapped to 'item_id'; map one with --map item=COLUMN"
+    ):
         ingest_lines(Store(store_path), path)
 
 
@@ -68,7 +70,11 @@ def test_wrong_type_column_names_row_and_value(tmp_path: Path, store_path: Path)
     path = tmp_path / "orders.csv"
     path.write_text("order,product,qty\n1,a,lots\n1,b,many\n2,c,3\n")
     with pytest.raises(SchemaError) as info:
-        ingest_lines(Store(store_path), path, mapping={"basket_id": "order", "item_id": "product", "quantity": "qty"})
+        ingest_lines(
+            Store(store_path),
+            path,
+            mapping={"basket_id": "order", "item_id": "product", "quantity": "qty"},
+        )
     message = str(info.value)
     assert "column 'qty' (quantity) should hold numbers" in message
     assert "2 of 3 rows" in message
@@ -81,7 +87,9 @@ def test_every_row_rejected(tmp_path: Path, store_path: Path) -> None:
         "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
         "C1,A,x,-1,2011-01-01 10:00:00,1.0,5,UK\nC2,B,x,-1,2011-01-01 10:00:00,1.0,5,UK\n"
     )
-    with pytest.raises(InputFileError, match=r"every one of its 2 rows was rejected \(cancellation: 2\)"):
+    with pytest.raises(
+        InputFileError, match=r"every one of its 2 rows was rejected \(cancellation: 2\)"
+    ):
         ingest_lines(Store(store_path), path, preset="online-retail")
     assert not store_path.exists()
 

@@ -32,7 +32,9 @@ def write(path: Path, rows: list[str], header: str = HEADER, encoding: str = "ut
     return path
 
 
-def test_each_rule_rejects_its_row_and_keeps_it_with_reason(tmp_path: Path, store_path: Path) -> None:
+def test_each_rule_rejects_its_row_and_keeps_it_with_reason(
+    tmp_path: Path, store_path: Path
+) -> None:
     path = write(tmp_path / "orders.csv", ROWS)
     report = ingest_lines(Store(store_path), path, preset="online-retail")
     assert report.reasons == {
@@ -70,7 +72,9 @@ def test_same_file_twice_changes_nothing(tmp_path: Path, store_path: Path) -> No
 
 def test_a_new_file_appends(tmp_path: Path, store_path: Path) -> None:
     first = write(tmp_path / "a.csv", ROWS[:2])
-    second = write(tmp_path / "b.csv", ["536999,22423,CAKESTAND,1,2010-12-02 09:00:00,12.75,17850,UK"])
+    second = write(
+        tmp_path / "b.csv", ["536999,22423,CAKESTAND,1,2010-12-02 09:00:00,12.75,17850,UK"]
+    )
     ingest_lines(Store(store_path), first, preset="online-retail")
     ingest_lines(Store(store_path), second, preset="online-retail")
     data = ShopData.from_store(store_path)
@@ -90,7 +94,9 @@ def test_latin1_and_bom_and_semicolons_read_the_same(tmp_path: Path) -> None:
         ("semi.csv", "utf-8", HEADER.replace(",", ";"), ";"),
     ):
         path = tmp_path / name
-        path.write_text(header + "\n".join(r.replace(",", sep) for r in rows) + "\n", encoding=encoding)
+        path.write_text(
+            header + "\n".join(r.replace(",", sep) for r in rows) + "\n", encoding=encoding
+        )
         store = tmp_path / f"{name}.duckdb"
         ingest_lines(Store(store), path, preset="online-retail")
         stores.append(ShopData.from_store(store))
@@ -111,7 +117,11 @@ def test_excel_workbook(tmp_path: Path, store_path: Path) -> None:
     )
     path = tmp_path / "orders.xlsx"
     frame.to_excel(path, index=False)
-    ingest_lines(Store(store_path), path, mapping={"basket_id": "order", "item_id": "sku", "time": "when", "quantity": "qty"})
+    ingest_lines(
+        Store(store_path),
+        path,
+        mapping={"basket_id": "order", "item_id": "sku", "time": "when", "quantity": "qty"},
+    )
     data = ShopData.from_store(store_path)
     assert data.n_baskets == 2
     assert data.basket_time[0] == pd.Timestamp("2024-01-01 10:00").to_datetime64()
@@ -137,7 +147,9 @@ def test_catalog_names_categories_and_extra_attributes(tmp_path: Path, store_pat
     assert table.loc["71053", "in_stock"] is False or table.loc["71053", "in_stock"] == False  # noqa: E712
     assert "99999" in data.items  # catalog-only items are known (content models can suggest them)
     with duckdb.connect(str(store_path), read_only=True) as con:
-        colour = con.execute("SELECT attributes->>'colour' FROM items WHERE item_id='99999'").fetchall()
+        colour = con.execute(
+            "SELECT attributes->>'colour' FROM items WHERE item_id='99999'"
+        ).fetchall()
     assert colour == [("red",)]
 
 
@@ -176,7 +188,8 @@ def test_recency_weights_halve_per_half_life(half_life: float) -> None:
             "basket_id": ["b1", "b2"],
             "user_id": ["u", "u"],
             "item_id": ["x", "x"],
-            "time": pd.to_datetime(["2024-01-01", "2024-01-01"]) + pd.to_timedelta([0, half_life], "D"),
+            "time": pd.to_datetime(["2024-01-01", "2024-01-01"])
+            + pd.to_timedelta([0, half_life], "D"),
         }
     )
     data = ShopData.from_frame(frame)

@@ -69,7 +69,9 @@ def check_partition(data: ShopData, train: ShopData, test: ShopData) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(lines, st.integers(0, 60))
-def test_time_split_partitions_baskets_by_time(rows: list[tuple[int, int, int, int]], day: int) -> None:
+def test_time_split_partitions_baskets_by_time(
+    rows: list[tuple[int, int, int, int]], day: int
+) -> None:
     data = build(rows)
     cut = pd.Timestamp("2024-01-01") + pd.Timedelta(days=day)
     split = time_split(data, cut)
@@ -80,7 +82,9 @@ def test_time_split_partitions_baskets_by_time(rows: list[tuple[int, int, int, i
 
 @settings(max_examples=60, deadline=None)
 @given(lines)
-def test_last_basket_split_takes_each_repeat_customers_latest(rows: list[tuple[int, int, int, int]]) -> None:
+def test_last_basket_split_takes_each_repeat_customers_latest(
+    rows: list[tuple[int, int, int, int]],
+) -> None:
     data = build(rows)
     split = last_basket_split(data)
     check_partition(data, split.train, split.test)

@@ -59,7 +59,7 @@ def main_options(
 
 def is_quiet(local_quiet: bool = False) -> bool:
     """Whether progress output is off (``--quiet`` before or after the command)."""
-    return settings.quiet or local_quiet or not sys.stderr.isatty() and False
+    return settings.quiet or local_quiet or (not sys.stderr.isatty() and False)
 
 
 def print_json(payload: Any) -> None:

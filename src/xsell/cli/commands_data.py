@@ -1,4 +1,4 @@
-"""``xsell ingest``, ``xsell stats`` and ``xsell rejects``: getting a shop's data in and looking at it."""
+"""``xsell ingest``, ``xsell stats`` and ``xsell rejects``: a shop's data in, and a look at it."""
 
 from __future__ import annotations
 
@@ -33,12 +33,16 @@ PresetOption = Annotated[
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Order-line files (CSV, Parquet, Excel, baskets).")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Order-line files (CSV, Parquet, Excel, baskets).")
+    ],
     preset: PresetOption = "generic",
     mapping: Annotated[
         str | None,
         typer.Option(
-            "--map", "-m", help="Column mapping, e.g. user=CustomerID,item=StockCode,basket=InvoiceNo"
+            "--map",
+            "-m",
+            help="Column mapping, e.g. user=CustomerID,item=StockCode,basket=InvoiceNo",
         ),
     ] = None,
     catalog: Annotated[
@@ -71,7 +75,7 @@ def ingest(
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Read order lines (and a catalog / customers / events) into the store and report the cleaning."""
+    """Read order lines (and catalog, customers, events) into the store; report the cleaning."""
     spec = get_preset(preset)
     extra = parse_mapping(mapping)
     if extra:
@@ -94,8 +98,13 @@ def ingest(
         for path in paths:
             reports.append(
                 ingest_lines(
-                    target, path, preset=spec, options=options, delimiter=delimiter,
-                    header=not no_header, reporter=bar,
+                    target,
+                    path,
+                    preset=spec,
+                    options=options,
+                    delimiter=delimiter,
+                    header=not no_header,
+                    reporter=bar,
                 )
             )
         for path in events or []:
@@ -177,7 +186,9 @@ def stats(
     for column in ("item", "name", "baskets", "quantity"):
         best.add_column(column, justify="right" if column in ("baskets", "quantity") else "left")
     for row in figures["top_items"]:
-        best.add_row(row["item_id"], str(row["name"] or ""), f"{row['baskets']:,}", f"{row['quantity']:,.0f}")
+        best.add_row(
+            row["item_id"], str(row["name"] or ""), f"{row['baskets']:,}", f"{row['quantity']:,.0f}"
+        )
     console.print(best)
 
 
@@ -218,5 +229,7 @@ def rejects(
     for column in ("file", "line", "reason", "detail", "raw values"):
         table.add_column(column, overflow="fold")
     for row in payload["rows"]:
-        table.add_row(Path(row["path"]).name, str(row["line"]), row["reason"], row["detail"] or "", row["raw"])
+        table.add_row(
+            Path(row["path"]).name, str(row["line"]), row["reason"], row["detail"] or "", row["raw"]
+        )
     console.print(table)

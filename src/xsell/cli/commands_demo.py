@@ -23,11 +23,13 @@ def demo(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Order files to use instead of the synthetic shop.")
     ] = None,
-    preset: Annotated[str, typer.Option("--preset", "-p", help="Preset of the given files.")] = "generic",
+    preset: Annotated[
+        str, typer.Option("--preset", "-p", help="Preset of the given files.")
+    ] = "generic",
     catalog: Annotated[Path | None, typer.Option("--catalog", "-c", help="Catalog file.")] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the store and outputs.")] = Path(
-        "xsell-demo"
-    ),
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the store and outputs.")
+    ] = Path("xsell-demo"),
     users: Annotated[int, typer.Option("--users", help="Synthetic shop: customers.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Synthetic shop: random seed.")] = 0,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -58,12 +60,20 @@ def demo(
             ]
         bar.step("ingested", 1)
         summary["ingest"] = [
-            {"path": r.path, "kind": r.kind, "read": r.rows_in, "kept": r.rows_kept,
-             "rejected": r.rows_rejected, "reasons": r.reasons}
+            {
+                "path": r.path,
+                "kind": r.kind,
+                "read": r.rows_in,
+                "kept": r.rows_kept,
+                "rejected": r.rows_rejected,
+                "reasons": r.reasons,
+            }
             for r in reports
         ]
         figures = store_stats(store, top=5)
-        summary["stats"] = {k: figures[k] for k in ("lines", "baskets", "customers", "items", "events")}
+        summary["stats"] = {
+            k: figures[k] for k in ("lines", "baskets", "customers", "items", "events")
+        }
         data = ShopData.from_store(store)
         bar.step("loaded", 1)
         summary["suggestions"] = _suggestions(data, shop)
@@ -118,9 +128,17 @@ def _available(name: str) -> bool:
 def _print_summary(summary: dict[str, Any]) -> None:
     table = Table(title="ingested", title_justify="left")
     for column in ("file", "kind", "read", "kept", "rejected"):
-        table.add_column(column, justify="right" if column in ("read", "kept", "rejected") else "left")
+        table.add_column(
+            column, justify="right" if column in ("read", "kept", "rejected") else "left"
+        )
     for row in summary["ingest"]:
-        table.add_row(Path(row["path"]).name, row["kind"], f"{row['read']:,}", f"{row['kept']:,}", f"{row['rejected']:,}")
+        table.add_row(
+            Path(row["path"]).name,
+            row["kind"],
+            f"{row['read']:,}",
+            f"{row['kept']:,}",
+            f"{row['rejected']:,}",
+        )
     console.print(table)
     stats = summary["stats"]
     console.print(

@@ -100,9 +100,7 @@ def time_expr(column: str, arrow_type: pa.DataType, time_format: str | None) -> 
     return f"COALESCE({parsed}, {iso})" if time_format else f"COALESCE({iso}, {parsed})"
 
 
-def lines_sql(
-    schema: pa.Schema, mapping: dict[str, str], options: CleaningOptions
-) -> str:
+def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptions) -> str:
     """SELECT over ``raw`` giving canonical columns plus ``reason`` and ``detail`` per row."""
     types = {f.name: f.type for f in schema}
 
@@ -117,9 +115,7 @@ def lines_sql(
 
     tests.append(("missing_item", "item IS NULL", f"'column {mapping.get(C.ITEM, '')} is empty'"))
     if C.BASKET in mapping:
-        tests.append(
-            ("missing_basket", "basket IS NULL", f"'column {mapping[C.BASKET]} is empty'")
-        )
+        tests.append(("missing_basket", "basket IS NULL", f"'column {mapping[C.BASKET]} is empty'"))
     if options.cancel_prefix and C.BASKET in mapping:
         tests.append(
             (
@@ -157,7 +153,8 @@ def lines_sql(
             (
                 "unknown_event",
                 f"event NOT IN ({allowed})",
-                f"'{mapping[C.EVENT]}=' || event || ' (expected one of {', '.join(C.EVENT_TYPES)})'",
+                f"'{mapping[C.EVENT]}=' || event || "
+                f"' (expected one of {', '.join(C.EVENT_TYPES)})'",
             )
         )
     if C.QUANTITY in mapping:

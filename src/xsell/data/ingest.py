@@ -1,4 +1,4 @@
-"""Ingest: read a file, clean it, and write kept and rejected rows to the store in one transaction."""
+"""Ingest: read a file, clean it, write kept and rejected rows to the store in one transaction."""
 
 from __future__ import annotations
 
@@ -189,7 +189,10 @@ def ingest_lines(
     report = IngestReport(path=str(path), kind="lines", preset=spec.name)
     reporter.step(f"reading {path.name}", 0)
     raw = read_file(
-        path, layout=spec.layout, delimiter=delimiter or spec.delimiter, header=header,
+        path,
+        layout=spec.layout,
+        delimiter=delimiter or spec.delimiter,
+        header=header,
         encoding=encoding,
     )
     report.encoding = raw.encoding
@@ -218,7 +221,9 @@ def ingest_lines(
         started = datetime.now()
         con.register("raw", raw.table)
         reporter.step("cleaning", 1)
-        con.execute(f"CREATE TEMP TABLE cleaned AS {lines_sql(raw.table.schema, column_map, options)}")
+        con.execute(
+            f"CREATE TEMP TABLE cleaned AS {lines_sql(raw.table.schema, column_map, options)}"
+        )
         _check_types(con, raw, column_map)
         _profile(con, report, spec, column_map, raw)
         if report.rows_kept == 0:
@@ -244,8 +249,16 @@ def ingest_lines(
         con.execute(
             "INSERT INTO ingests VALUES (?, ?, ?, 'lines', ?, ?, ?, ?, ?, ?, ?)",
             [
-                ingest_id, str(path), digest, spec.name, report.rows_in, report.rows_kept,
-                report.rows_rejected, started, datetime.now(), _json(report),
+                ingest_id,
+                str(path),
+                digest,
+                spec.name,
+                report.rows_in,
+                report.rows_kept,
+                report.rows_rejected,
+                started,
+                datetime.now(),
+                _json(report),
             ],
         )
         con.execute("DROP TABLE cleaned")
@@ -413,12 +426,19 @@ def ingest_catalog(
     from xsell.data.cleaning import number_expr, quote, text_expr
 
     def text(role: str) -> str:
-        return text_expr(column_map[role], types[column_map[role]]) if role in column_map else "NULL"
+        return (
+            text_expr(column_map[role], types[column_map[role]]) if role in column_map else "NULL"
+        )
 
-    price = number_expr(column_map[C.PRICE], types[column_map[C.PRICE]]) if C.PRICE in column_map else "NULL"
+    price = (
+        number_expr(column_map[C.PRICE], types[column_map[C.PRICE]])
+        if C.PRICE in column_map
+        else "NULL"
+    )
     stock = (
         f"CASE WHEN lower({text(C.IN_STOCK)}) IN ('1','true','yes','y','t','in stock') THEN true "
-        f"WHEN lower({text(C.IN_STOCK)}) IN ('0','false','no','n','f','out of stock') THEN false END"
+        f"WHEN lower({text(C.IN_STOCK)}) IN ('0','false','no','n','f','out of stock') "
+        "THEN false END"
         if C.IN_STOCK in column_map
         else "NULL"
     )
@@ -437,7 +457,9 @@ def ingest_catalog(
         if previous:
             report.skipped = True
             report.ingest_id = previous[0]
-            report.warnings.append(f"{path} was already ingested (ingest #{previous[0]}); nothing changed")
+            report.warnings.append(
+                f"{path} was already ingested (ingest #{previous[0]}); nothing changed"
+            )
             return report
         ingest_id = _next_id(con)
         report.ingest_id = ingest_id
@@ -451,7 +473,8 @@ def ingest_catalog(
                 SELECT "{LINE}" AS source_line, {text(C.ITEM)} AS item, {text(C.NAME)} AS name,
                        {text(C.CATEGORY)} AS category, {text(C.BRAND)} AS brand,
                        {price} AS price_value, {stock} AS in_stock, {attributes} AS attributes,
-                       row_number() OVER (PARTITION BY {text(C.ITEM)} ORDER BY "{LINE}") AS dup_rank,
+                       row_number() OVER (PARTITION BY {text(C.ITEM)} ORDER BY "{LINE}")
+                           AS dup_rank,
                        {price_raw} AS price_raw, {raw_json} AS raw
                 FROM raw
             )
@@ -503,8 +526,16 @@ def ingest_catalog(
         con.execute(
             "INSERT INTO ingests VALUES (?, ?, ?, 'catalog', ?, ?, ?, ?, ?, ?, ?)",
             [
-                ingest_id, str(path), digest, spec.name, report.rows_in, report.rows_kept,
-                report.rows_rejected, started, datetime.now(), _json(report),
+                ingest_id,
+                str(path),
+                digest,
+                spec.name,
+                report.rows_in,
+                report.rows_kept,
+                report.rows_rejected,
+                started,
+                datetime.now(),
+                _json(report),
             ],
         )
         con.execute("DROP TABLE cleaned")
@@ -533,7 +564,9 @@ def ingest_customers(
 
     types = {f.name: f.type for f in raw.table.schema}
     extra = [c for c in raw.columns if c != column]
-    attributes = "to_json({" + ", ".join(f"'{c}': {quote(c)}" for c in extra) + "})" if extra else "NULL"
+    attributes = (
+        "to_json({" + ", ".join(f"'{c}': {quote(c)}" for c in extra) + "})" if extra else "NULL"
+    )
     raw_json = "to_json({" + ", ".join(f"'{c}': {quote(c)}" for c in raw.columns) + "})"
     report = IngestReport(path=str(path), kind="customers", preset="generic", encoding=raw.encoding)
     digest = content_hash(path)
@@ -541,7 +574,9 @@ def ingest_customers(
         previous = _already(con, digest, "customers")
         if previous:
             report.skipped = True
-            report.warnings.append(f"{path} was already ingested (ingest #{previous[0]}); nothing changed")
+            report.warnings.append(
+                f"{path} was already ingested (ingest #{previous[0]}); nothing changed"
+            )
             return report
         ingest_id = _next_id(con)
         started = datetime.now()
@@ -556,14 +591,17 @@ def ingest_customers(
                 FROM raw"""
         )
         counts = dict(
-            con.execute("SELECT reason, count(*) FROM cleaned WHERE reason IS NOT NULL GROUP BY reason").fetchall()
+            con.execute(
+                "SELECT reason, count(*) FROM cleaned WHERE reason IS NOT NULL GROUP BY reason"
+            ).fetchall()
         )
         report.rows_in = raw.table.num_rows
         report.reasons = {str(k): int(v) for k, v in counts.items()}
         report.rows_rejected = sum(report.reasons.values())
         report.rows_kept = report.rows_in - report.rows_rejected
         con.execute(
-            "INSERT OR REPLACE INTO customers SELECT user_id, attributes FROM cleaned WHERE reason IS NULL"
+            "INSERT OR REPLACE INTO customers SELECT user_id, attributes FROM cleaned "
+            "WHERE reason IS NULL"
         )
         con.execute(
             "INSERT INTO rejected SELECT ?, ?, source_line, reason, reason, raw FROM cleaned "
@@ -572,8 +610,17 @@ def ingest_customers(
         )
         con.execute(
             "INSERT INTO ingests VALUES (?, ?, ?, 'customers', 'generic', ?, ?, ?, ?, ?, ?)",
-            [ingest_id, str(path), digest, report.rows_in, report.rows_kept, report.rows_rejected,
-             started, datetime.now(), _json(report)],
+            [
+                ingest_id,
+                str(path),
+                digest,
+                report.rows_in,
+                report.rows_kept,
+                report.rows_rejected,
+                started,
+                datetime.now(),
+                _json(report),
+            ],
         )
         con.execute("DROP TABLE cleaned")
         con.unregister("raw")

@@ -169,9 +169,7 @@ def get_preset(name: str) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValidationError(
-            f"unknown preset {name!r}; choose one of {sorted(PRESETS)}"
-        ) from None
+        raise ValidationError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}") from None
 
 
 def parse_mapping(text: str | None) -> dict[str, str]:

@@ -58,7 +58,8 @@ def detect_format(path: Path, layout: str = "table") -> str:
     if fmt is None:
         raise InputFileError(
             f"{path}: unknown file format {path.suffix or '(no suffix)'!r}; "
-            f"expected one of {sorted(FORMATS)} (or --preset baskets|fimi for basket-per-line files)"
+            f"expected one of {sorted(FORMATS)} "
+            "(or --preset baskets|fimi for basket-per-line files)"
         )
     return fmt
 
@@ -121,7 +122,9 @@ def read_csv(
         null_values=[""],
         quoted_strings_can_be_null=True,
     )
-    parse = pacsv.ParseOptions(delimiter=delimiter, quote_char=quote or False, newlines_in_values=False)
+    parse = pacsv.ParseOptions(
+        delimiter=delimiter, quote_char=quote or False, newlines_in_values=False
+    )
     try:
         table = pacsv.read_csv(
             path, read_options=read_options, parse_options=parse, convert_options=convert
@@ -195,7 +198,7 @@ def _excel_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if hasattr(value, "isoformat"):
-        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()  # type: ignore[union-attr,call-arg]
+        return value.isoformat(sep=" ") if hasattr(value, "hour") else value.isoformat()
     return str(value)
 
 

@@ -102,11 +102,12 @@ class ShopData:
                 pd.Index(con.execute("SELECT user_id FROM user_ids ORDER BY idx").df()[C.USER])
             )
             baskets = IdMap.from_index(
-                pd.Index(con.execute("SELECT basket_id FROM basket_ids ORDER BY idx").df()[C.BASKET])
+                pd.Index(
+                    con.execute("SELECT basket_id FROM basket_ids ORDER BY idx").df()[C.BASKET]
+                )
             )
             joined = (
-                "FROM lines l JOIN item_ids i USING (item_id) "
-                "LEFT JOIN user_ids u USING (user_id) "
+                "FROM lines l JOIN item_ids i USING (item_id) LEFT JOIN user_ids u USING (user_id) "
             )
             frame = con.execute(
                 "SELECT b.idx AS basket, COALESCE(u.idx, -1) AS user, i.idx AS item, "
@@ -152,8 +153,13 @@ class ShopData:
                     f"DataFrame: no {role} column {column!r}; columns are {list(df.columns)}"
                 )
         source = {
-            C.BASKET: basket, C.USER: user, C.ITEM: item, C.TIME: time,
-            C.QUANTITY: quantity, C.PRICE: price, C.EVENT: event,
+            C.BASKET: basket,
+            C.USER: user,
+            C.ITEM: item,
+            C.TIME: time,
+            C.QUANTITY: quantity,
+            C.PRICE: price,
+            C.EVENT: event,
         }
         lines = pd.DataFrame(
             {
@@ -197,7 +203,9 @@ class ShopData:
         lines = lines[lines[C.ITEM].notna() & (lines[C.BASKET].notna() | ~purchase)]
         purchase = lines[C.EVENT] == C.PURCHASE
         lines[C.TIME] = pd.to_datetime(lines[C.TIME], errors="coerce")
-        catalog_ids = catalog[C.ITEM].dropna().astype(str) if catalog is not None else []
+        catalog_ids: list[str] = (
+            catalog[C.ITEM].dropna().astype(str).tolist() if catalog is not None else []
+        )
         items = IdMap(sorted(set(lines[C.ITEM].astype(str)) | set(catalog_ids)))
         user_values = lines[C.USER].dropna().astype(str)
         users = IdMap(sorted(set(user_values) | {str(u) for u in extra_users if u is not None}))
@@ -205,7 +213,9 @@ class ShopData:
         baskets = IdMap(pd.unique(bought[C.BASKET].astype(str)))
         frame = pd.DataFrame(
             {
-                "basket": baskets.to_index(bought[C.BASKET].astype(str).to_numpy()).astype(np.int32),
+                "basket": baskets.to_index(bought[C.BASKET].astype(str).to_numpy()).astype(
+                    np.int32
+                ),
                 "user": _user_index(users, bought[C.USER]),
                 "item": items.to_index(bought[C.ITEM].astype(str).to_numpy()).astype(np.int32),
                 "time": bought[C.TIME].to_numpy(dtype="datetime64[ns]"),
@@ -280,7 +290,7 @@ class ShopData:
 
     @cached_property
     def user_item(self) -> sp.csr_matrix:
-        """Users x items: in how many baskets the user bought the item (anonymous baskets left out)."""
+        """Users x items: in how many baskets the user bought the item (anonymous ones left out)."""
         return self._user_item(np.ones(self.n_baskets, dtype=np.float32))
 
     def user_item_weighted(
@@ -291,8 +301,11 @@ class ShopData:
             raise ValidationError(f"half_life_days must be positive, got {half_life_days}")
         times = self.basket_time
         reference = now if now is not None else np.nanmax(times)
-        age = (reference - times) / np.timedelta64(1, "D")
-        weights = np.where(np.isnan(age), 1.0, 0.5 ** (np.maximum(age, 0.0) / half_life_days))
+        delta = reference - times
+        unknown = np.isnat(delta)
+        age = np.where(unknown, 0, delta.astype("timedelta64[s]").astype(np.int64)) / 86400.0
+        # Baskets without a time count fully (age 0).
+        weights = 0.5 ** (np.maximum(age, 0.0) / half_life_days)
         return self._user_item(weights.astype(np.float32))
 
     def _user_item(self, basket_weight: np.ndarray) -> sp.csr_matrix:
@@ -331,7 +344,12 @@ class ShopData:
 
     def item_categories(self) -> np.ndarray:
         """Category of every item (``None`` when unknown)."""
-        return self.catalog[C.CATEGORY].astype(object).where(self.catalog[C.CATEGORY].notna(), None).to_numpy()
+        return (
+            self.catalog[C.CATEGORY]
+            .astype(object)
+            .where(self.catalog[C.CATEGORY].notna(), None)
+            .to_numpy()
+        )
 
     def item_prices(self) -> np.ndarray:
         """Price of every item: catalog price, else median price paid, else NaN."""
@@ -384,8 +402,10 @@ def _as_id_strings(values: pd.Series | None) -> pd.Series | None:
         whole = values.dropna()
         if (whole == np.trunc(whole)).all():
             return values.astype("Int64").astype(str).where(values.notna(), None)
-    return values.astype(object).where(values.notna(), None).map(
-        lambda v: None if v is None else str(v)
+    return (
+        values.astype(object)
+        .where(values.notna(), None)
+        .map(lambda v: None if v is None else str(v))
     )
 
 

@@ -36,7 +36,7 @@ def time_split(data: ShopData, at: str | pd.Timestamp | np.datetime64) -> Split:
 
     Baskets without a time stay in train (they cannot be after anything).
     """
-    cut = np.datetime64(pd.Timestamp(at).to_datetime64(), "ns")
+    cut = pd.Timestamp(at).to_datetime64().astype("datetime64[ns]")
     times = data.basket_time
     test = ~np.isnat(times) & (times >= cut)
     return _split(data, test)

@@ -83,8 +83,13 @@ def store_stats(store: Store, top: int = 10) -> dict[str, Any]:
         ],
         "ingests": [
             {
-                "id": r[0], "path": r[1], "kind": r[2], "rows_in": r[3], "rows_kept": r[4],
-                "rows_rejected": r[5], "finished_at": r[6],
+                "id": r[0],
+                "path": r[1],
+                "kind": r[2],
+                "rows_in": r[3],
+                "rows_kept": r[4],
+                "rows_rejected": r[5],
+                "finished_at": r[6],
             }
             for r in ingests
         ],

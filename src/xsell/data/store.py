@@ -58,7 +58,8 @@ class Store:
         """Open the store; reading requires an existing xsell store."""
         if read_only and not self.exists():
             raise StoreError(
-                f"{self.path}: no store here; create one with `xsell ingest FILE --store {self.path}`"
+                f"{self.path}: no store here; create one with "
+                f"`xsell ingest FILE --store {self.path}`"
             )
         con = _open(self.path, read_only)
         if read_only:
@@ -83,7 +84,9 @@ class Store:
         existed = self.exists()
         if existed:
             con = self.connect(read_only=False)
-            tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+            tables = {
+                r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+            }
             if tables and MARKER_TABLE not in tables:
                 con.close()
                 raise StoreError(

@@ -18,8 +18,22 @@ from xsell.data import columns as C
 from xsell.data.shopdata import ShopData
 
 CATEGORY_NAMES = (
-    "Kitchen", "Garden", "Toys", "Stationery", "Lighting", "Textiles", "Bathroom",
-    "Party", "Storage", "Outdoor", "Pets", "Books", "Audio", "Sports", "Baby", "Crafts",
+    "Kitchen",
+    "Garden",
+    "Toys",
+    "Stationery",
+    "Lighting",
+    "Textiles",
+    "Bathroom",
+    "Party",
+    "Storage",
+    "Outdoor",
+    "Pets",
+    "Books",
+    "Audio",
+    "Sports",
+    "Baby",
+    "Crafts",
 )
 ADJECTIVES = ("Red", "Vintage", "Small", "Large", "Blue", "Classic", "Retro", "Eco", "Pink", "Mini")
 
@@ -148,8 +162,10 @@ def make_shop(
         days_of = np.sort(_seasonal_days(rng, n_baskets, days))
         for day in days_of:
             basket_no += 1
-            when = start_time + pd.Timedelta(days=float(day)) + pd.Timedelta(
-                minutes=int(rng.integers(8 * 60, 20 * 60))
+            when = (
+                start_time
+                + pd.Timedelta(days=float(day))
+                + pd.Timedelta(minutes=int(rng.integers(8 * 60, 20 * 60)))
             )
             month = when.month
             boost = np.where(seasonal & (month in (11, 12)), 4.0, 1.0)
@@ -169,9 +185,13 @@ def make_shop(
             basket_id = f"B{basket_no:07d}"
             for item in sorted(chosen):
                 quantity = int(1 + rng.poisson(0.5))
-                rows.append((basket_id, user_id, item_ids[item], when, quantity, float(prices[item])))
+                rows.append(
+                    (basket_id, user_id, item_ids[item], when, quantity, float(prices[item]))
+                )
                 if rng.random() < 0.3:
-                    view_rows.append((user_id, item_ids[item], when - pd.Timedelta(minutes=5), "view"))
+                    view_rows.append(
+                        (user_id, item_ids[item], when - pd.Timedelta(minutes=5), "view")
+                    )
             for item in rng.choice(n_items, size=2, p=p):
                 view_rows.append((user_id, item_ids[item], when - pd.Timedelta(minutes=9), "view"))
             if rng.random() < 0.2:
