@@ -197,3 +197,18 @@ def test_recency_weights_halve_per_half_life(half_life: float) -> None:
     # The newest basket weighs 1, the one a half-life older 0.5.
     assert weighted[0, 0] == pytest.approx(1.5)
     assert data.user_item[0, 0] == 2
+
+
+def test_only_exact_copies_are_duplicates(tmp_path: Path, store_path: Path) -> None:
+    rows = [
+        "1,A,x,1,2011-01-01 10:00:00,1.0,5,UK",
+        "1,A,x,2,2011-01-01 10:00:00,1.0,5,UK",  # same basket and item, other quantity: kept
+        "1,A,x,1,2011-01-01 10:00:00,1.0,5,UK",  # exact copy of the first: duplicate
+        "1,A,x,1,2011-01-01 10:00:00,1.0,5,UK",  # and again
+        "2,A,x,1,2011-01-01 10:00:00,1.0,5,UK",  # other basket: kept
+    ]
+    report = ingest_lines(Store(store_path), write(tmp_path / "o.csv", rows), preset="online-retail")
+    assert report.reasons == {"duplicate": 2}
+    with duckdb.connect(str(store_path), read_only=True) as con:
+        lines = con.execute("SELECT source_line FROM rejected ORDER BY 1").fetchall()
+    assert lines == [(4,), (5,)]

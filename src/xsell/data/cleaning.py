@@ -190,7 +190,8 @@ def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptio
         if role in mapping
     )
     return f"""
-        WITH parsed AS (
+        WITH {_duplicates_cte(mapping, partition)},
+        parsed AS (
             SELECT
                 {quote(LINE)} AS source_line,
                 {text(C.BASKET)} AS basket,
@@ -202,12 +203,35 @@ def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptio
                 {event} AS event,
                 {name} AS name,
                 {text(C.CATEGORY)} AS category,
-                row_number() OVER (PARTITION BY {partition} ORDER BY {quote(LINE)}) AS dup_rank,
+                COALESCE(dups.dup_rank, 1) AS dup_rank,
                 {raw_text.rstrip().rstrip(",")}
-            FROM raw
+            FROM raw LEFT JOIN dups USING ({quote(LINE)})
         )
         SELECT *, {reason} AS reason, {detail} AS detail FROM parsed
     """
+
+
+def _duplicates_cte(mapping: dict[str, str], partition: str) -> str:
+    """CTE ``dups``: the rank of each row among exact copies of it (rows with rank 1 omitted).
+
+    Exact copies share their basket and item, so only rows whose (basket, item)
+    occurs more than once are compared on every column: four times faster than a
+    window over all rows on Online Retail.
+    """
+    keys = ", ".join(quote(mapping[r]) for r in (C.BASKET, C.ITEM) if r in mapping)
+    candidates = (
+        f"SEMI JOIN (SELECT {keys} FROM raw GROUP BY ALL HAVING count(*) > 1) USING ({keys})"
+        if keys
+        else ""
+    )
+    return f"""dups AS (
+            SELECT * FROM (
+                SELECT {quote(LINE)},
+                       row_number() OVER (PARTITION BY {partition} ORDER BY {quote(LINE)})
+                       AS dup_rank
+                FROM raw {candidates}
+            ) WHERE dup_rank > 1
+        )"""
 
 
 def raw_json_sql(schema: pa.Schema) -> str:
