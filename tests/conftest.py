@@ -11,7 +11,22 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def _shared_data() -> Path:
+    # The public data sets live next to the checkout; XSELL_SHARED_DATA points elsewhere.
+    candidates = [
+        os.environ.get("XSELL_SHARED_DATA"),
+        ROOT.parent / "shared" / "data",
+        "/work/shared/data",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return ROOT.parent / "shared" / "data"
+
+
+SHARED_DATA = _shared_data()
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
