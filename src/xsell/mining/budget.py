@@ -1,0 +1,129 @@
+"""The memory budget of a mining run: parse it, turn it into an output cap, name a threshold that fits.
+
+The miner's own working memory is small (tid-lists of the open search classes);
+what explodes on dense data or tiny thresholds is the *output*: millions of
+itemsets, then rules, each a row of Python tuples in a DataFrame. So the budget is
+spent on the output, estimated per row, and checked while mining (the kernels stop
+at a cap), never after the machine starts swapping.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from xsell.errors import MemoryBudgetError, ValidationError
+
+#: Default budget for the output of one mining call.
+DEFAULT_BUDGET: Final = 1 << 30
+#: Bytes one itemset row costs, measured with ``DataFrame.memory_usage(deep=True)``
+#: on retail.dat output (two tuple columns dominate), rounded up, plus the
+#: kernel's three numbers and the level matrices built afterwards.
+BYTES_PER_ITEMSET: Final = 400
+#: Bytes one rule row costs (two or four tuple columns, sixteen numbers).
+BYTES_PER_RULE: Final = 700
+
+_UNITS: Final = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+_SIZE: Final = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([KMGT]?B?)\s*$", re.IGNORECASE)
+#: Thresholds tried when naming a min_support that fits: the 1-2-5 series.
+_LADDER: Final = tuple(m * 10.0**e for e in range(-6, 1) for m in (1.0, 2.0, 5.0) if m * 10.0**e <= 1)
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """A byte budget for mining output."""
+
+    bytes: int
+
+    @property
+    def max_itemsets(self) -> int:
+        return max(1, self.bytes // BYTES_PER_ITEMSET)
+
+    @property
+    def max_rules(self) -> int:
+        return max(1, self.bytes // BYTES_PER_RULE)
+
+    def __str__(self) -> str:
+        return format_bytes(self.bytes)
+
+
+def parse_budget(value: int | float | str | MemoryBudget | None) -> MemoryBudget:
+    """A budget from bytes (int), a size string (``"512MB"``, ``"2 GB"``) or ``None`` (default)."""
+    if value is None:
+        return MemoryBudget(DEFAULT_BUDGET)
+    if isinstance(value, MemoryBudget):
+        return value
+    if isinstance(value, bool):
+        raise ValidationError(f"memory_budget must be bytes or a size like '1GB', got {value!r}")
+    if isinstance(value, int | float):
+        if value <= 0 or math.isnan(value):
+            raise ValidationError(f"memory_budget must be positive, got {value!r}")
+        return MemoryBudget(int(value))
+    match = _SIZE.match(str(value))
+    if not match:
+        raise ValidationError(
+            f"memory_budget {value!r} is not a size; write bytes or e.g. '512MB', '2GB'"
+        )
+    unit = match.group(2).upper()
+    unit = unit if unit.endswith("B") or not unit else unit + "B"
+    size = int(float(match.group(1)) * _UNITS[unit])
+    if size <= 0:
+        raise ValidationError(f"memory_budget must be positive, got {value!r}")
+    return MemoryBudget(size)
+
+
+def format_bytes(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def fitting_min_count(
+    fits: Callable[[int], bool], requested: int, n_baskets: int
+) -> int | None:
+    """The smallest count on the 1-2-5 support ladder above ``requested`` for which ``fits`` holds.
+
+    Walks down from support 1.0: runs that fit are cheap near the top and grow
+    geometrically, and the walk stops at the first run that overflows, so the
+    whole search costs about as much as two capped runs.
+    """
+    best: int | None = None
+    tried: set[int] = set()
+    for support in sorted(_LADDER, reverse=True):
+        count = max(requested + 1, math.ceil(support * n_baskets))
+        if count in tried or count > n_baskets:
+            continue
+        tried.add(count)
+        if not fits(count):
+            break
+        best = count
+    return best
+
+
+def budget_error(
+    what: str,
+    found: int,
+    budget: MemoryBudget,
+    requested_count: int,
+    n_baskets: int,
+    suggestion: int | None,
+) -> MemoryBudgetError:
+    """The error raised when the output would not fit; it names a min_support that does."""
+    message = (
+        f"mining stopped: more than {found:,} {what} at min_support="
+        f"{requested_count / n_baskets:.6g} ({requested_count:,} of {n_baskets:,} baskets) "
+        f"would exceed the memory budget of {budget}"
+    )
+    if suggestion is not None:
+        message += (
+            f"; min_support={suggestion / n_baskets:.6g} ({suggestion:,} baskets) fits, "
+            "or raise memory_budget (--memory-budget)"
+        )
+    else:
+        message += "; no min_support fits: lower max_len or raise memory_budget (--memory-budget)"
+    return MemoryBudgetError(message)

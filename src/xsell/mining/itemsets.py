@@ -1,0 +1,461 @@
+"""Frequent itemsets: exact, with a memory budget, on ShopData or any basket x item matrix."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from xsell.data.shopdata import ShopData
+from xsell.errors import MemoryBudgetError, ValidationError
+from xsell.mining import eclat
+from xsell.mining.budget import (
+    MemoryBudget,
+    budget_error,
+    fitting_min_count,
+    parse_budget,
+)
+from xsell.mining.lookup import ItemsetIndex
+from xsell.progress import Reporter, SilentReporter
+
+#: A basket with more distinct items than this is called giant in the mining notes.
+GIANT_BASKET: Final = 100
+#: Kinds of itemset tables: every frequent itemset, the closed ones, the maximal ones.
+KINDS: Final = ("all", "closed", "maximal")
+#: Pair pruning needs an n x n bit matrix of frequent pairs; above this many frequent
+#: items (about 50 MB of bits) the miner intersects without it.
+_MAX_PRUNE_ITEMS: Final = 20_000
+#: ``frequent_itemsets`` advances a reporter by this much in total.
+PROGRESS_TOTAL: Final = 100.0
+ITEMSET_COLUMNS: Final = ("itemset", "items", "count", "support", "length")
+
+MinSupport = int | float
+Kind = Literal["all", "closed", "maximal"]
+Layout = Literal["auto", "tidlist", "bitset"]
+LAYOUTS: Final = ("auto", "tidlist", "bitset")
+
+
+@dataclass(frozen=True)
+class MiningInfo:
+    """How an itemset table was mined; stored in ``table.attrs["mining"]``.
+
+    ``notes`` says in words what was done about giant baskets and the data.
+    ``item_names`` / ``item_categories`` map the external ids of frequent items to
+    their catalog name / category (``None`` when the data carried no catalog).
+    """
+
+    n_baskets: int
+    min_count: int
+    min_support: float
+    max_len: int | None
+    kind: str
+    algorithm: str
+    n_items: int
+    n_frequent_items: int
+    giant_baskets: int
+    largest_basket: int
+    dropped_baskets: int
+    seconds: float
+    notes: tuple[str, ...] = ()
+    item_names: dict[str, str] | None = field(default=None, repr=False)
+    item_categories: dict[str, str | None] | None = field(default=None, repr=False)
+
+
+def mining_info(table: pd.DataFrame) -> MiningInfo | None:
+    """The :class:`MiningInfo` of a table made by :func:`frequent_itemsets` (or ``None``)."""
+    info = table.attrs.get("mining")
+    return info if isinstance(info, MiningInfo) else None
+
+
+def frequent_itemsets(
+    data: ShopData | sp.spmatrix | sp.sparray,
+    min_support: MinSupport,
+    *,
+    max_len: int | None = None,
+    kind: Kind = "all",
+    max_basket_size: int | None = None,
+    memory_budget: int | str | MemoryBudget | None = None,
+    item_ids: Any = None,
+    layout: Layout = "auto",
+    reporter: Reporter | None = None,
+) -> pd.DataFrame:
+    """Every itemset bought together in at least ``min_support`` of the baskets.
+
+    Parameters
+    ----------
+    data:
+        A :class:`~xsell.data.shopdata.ShopData` (its ``basket_item`` matrix, item
+        ids, names and categories are used), or a sparse baskets x items matrix
+        whose non-zero entries mark the items of each basket.
+    min_support:
+        A float in (0, 1]: the fraction of baskets; or an int >= 1: a number of
+        baskets. An itemset is frequent when ``count / n_baskets >= min_support``
+        (resp. ``count >= min_support``).
+    max_len:
+        Longest itemset to mine (``None``: no limit).
+    kind:
+        ``"all"``; ``"closed"``: no superset within the mined table has the same
+        count; ``"maximal"``: no superset within the mined table is frequent.
+        With ``max_len`` these are judged among itemsets up to ``max_len`` items.
+    max_basket_size:
+        Leave baskets with more distinct items than this out of the mining (and of
+        ``n_baskets``). By default every basket counts exactly: the vertical
+        counting costs time linear in a basket's size, so giant baskets are safe
+        and the notes only report them.
+    memory_budget:
+        Bytes (or ``"512MB"``) the output may take; default 1 GB. Mining stops
+        with a :class:`~xsell.errors.MemoryBudgetError` naming a ``min_support``
+        that fits as soon as the output would exceed it.
+    item_ids:
+        External ids of the matrix columns (matrix input only; default
+        ``"0".."n-1"``).
+    layout:
+        How baskets are stored per item while mining: ``"tidlist"`` (sorted basket
+        lists, best for sparse data), ``"bitset"`` (best for dense data) or
+        ``"auto"`` (bitsets when an average frequent item is in > 1/32 of baskets).
+    reporter:
+        Progress reporter (advanced by :data:`PROGRESS_TOTAL` in all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per itemset, by length then count (descending): ``itemset``
+        (tuple of external item ids), ``items`` (tuple of dense item indices,
+        ascending), ``count`` (baskets holding every item), ``support``
+        (``count / n_baskets``) and ``length``. ``attrs["mining"]`` holds a
+        :class:`MiningInfo`.
+    """
+    started = time.perf_counter()
+    reporter = reporter or SilentReporter()
+    if max_len is not None and (isinstance(max_len, bool) or int(max_len) != max_len or max_len < 1):
+        raise ValidationError(f"max_len must be a whole number >= 1 or None, got {max_len!r}")
+    if kind not in KINDS:
+        raise ValidationError(f"unknown kind {kind!r}; choose one of {list(KINDS)}")
+    if layout not in LAYOUTS:
+        raise ValidationError(f"unknown layout {layout!r}; choose one of {list(LAYOUTS)}")
+    if max_basket_size is not None and (isinstance(max_basket_size, bool) or max_basket_size < 1):
+        raise ValidationError(f"max_basket_size must be >= 1 or None, got {max_basket_size!r}")
+    budget = parse_budget(memory_budget)
+    matrix, ids, names, categories = _basket_matrix(data, item_ids)
+    reporter.step("counting items", 5)
+
+    sizes = np.diff(matrix.indptr)
+    keep_row = np.ones(matrix.shape[0], dtype=np.bool_)
+    if max_basket_size is not None:
+        keep_row = sizes <= max_basket_size
+    n_baskets = int(keep_row.sum())
+    if n_baskets == 0:
+        raise ValidationError(
+            f"no baskets left to mine: all {matrix.shape[0]:,} baskets have more than "
+            f"max_basket_size={max_basket_size} items"
+        )
+    min_count = min_count_of(min_support, n_baskets)
+    kept_indices = matrix.indices if keep_row.all() else matrix.indices[np.repeat(keep_row, sizes)]
+    item_counts = np.bincount(kept_indices, minlength=matrix.shape[1])
+    notes = _basket_notes(sizes, keep_row, max_basket_size)
+
+    result = _mine_ranks(
+        matrix, keep_row, item_counts, min_count, max_len, budget.max_itemsets, layout, reporter
+    )
+    if result is None:
+        found = budget.max_itemsets
+        suggestion = fitting_min_count(
+            lambda c: _mine_ranks(matrix, keep_row, item_counts, c, max_len, budget.max_itemsets, layout)
+            is not None,
+            min_count,
+            n_baskets,
+        )
+        raise budget_error("itemsets", found, budget, min_count, n_baskets, suggestion)
+    frequent, parent, item, count, algorithm = result
+    reporter.step("building the table", 5)
+
+    length, offsets, flat = eclat.paths(parent, item)
+    levels, level_counts = _levels(length, offsets, frequent[flat], count)
+    if kind != "all":
+        levels, level_counts = _closed_or_maximal(levels, level_counts, kind)
+    table = _table(levels, level_counts, ids, n_baskets)
+    used = frequent.tolist()
+    table.attrs["mining"] = MiningInfo(
+        n_baskets=n_baskets,
+        min_count=min_count,
+        min_support=min_count / n_baskets,
+        max_len=max_len,
+        kind=kind,
+        algorithm=algorithm,
+        n_items=matrix.shape[1],
+        n_frequent_items=len(frequent),
+        giant_baskets=int((sizes > GIANT_BASKET).sum()),
+        largest_basket=int(sizes.max()) if len(sizes) else 0,
+        dropped_baskets=int((~keep_row).sum()),
+        seconds=time.perf_counter() - started,
+        notes=notes,
+        item_names={ids[i]: str(names[i]) for i in used} if names is not None else None,
+        item_categories=(
+            {ids[i]: (None if categories[i] is None else str(categories[i])) for i in used}
+            if categories is not None
+            else None
+        ),
+    )
+    reporter.step("done", 5)
+    return table
+
+
+def min_count_of(min_support: MinSupport, n_baskets: int) -> int:
+    """The smallest basket count meeting ``min_support`` (a fraction or a count)."""
+    expected = "a fraction in (0, 1] or a whole number of baskets >= 1"
+    if isinstance(min_support, bool) or not isinstance(min_support, int | float | np.number):
+        raise ValidationError(f"min_support must be {expected}, got {min_support!r}")
+    if isinstance(min_support, int | np.integer):
+        if min_support < 1:
+            raise ValidationError(f"min_support must be {expected}, got {min_support!r}")
+        return int(min_support)
+    value = float(min_support)
+    if math.isnan(value) or not 0.0 < value <= 1.0:
+        hint = " (write an int for a number of baskets)" if value > 1 and value.is_integer() else ""
+        raise ValidationError(f"min_support must be {expected}, got {min_support!r}{hint}")
+    # The same float test as `count / n >= min_support`, so results match other tools.
+    count = max(1, math.ceil(value * n_baskets))
+    while count > 1 and (count - 1) / n_baskets >= value:
+        count -= 1
+    while count / n_baskets < value:
+        count += 1
+    return count
+
+
+def _basket_matrix(
+    data: Any, item_ids: Any
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    if isinstance(data, ShopData):
+        if data.n_baskets == 0 or len(data.lines) == 0:
+            raise ValidationError("no baskets to mine: the ShopData holds no order lines")
+        return _binary_csr(data.basket_item), data.items.ids, data.item_names(), data.item_categories()
+    if sp.issparse(data):
+        matrix = _binary_csr(data)
+        if matrix.shape[0] == 0 or matrix.nnz == 0:
+            raise ValidationError(
+                f"no baskets to mine: the basket x item matrix of shape {matrix.shape} is empty"
+            )
+        if item_ids is None:
+            ids = np.array([str(i) for i in range(matrix.shape[1])], dtype=object)
+        else:
+            ids = np.asarray(item_ids, dtype=object)
+            if ids.shape != (matrix.shape[1],):
+                raise ValidationError(
+                    f"item_ids has {len(ids)} ids but the matrix has {matrix.shape[1]} item columns"
+                )
+        return matrix, ids, None, None
+    raise ValidationError(
+        f"data must be a ShopData or a scipy sparse baskets x items matrix, got {type(data).__name__}"
+    )
+
+
+def _binary_csr(matrix: Any) -> sp.csr_matrix:
+    csr = sp.csr_matrix(matrix)
+    csr.sum_duplicates()
+    csr.eliminate_zeros()
+    csr.sort_indices()
+    return sp.csr_matrix(
+        (np.ones(csr.nnz, np.int8), csr.indices.astype(np.int32), csr.indptr.astype(np.int64)),
+        shape=csr.shape,
+    )
+
+
+def _basket_notes(sizes: np.ndarray, keep_row: np.ndarray, max_basket_size: int | None) -> tuple[str, ...]:
+    giant = sizes > GIANT_BASKET
+    notes = []
+    if max_basket_size is not None and (~keep_row).any():
+        notes.append(
+            f"{int((~keep_row).sum()):,} baskets with more than {max_basket_size} items were left "
+            f"out (largest {int(sizes.max()):,} items); supports are over the other "
+            f"{int(keep_row.sum()):,} baskets"
+        )
+    elif giant.any():
+        notes.append(
+            f"{int(giant.sum()):,} giant baskets (more than {GIANT_BASKET} items, largest "
+            f"{int(sizes.max()):,}) counted exactly: vertical counting costs time linear in "
+            "basket size; pass max_basket_size to leave them out"
+        )
+    return tuple(notes)
+
+
+def _mine_ranks(
+    matrix: sp.csr_matrix,
+    keep_row: np.ndarray,
+    item_counts: np.ndarray,
+    min_count: int,
+    max_len: int | None,
+    cap: int,
+    layout: str = "auto",
+    reporter: Reporter | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str] | None:
+    """Mine in rank space; ``None`` when more than ``cap`` itemsets exist."""
+    reporter = reporter or SilentReporter()
+    candidates = np.flatnonzero(item_counts >= min_count)
+    # Ascending support (ties by index) keeps Eclat's intersected lists short.
+    frequent = candidates[np.lexsort((candidates, item_counts[candidates]))]
+    n_ranks = len(frequent)
+    if n_ranks > cap:
+        return None
+    empty = np.empty(0, np.int64)
+    if n_ranks == 0:
+        return frequent, empty, empty.astype(np.int32), empty.astype(np.int32), "none"
+    rank_of = np.full(matrix.shape[1], -1, np.int32)
+    rank_of[frequent] = np.arange(n_ranks, dtype=np.int32)
+    counts = item_counts[frequent].astype(np.int32)
+    row_ptr, row_items, col_ptr, col_tids = eclat.project(
+        matrix.indptr, matrix.indices, rank_of, n_ranks, keep_row
+    )
+    reporter.step("counting pairs", 10)
+    limit = max_len if max_len is not None else 0
+    if limit == 1:
+        nb_ptr = np.zeros(n_ranks + 1, np.int64)
+        nb_item = np.empty(0, np.int32)
+        nb_count = np.empty(0, np.int32)
+    else:
+        nb_ptr, nb_item, nb_count = eclat.count_pairs(
+            row_ptr, row_items, col_ptr, col_tids, n_ranks, min_count, cap - n_ranks
+        )
+        if nb_ptr[0] == eclat.OVERFLOW:
+            return None
+    reporter.step("mining itemsets", 10)
+    n_rows = matrix.shape[0]
+    # Bitsets win once an average frequent item is in more than ~1/32 of the baskets:
+    # a merge step then costs more than AND+popcount over all words.
+    dense = layout == "bitset" or (layout == "auto" and bool(counts.mean() * 32 > n_rows))
+    dense = dense and limit != 2
+    bits = eclat.tid_bitsets(col_ptr, col_tids, n_ranks, n_rows) if dense else np.zeros((1, 1), np.uint64)
+    prune = n_ranks <= _MAX_PRUNE_ITEMS and limit != 2
+    pairs_ok = eclat.pair_bits(nb_ptr, nb_item, n_ranks) if prune else np.zeros((1, 1), np.uint64)
+    parents, items, found = [], [], []
+    total = 0
+    n_chunks = min(n_ranks, 20)
+    bounds = np.linspace(0, n_ranks, n_chunks + 1).astype(np.int64)
+    for first, last in zip(bounds[:-1], bounds[1:], strict=True):
+        parent, item, count, n_out = eclat.mine(
+            first, last, counts, nb_ptr, nb_item, nb_count, row_ptr, row_items, col_ptr, col_tids,
+            bits, dense,
+            prune, pairs_ok, min_count, limit, cap - total,
+        )
+        if n_out == eclat.OVERFLOW:
+            return None
+        parents.append(np.where(parent >= 0, parent + total, -1))
+        items.append(item)
+        found.append(count)
+        total += len(parent)
+        reporter.step("mining itemsets", 65 / n_chunks)
+    return (
+        frequent,
+        np.concatenate(parents),
+        np.concatenate(items),
+        np.concatenate(found),
+        "eclat-bitset" if dense else "eclat-tidlist",
+    )
+
+
+def _levels(
+    length: np.ndarray, offsets: np.ndarray, flat_items: np.ndarray, count: np.ndarray
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Rows of sorted dense item indices per itemset length, with their counts."""
+    levels: dict[int, np.ndarray] = {}
+    counts: dict[int, np.ndarray] = {}
+    for size in np.unique(length):
+        nodes = np.flatnonzero(length == size)
+        starts = offsets[nodes]
+        rows = flat_items[starts[:, None] + np.arange(size)]
+        levels[int(size)] = np.sort(rows, axis=1).astype(np.int64)
+        counts[int(size)] = count[nodes].astype(np.int64)
+    return levels, counts
+
+
+def _closed_or_maximal(
+    levels: dict[int, np.ndarray], counts: dict[int, np.ndarray], kind: str
+) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    index = ItemsetIndex(levels)
+    keep = {size: np.ones(len(rows), bool) for size, rows in levels.items()}
+    for size, rows in levels.items():
+        if size == 1:
+            continue
+        for drop in range(size):
+            subsets = np.delete(rows, drop, axis=1)
+            found = index.find(subsets)
+            if kind == "maximal":
+                keep[size - 1][found] = False
+            else:
+                same = counts[size - 1][found] == counts[size]
+                keep[size - 1][found[same]] = False
+    return (
+        {s: r[keep[s]] for s, r in levels.items() if keep[s].any()},
+        {s: c[keep[s]] for s, c in counts.items() if keep[s].any()},
+    )
+
+
+def _table(
+    levels: dict[int, np.ndarray], counts: dict[int, np.ndarray], ids: np.ndarray, n_baskets: int
+) -> pd.DataFrame:
+    parts = []
+    for size in sorted(levels):
+        rows, found = levels[size], counts[size]
+        order = np.lexsort((*[rows[:, k] for k in range(size - 1, -1, -1)], -found))
+        rows, found = rows[order], found[order]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "itemset": _tuples(ids, rows),
+                    "items": _tuples(None, rows),
+                    "count": found,
+                    "support": found / n_baskets,
+                    "length": np.full(len(rows), size, np.int64),
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame(
+            {
+                "itemset": pd.Series([], dtype=object),
+                "items": pd.Series([], dtype=object),
+                "count": pd.Series([], dtype=np.int64),
+                "support": pd.Series([], dtype=np.float64),
+                "length": pd.Series([], dtype=np.int64),
+            }
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _tuples(ids: np.ndarray | None, rows: np.ndarray) -> list[tuple[Any, ...]]:
+    # zip builds the tuples in C: 2-3x faster than map(tuple, rows.tolist()).
+    columns = [(ids[rows[:, k]] if ids is not None else rows[:, k]).tolist() for k in range(rows.shape[1])]
+    return list(zip(*columns, strict=True))
+
+
+def table_levels(table: pd.DataFrame) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+    """Level matrices (sorted dense indices) and counts of an itemset table, for rules."""
+    levels: dict[int, np.ndarray] = {}
+    counts: dict[int, np.ndarray] = {}
+    lengths = table["length"].to_numpy()
+    items = table["items"].to_numpy()
+    found = table["count"].to_numpy()
+    for size in np.unique(lengths):
+        mask = lengths == size
+        rows = np.array(list(items[mask]), dtype=np.int64).reshape(int(mask.sum()), int(size))
+        levels[int(size)] = np.sort(rows, axis=1)
+        counts[int(size)] = found[mask].astype(np.int64)
+    return levels, counts
+
+
+__all__ = [
+    "GIANT_BASKET",
+    "ITEMSET_COLUMNS",
+    "KINDS",
+    "PROGRESS_TOTAL",
+    "MemoryBudgetError",
+    "MiningInfo",
+    "frequent_itemsets",
+    "min_count_of",
+    "mining_info",
+    "table_levels",
+]
