@@ -207,7 +207,8 @@ def test_only_exact_copies_are_duplicates(tmp_path: Path, store_path: Path) -> N
         "1,A,x,1,2011-01-01 10:00:00,1.0,5,UK",  # and again
         "2,A,x,1,2011-01-01 10:00:00,1.0,5,UK",  # other basket: kept
     ]
-    report = ingest_lines(Store(store_path), write(tmp_path / "o.csv", rows), preset="online-retail")
+    path = write(tmp_path / "o.csv", rows)
+    report = ingest_lines(Store(store_path), path, preset="online-retail")
     assert report.reasons == {"duplicate": 2}
     with duckdb.connect(str(store_path), read_only=True) as con:
         lines = con.execute("SELECT source_line FROM rejected ORDER BY 1").fetchall()
