@@ -1,0 +1,33 @@
+"""Frequent itemsets and association rules: exact, fast (Numba Eclat), memory-safe, explained.
+
+Public API::
+
+    frequent_itemsets(data, min_support, *, max_len=None, kind="all", ...)  -> DataFrame
+    association_rules(itemsets, *, min_confidence=0.0, min_lift=None, ...)  -> DataFrame
+    top_k_rules(data, k, *, sort_by="lift", min_count=10, ...)              -> DataFrame
+    save_rules(store, rules, *, params=None) -> int;  load_rules(store, version=None) -> DataFrame
+    export_rules(rules, path)  (CSV or Parquet, by suffix)
+"""
+
+from xsell.mining.itemsets import KINDS, MiningInfo, frequent_itemsets, min_count_of, mining_info
+from xsell.mining.metrics import METRICS, get_metric
+from xsell.mining.rule_store import export_rules, load_rules, rule_versions, save_rules
+from xsell.mining.rules import RULE_COLUMNS, Appearance, association_rules, top_k_rules
+
+__all__ = [
+    "KINDS",
+    "METRICS",
+    "RULE_COLUMNS",
+    "Appearance",
+    "MiningInfo",
+    "association_rules",
+    "export_rules",
+    "frequent_itemsets",
+    "get_metric",
+    "load_rules",
+    "min_count_of",
+    "mining_info",
+    "rule_versions",
+    "save_rules",
+    "top_k_rules",
+]

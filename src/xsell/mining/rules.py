@@ -1,0 +1,435 @@
+"""Association rules from frequent itemsets: metrics, significance, filters and top-k."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from xsell.data.shopdata import ShopData
+from xsell.errors import MemoryBudgetError, ValidationError
+from xsell.mining.budget import MemoryBudget, parse_budget
+from xsell.mining.itemsets import MiningInfo, frequent_itemsets, mining_info, table_levels
+from xsell.mining.lookup import ItemsetIndex
+from xsell.mining.metrics import METRICS, check_column
+from xsell.mining.significance import benjamini_hochberg, fisher_p_values
+from xsell.progress import Reporter
+
+#: Columns of a rules table, in order (the two ``*_names`` columns only when names are known).
+RULE_COLUMNS: Final = (
+    "antecedent",
+    "consequent",
+    "antecedent_names",
+    "consequent_names",
+    "antecedent_count",
+    "consequent_count",
+    "count",
+    "antecedent_support",
+    "consequent_support",
+    *METRICS,
+    "p_value",
+    "q_value",
+)
+#: Columns ``thresholds`` may set a minimum for.
+THRESHOLD_COLUMNS: Final = (*METRICS, "count")
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """Which items or categories may appear on which side of a rule.
+
+    Items (external ids) or categories in ``antecedent_only`` may appear only in
+    antecedents (e.g. "what do people buy *with* a phone"); those in
+    ``consequent_only`` only in consequents (e.g. "which accessories to suggest").
+    """
+
+    antecedent_only: frozenset[str] = frozenset()
+    consequent_only: frozenset[str] = frozenset()
+    antecedent_only_categories: frozenset[str] = frozenset()
+    consequent_only_categories: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(
+        cls,
+        antecedent_only: Collection[str] = (),
+        consequent_only: Collection[str] = (),
+        antecedent_only_categories: Collection[str] = (),
+        consequent_only_categories: Collection[str] = (),
+    ) -> Appearance:
+        """Build from any collections of strings."""
+        return cls(
+            frozenset(map(str, antecedent_only)),
+            frozenset(map(str, consequent_only)),
+            frozenset(map(str, antecedent_only_categories)),
+            frozenset(map(str, consequent_only_categories)),
+        )
+
+
+def association_rules(
+    itemsets: pd.DataFrame,
+    *,
+    min_confidence: float = 0.0,
+    min_lift: float | None = None,
+    max_p_value: float | None = None,
+    max_q_value: float | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    max_consequent_len: int | None = 1,
+    appearance: Appearance | None = None,
+    sort_by: str = "lift",
+    top_k: int | None = None,
+    n_baskets: int | None = None,
+    memory_budget: int | str | MemoryBudget | None = None,
+) -> pd.DataFrame:
+    """Every rule ``antecedent -> consequent`` between the items of each frequent itemset.
+
+    Parameters
+    ----------
+    itemsets:
+        A table from :func:`~xsell.mining.frequent_itemsets` with ``kind="all"``
+        (rules need the count of every subset).
+    min_confidence, min_lift:
+        Keep rules at or above these.
+    max_p_value, max_q_value:
+        Keep rules whose one-sided Fisher exact p-value (``p_value``) or its
+        Benjamini-Hochberg adjustment (``q_value``, false discovery rate) is at or
+        below these. The adjustment is over every candidate rule (after
+        ``appearance``, before the other filters): the family that was tested.
+    thresholds:
+        Extra minimums by column name, e.g. ``{"leverage": 0.001, "count": 20}``;
+        names from :data:`THRESHOLD_COLUMNS`.
+    max_consequent_len:
+        Longest consequent; 1 (default) gives single-item consequents, ``None``
+        any length.
+    appearance:
+        Items or categories allowed only on one side (see :class:`Appearance`).
+    sort_by:
+        Column to sort by, descending (ascending for ``p_value`` / ``q_value``);
+        ties by ``count`` descending.
+    top_k:
+        Keep only the first ``top_k`` rules after sorting.
+    n_baskets:
+        Number of baskets; only needed when ``itemsets`` carries no
+        ``attrs["mining"]``.
+    memory_budget:
+        Bytes (or ``"512MB"``) the rules may take; default 1 GB.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`RULE_COLUMNS`: ``antecedent`` and ``consequent`` as tuples
+        of external item ids (``*_names`` tuples of catalog names when known),
+        basket counts, supports, the metrics of :mod:`xsell.mining.metrics`,
+        ``p_value`` and ``q_value``.
+    """
+    info = mining_info(itemsets)
+    total = _n_baskets(info, n_baskets)
+    _check_filters(min_confidence, min_lift, max_p_value, max_q_value, thresholds, top_k)
+    if max_consequent_len is not None and (
+        isinstance(max_consequent_len, bool) or max_consequent_len < 1
+    ):
+        raise ValidationError(f"max_consequent_len must be >= 1 or None, got {max_consequent_len!r}")
+    descending = check_column(sort_by) not in ("p_value", "q_value")
+    if info is not None and info.kind != "all":
+        raise ValidationError(
+            f"rules need every frequent itemset, but this table holds only the {info.kind} ones; "
+            "mine with kind='all'"
+        )
+    missing = {"itemset", "items", "count", "length"} - set(itemsets.columns)
+    if missing:
+        raise ValidationError(
+            f"itemsets table lacks columns {sorted(missing)}; make it with xsell.mining.frequent_itemsets"
+        )
+    names = info.item_names if info is not None else None
+    if len(itemsets) == 0:
+        return _empty_rules(names is not None)
+    budget = parse_budget(memory_budget)
+    levels, counts = table_levels(itemsets)
+    _check_rule_budget(levels, counts, max_consequent_len, budget, total)
+    ext_of = _external_ids(itemsets)
+    ante_bad, cons_bad = _appearance_masks(appearance, ext_of, info)
+
+    parts = list(_candidates(levels, counts, max_consequent_len, ante_bad, cons_bad))
+    if not parts:
+        return _empty_rules(names is not None)
+    count_ac = np.concatenate([p[2] for p in parts])
+    count_a = np.concatenate([p[3] for p in parts])
+    count_c = np.concatenate([p[4] for p in parts])
+    s_a, s_c, s_ac = count_a / total, count_c / total, count_ac / total
+    columns: dict[str, np.ndarray] = {
+        "antecedent_count": count_a,
+        "consequent_count": count_c,
+        "count": count_ac,
+        "antecedent_support": s_a,
+        "consequent_support": s_c,
+    }
+    for name, metric in METRICS.items():
+        columns[name] = np.asarray(metric(s_a, s_c, s_ac), dtype=np.float64)
+    columns["p_value"] = fisher_p_values(count_ac, count_a, count_c, total)
+    columns["q_value"] = benjamini_hochberg(columns["p_value"])
+
+    keep = columns["confidence"] >= min_confidence
+    if min_lift is not None:
+        keep &= columns["lift"] >= min_lift
+    if max_p_value is not None:
+        keep &= columns["p_value"] <= max_p_value
+    if max_q_value is not None:
+        keep &= columns["q_value"] <= max_q_value
+    for name, minimum in (thresholds or {}).items():
+        keep &= columns[name] >= minimum
+    chosen = np.flatnonzero(keep)
+    key = columns[sort_by][chosen]
+    order = np.lexsort((-columns["count"][chosen], -key if descending else key))
+    chosen = chosen[order]
+    if top_k is not None:
+        chosen = chosen[:top_k]
+
+    table: dict[str, Any] = {
+        "antecedent": _side(parts, chosen, 0, ext_of),
+        "consequent": _side(parts, chosen, 1, ext_of),
+    }
+    if names is not None:
+        name_of = np.array([names.get(e, e) for e in ext_of], dtype=object)
+        table["antecedent_names"] = _side(parts, chosen, 0, name_of)
+        table["consequent_names"] = _side(parts, chosen, 1, name_of)
+    for name, values in columns.items():
+        table[name] = values[chosen]
+    rules = pd.DataFrame(table)
+    if info is not None:
+        rules.attrs["mining"] = info
+    return rules
+
+
+def top_k_rules(
+    data: ShopData | sp.spmatrix | sp.sparray,
+    k: int,
+    *,
+    sort_by: str = "lift",
+    min_count: int = 10,
+    max_len: int | None = None,
+    min_confidence: float = 0.0,
+    min_lift: float | None = None,
+    max_p_value: float | None = None,
+    max_q_value: float | None = None,
+    max_consequent_len: int | None = 1,
+    appearance: Appearance | None = None,
+    memory_budget: int | str | MemoryBudget | None = None,
+    item_ids: Any = None,
+    reporter: Reporter | None = None,
+) -> pd.DataFrame:
+    """The ``k`` strongest rules by ``sort_by`` among rules with at least ``min_count`` baskets.
+
+    No ``min_support`` to guess: the floor is the number of baskets that must
+    support a rule, and the answer is exact (every itemset at that floor is mined).
+    When that would not fit the memory budget, the
+    :class:`~xsell.errors.MemoryBudgetError` names the smallest floor that does.
+
+    Parameters are those of :func:`~xsell.mining.frequent_itemsets` and
+    :func:`association_rules`.
+    """
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValidationError(f"k must be a whole number >= 1, got {k!r}")
+    if isinstance(min_count, bool) or not isinstance(min_count, int | np.integer) or min_count < 1:
+        raise ValidationError(f"min_count must be a whole number of baskets >= 1, got {min_count!r}")
+    check_column(sort_by)
+    itemsets = frequent_itemsets(
+        data,
+        int(min_count),
+        max_len=max_len,
+        memory_budget=memory_budget,
+        item_ids=item_ids,
+        reporter=reporter,
+    )
+    return association_rules(
+        itemsets,
+        min_confidence=min_confidence,
+        min_lift=min_lift,
+        max_p_value=max_p_value,
+        max_q_value=max_q_value,
+        max_consequent_len=max_consequent_len,
+        appearance=appearance,
+        sort_by=sort_by,
+        top_k=int(k),
+        memory_budget=memory_budget,
+    )
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _n_baskets(info: MiningInfo | None, n_baskets: int | None) -> int:
+    if n_baskets is not None:
+        if isinstance(n_baskets, bool) or n_baskets < 1:
+            raise ValidationError(f"n_baskets must be >= 1, got {n_baskets!r}")
+        return int(n_baskets)
+    if info is None:
+        raise ValidationError(
+            "the itemsets table carries no mining info (attrs['mining']); pass n_baskets="
+        )
+    return info.n_baskets
+
+
+def _check_filters(
+    min_confidence: float,
+    min_lift: float | None,
+    max_p_value: float | None,
+    max_q_value: float | None,
+    thresholds: Mapping[str, float] | None,
+    top_k: int | None,
+) -> None:
+    if not 0.0 <= min_confidence <= 1.0:
+        raise ValidationError(f"min_confidence must be in [0, 1], got {min_confidence!r}")
+    if min_lift is not None and min_lift < 0:
+        raise ValidationError(f"min_lift must be >= 0, got {min_lift!r}")
+    for name, value in (("max_p_value", max_p_value), ("max_q_value", max_q_value)):
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise ValidationError(f"{name} must be in [0, 1], got {value!r}")
+    for name in thresholds or {}:
+        if name not in THRESHOLD_COLUMNS:
+            raise ValidationError(
+                f"unknown metric {name!r} in thresholds; choose one of {sorted(THRESHOLD_COLUMNS)}"
+            )
+    if top_k is not None and (isinstance(top_k, bool) or top_k < 1):
+        raise ValidationError(f"top_k must be >= 1 or None, got {top_k!r}")
+
+
+def _check_rule_budget(
+    levels: dict[int, np.ndarray],
+    counts: dict[int, np.ndarray],
+    max_consequent_len: int | None,
+    budget: MemoryBudget,
+    n_baskets: int,
+) -> None:
+    """Count the candidate rules before making any; name a min_support whose rules fit."""
+    per_count: list[tuple[np.ndarray, int]] = []
+    total = 0
+    for size, found in counts.items():
+        longest = size - 1 if max_consequent_len is None else min(size - 1, max_consequent_len)
+        rules_each = sum(math.comb(size, s) for s in range(1, longest + 1))
+        if rules_each:
+            per_count.append((found, rules_each))
+            total += len(found) * rules_each
+    if total <= budget.max_rules:
+        return
+    found = np.concatenate([c for c, _ in per_count])
+    weight = np.concatenate([np.full(len(c), w, np.int64) for c, w in per_count])
+    order = np.argsort(-found, kind="stable")
+    cumulative = np.cumsum(weight[order])
+    fits = np.flatnonzero(cumulative <= budget.max_rules)
+    message = (
+        f"{total:,} candidate rules would exceed the memory budget of {budget} "
+        f"(about {budget.max_rules:,} rules)"
+    )
+    if len(fits):
+        # The count just above the first itemset that no longer fits.
+        limit = int(found[order][fits[-1] + 1]) + 1 if fits[-1] + 1 < len(order) else 1
+        message += f"; min_support={limit / n_baskets:.6g} ({limit:,} baskets) fits"
+    raise MemoryBudgetError(message + ", or lower max_len, or raise memory_budget (--memory-budget)")
+
+
+def _external_ids(itemsets: pd.DataFrame) -> np.ndarray:
+    singles = itemsets[itemsets["length"] == 1]
+    dense = np.array([t[0] for t in singles["items"]], dtype=np.int64)
+    size = int(max((max(t) for t in itemsets["items"]), default=-1)) + 1
+    ext_of = np.empty(max(size, 1), dtype=object)
+    ext_of[dense] = [t[0] for t in singles["itemset"]]
+    return ext_of
+
+
+def _appearance_masks(
+    appearance: Appearance | None, ext_of: np.ndarray, info: MiningInfo | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per dense item: may it not be an antecedent / not a consequent?"""
+    if appearance is None:
+        return None, None
+    ids = pd.Series(ext_of, dtype=object)
+    ante_bad = ids.isin(appearance.consequent_only).to_numpy()
+    cons_bad = ids.isin(appearance.antecedent_only).to_numpy()
+    if appearance.antecedent_only_categories or appearance.consequent_only_categories:
+        if info is None or info.item_categories is None:
+            raise ValidationError(
+                "category constraints need item categories: mine a ShopData built with a catalog"
+            )
+        cats = ids.map(lambda e: info.item_categories.get(e) if info.item_categories else None)
+        known = set(info.item_categories.values()) - {None}
+        unknown = (appearance.antecedent_only_categories | appearance.consequent_only_categories) - known
+        if unknown:
+            raise ValidationError(
+                f"unknown categories {sorted(unknown)} in appearance; "
+                f"categories of frequent items are {sorted(known)[:20]}"
+            )
+        ante_bad |= cats.isin(appearance.consequent_only_categories).to_numpy()
+        cons_bad |= cats.isin(appearance.antecedent_only_categories).to_numpy()
+    return ante_bad, cons_bad
+
+
+def _candidates(
+    levels: dict[int, np.ndarray],
+    counts: dict[int, np.ndarray],
+    max_consequent_len: int | None,
+    ante_bad: np.ndarray | None,
+    cons_bad: np.ndarray | None,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """``(antecedent rows, consequent rows, n(AC), n(A), n(C))`` per (length, split)."""
+    index = ItemsetIndex(levels)
+    for size, rows in sorted(levels.items()):
+        longest = size - 1 if max_consequent_len is None else min(size - 1, max_consequent_len)
+        for cons_len in range(1, longest + 1):
+            for cons_cols in combinations(range(size), cons_len):
+                ante_cols = [c for c in range(size) if c not in cons_cols]
+                ante, cons = rows[:, ante_cols], rows[:, list(cons_cols)]
+                ok = np.ones(len(rows), bool)
+                if ante_bad is not None and cons_bad is not None:
+                    ok = ~ante_bad[ante].any(axis=1) & ~cons_bad[cons].any(axis=1)
+                if not ok.any():
+                    continue
+                ante, cons = ante[ok], cons[ok]
+                ante_at, cons_at = index.find(ante), index.find(cons)
+                if (ante_at < 0).any() or (cons_at < 0).any():
+                    raise ValidationError(
+                        "itemsets table is missing subsets of its itemsets (was it filtered?); "
+                        "rules need every frequent itemset"
+                    )
+                yield (
+                    ante,
+                    cons,
+                    counts[size][ok],
+                    counts[size - cons_len][ante_at],
+                    counts[cons_len][cons_at],
+                )
+
+
+def _side(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    chosen: np.ndarray,
+    side: int,
+    labels: np.ndarray,
+) -> list[tuple[Any, ...]]:
+    """Antecedent (``side`` 0) or consequent (1) of the chosen rules as tuples of labels."""
+    starts = np.concatenate([[0], np.cumsum([len(p[2]) for p in parts])])
+    part_of = np.searchsorted(starts, chosen, side="right") - 1
+    out: list[tuple[Any, ...]] = [()] * len(chosen)
+    for part in np.unique(part_of).tolist():
+        at = np.flatnonzero(part_of == part)
+        rows = parts[part][side][chosen[at] - starts[part]]
+        # zip builds the tuples in C, column by column.
+        tuples = zip(*(labels[rows[:, k]].tolist() for k in range(rows.shape[1])), strict=True)
+        for position, value in zip(at.tolist(), tuples, strict=True):
+            out[position] = value
+    return out
+
+
+def _empty_rules(with_names: bool) -> pd.DataFrame:
+    columns = [c for c in RULE_COLUMNS if with_names or not c.endswith("_names")]
+    frame = pd.DataFrame({c: pd.Series([], dtype=np.float64) for c in columns})
+    for c in ("antecedent", "consequent", "antecedent_names", "consequent_names"):
+        if c in frame:
+            frame[c] = frame[c].astype(object)
+    for c in ("antecedent_count", "consequent_count", "count"):
+        frame[c] = frame[c].astype(np.int64)
+    return frame
