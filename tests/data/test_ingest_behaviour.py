@@ -213,3 +213,22 @@ def test_only_exact_copies_are_duplicates(tmp_path: Path, store_path: Path) -> N
     with duckdb.connect(str(store_path), read_only=True) as con:
         lines = con.execute("SELECT source_line FROM rejected ORDER BY 1").fetchall()
     assert lines == [(4,), (5,)]
+
+
+def test_headerless_csv_with_positional_columns(tmp_path: Path, store_path: Path) -> None:
+    path = tmp_path / "plain.csv"
+    path.write_text('o1,"a, the first",3\no1,b,1\no2,a,2\n')
+    mapping = {"basket_id": "f0", "item_id": "f1", "quantity": "f2"}
+    ingest_lines(Store(store_path), path, mapping=mapping, header=False)
+    data = ShopData.from_store(store_path)
+    assert sorted(data.items.ids.tolist()) == ["a", "a, the first", "b"]  # quoted comma kept
+    assert data.lines["quantity"].tolist() == [3.0, 1.0, 2.0]
+
+
+def test_tab_separated_file(tmp_path: Path, store_path: Path) -> None:
+    path = tmp_path / "orders.tsv"
+    path.write_text("basket_id\titem_id\tprice\n1\ta\t2.5\n1\tb\t1.0\n")
+    ingest_lines(Store(store_path), path)
+    data = ShopData.from_store(store_path)
+    assert data.n_items == 2
+    assert sorted(data.item_prices().tolist()) == [1.0, 2.5]

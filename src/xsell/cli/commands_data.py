@@ -62,7 +62,7 @@ def ingest(
         str | None, typer.Option("--delimiter", help="Field separator (default: sniffed).")
     ] = None,
     no_header: Annotated[
-        bool, typer.Option("--no-header", help="CSV has no header row; columns are column0, ...")
+        bool, typer.Option("--no-header", help="CSV has no header row; map columns as f0, f1, ...")
     ] = False,
     keep_duplicates: Annotated[
         bool, typer.Option("--keep-duplicates", help="Do not reject exact duplicate lines.")
