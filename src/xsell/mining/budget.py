@@ -84,15 +84,18 @@ def format_bytes(size: float) -> str:
 
 
 def fitting_min_count(
-    fits: Callable[[int], bool], requested: int, n_baskets: int
+    fits: Callable[[int], bool], requested: int, n_baskets: int, refine: int = 6
 ) -> int | None:
-    """The smallest count on the 1-2-5 support ladder above ``requested`` for which ``fits`` holds.
+    """A small basket count above ``requested`` for which ``fits`` holds (``None``: none does).
 
-    Walks down from support 1.0: runs that fit are cheap near the top and grow
-    geometrically, and the walk stops at the first run that overflows, so the
-    whole search costs about as much as two capped runs.
+    Walks down the 1-2-5 support ladder from 1.0: runs that fit are cheap near the
+    top and grow geometrically, and the walk stops at the first run that
+    overflows. Then ``refine`` geometric bisection steps narrow the bracket, and
+    the answer is rounded *up* to two significant digits of support (so it still
+    fits). Every probe is a capped run, so the search costs a few capped runs.
     """
     best: int | None = None
+    failed = requested
     tried: set[int] = set()
     for support in sorted(_LADDER, reverse=True):
         count = max(requested + 1, math.ceil(support * n_baskets))
@@ -100,9 +103,23 @@ def fitting_min_count(
             continue
         tried.add(count)
         if not fits(count):
+            failed = count
             break
         best = count
-    return best
+    if best is None:
+        return None
+    for _ in range(refine):
+        middle = math.ceil(math.sqrt(best * failed))
+        if middle >= best or middle <= failed:
+            break
+        if fits(middle):
+            best = middle
+        else:
+            failed = middle
+    support = best / n_baskets
+    digits = 1 - math.floor(math.log10(support))
+    rounded = math.ceil(math.ceil(support * 10**digits) / 10**digits * n_baskets)
+    return min(max(rounded, best), n_baskets)
 
 
 def budget_error(
