@@ -29,7 +29,9 @@ def mlxtend_itemsets(matrix: sp.csr_matrix, ids: np.ndarray, min_support: float)
     return fpgrowth(frame, min_support=min_support, use_colnames=True)
 
 
-def brute_force(baskets: list[set[int]], min_count: int, max_len: int | None = None) -> dict[frozenset[int], int]:
+def brute_force(
+    baskets: list[set[int]], min_count: int, max_len: int | None = None
+) -> dict[frozenset[int], int]:
     """Every itemset with its count, by enumerating all subsets of the item universe."""
     universe = sorted(set().union(*baskets)) if baskets else []
     out: dict[frozenset[int], int] = {}

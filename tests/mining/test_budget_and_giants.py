@@ -35,7 +35,8 @@ def test_rules_budget_names_a_min_support() -> None:
     itemsets = frequent_itemsets(matrix, 0.3, item_ids=ids)
     with pytest.raises(
         MemoryBudgetError,
-        match=r"candidate rules would exceed the memory budget of 1.0 MB .*min_support=0\.\d+ \([\d,]+ baskets\) fits",
+        match=r"candidate rules would exceed the memory budget of 1.0 MB "
+        r".*min_support=0\.\d+ \([\d,]+ baskets\) fits",
     ) as caught:
         association_rules(itemsets, max_consequent_len=None, memory_budget="1MB")
     suggested = float(str(caught.value).split("; min_support=")[1].split(" ")[0])
@@ -45,7 +46,9 @@ def test_rules_budget_names_a_min_support() -> None:
 
 def _with_giants(seed: int = 3) -> tuple[sp.csr_matrix, list[set[int]]]:
     rng = np.random.default_rng(seed)
-    baskets = [set(rng.choice(300, size=rng.integers(1, 8), replace=False).tolist()) for _ in range(1500)]
+    baskets = [
+        set(rng.choice(300, size=rng.integers(1, 8), replace=False).tolist()) for _ in range(1500)
+    ]
     # Three giant baskets of 250 distinct items each: the case that makes tree
     # miners explode; here each costs one entry per item.
     baskets += [set(rng.choice(300, size=250, replace=False).tolist()) for _ in range(3)]
@@ -71,7 +74,9 @@ def test_max_basket_size_leaves_giants_out_and_says_so() -> None:
     table = frequent_itemsets(matrix, 6, max_basket_size=100)
     info = mining_info(table)
     assert info is not None and info.n_baskets == 1500 and info.dropped_baskets == 3
-    assert info.notes[0].startswith("3 baskets with more than 100 items were left out (largest 250 items)")
+    assert info.notes[0].startswith(
+        "3 baskets with more than 100 items were left out (largest 250 items)"
+    )
     small = [b for b in baskets if len(b) <= 100]
     for itemset, count in zip(table.itemset, table["count"], strict=True):
         assert count == sum(1 for b in small if {int(i) for i in itemset} <= b)

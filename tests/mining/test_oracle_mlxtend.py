@@ -22,11 +22,15 @@ CASES = [
 
 
 @pytest.mark.parametrize(("relative", "preset", "thresholds"), CASES)
-def test_itemsets_and_supports_equal_mlxtend(relative: str, preset: str, thresholds: tuple[float, ...]) -> None:
+def test_itemsets_and_supports_equal_mlxtend(
+    relative: str, preset: str, thresholds: tuple[float, ...]
+) -> None:
     need_module("mlxtend")
     matrix, ids = basket_matrix(shared_file(relative), preset)
     oracle = mlxtend_itemsets(matrix, ids, min(thresholds))
-    reference = {frozenset(s): float(v) for s, v in zip(oracle["itemsets"], oracle["support"], strict=True)}
+    reference = {
+        frozenset(s): float(v) for s, v in zip(oracle["itemsets"], oracle["support"], strict=True)
+    }
     for threshold in thresholds:
         expected = {k: v for k, v in reference.items() if v >= threshold}
         for layout in ("tidlist", "bitset"):
@@ -51,7 +55,12 @@ def test_rule_metrics_equal_mlxtend(relative: str, preset: str, threshold: float
     )
     assert len(rules) == len(oracle) > 100
     mine = rules.set_index(
-        pd.Index([(frozenset(a), frozenset(c)) for a, c in zip(rules.antecedent, rules.consequent, strict=True)])
+        pd.Index(
+            [
+                (frozenset(a), frozenset(c))
+                for a, c in zip(rules.antecedent, rules.consequent, strict=True)
+            ]
+        )
     )
     theirs = oracle.set_index(
         pd.Index(list(zip(oracle.antecedents, oracle.consequents, strict=True)))
@@ -71,6 +80,9 @@ def test_rule_metrics_equal_mlxtend(relative: str, preset: str, threshold: float
     }
     for theirs_name, mine_name in pairs.items():
         np.testing.assert_allclose(
-            mine[mine_name].to_numpy(), theirs[theirs_name].to_numpy(dtype=float), rtol=1e-9, atol=1e-12,
+            mine[mine_name].to_numpy(),
+            theirs[theirs_name].to_numpy(dtype=float),
+            rtol=1e-9,
+            atol=1e-12,
             err_msg=mine_name,
         )

@@ -19,7 +19,10 @@ baskets_strategy = st.lists(
 
 def _mine(baskets: list[set[int]], min_count: int, **kwargs: object) -> dict[frozenset[int], int]:
     table = frequent_itemsets(matrix_of(baskets, N_ITEMS), min_count, **kwargs)  # type: ignore[arg-type]
-    return {frozenset(int(i) for i in s): int(c) for s, c in zip(table.itemset, table["count"], strict=True)}
+    return {
+        frozenset(int(i) for i in s): int(c)
+        for s, c in zip(table.itemset, table["count"], strict=True)
+    }
 
 
 @settings(max_examples=60, deadline=None)
@@ -29,13 +32,19 @@ def _mine(baskets: list[set[int]], min_count: int, **kwargs: object) -> dict[fro
     st.sampled_from([None, 1, 2, 3]),
     st.sampled_from(["tidlist", "bitset"]),
 )
-def test_equals_brute_force(baskets: list[set[int]], min_count: int, max_len: int | None, layout: str) -> None:
-    assert _mine(baskets, min_count, max_len=max_len, layout=layout) == brute_force(baskets, min_count, max_len)
+def test_equals_brute_force(
+    baskets: list[set[int]], min_count: int, max_len: int | None, layout: str
+) -> None:
+    assert _mine(baskets, min_count, max_len=max_len, layout=layout) == brute_force(
+        baskets, min_count, max_len
+    )
 
 
 @settings(max_examples=40, deadline=None)
 @given(baskets_strategy, st.integers(1, 3))
-def test_support_is_anti_monotone_and_subsets_are_frequent(baskets: list[set[int]], min_count: int) -> None:
+def test_support_is_anti_monotone_and_subsets_are_frequent(
+    baskets: list[set[int]], min_count: int
+) -> None:
     found = _mine(baskets, min_count)
     for itemset, count in found.items():
         for size in range(1, len(itemset)):
@@ -56,7 +65,9 @@ def test_closed_and_maximal_definitions(baskets: list[set[int]], min_count: int)
 
 @settings(max_examples=40, deadline=None)
 @given(baskets_strategy, st.integers(1, 3), st.sampled_from([1, None]))
-def test_rules_counts_equal_brute_force(baskets: list[set[int]], min_count: int, max_cons: int | None) -> None:
+def test_rules_counts_equal_brute_force(
+    baskets: list[set[int]], min_count: int, max_cons: int | None
+) -> None:
     every = brute_force(baskets, min_count)
     expected = set()
     for itemset in every:

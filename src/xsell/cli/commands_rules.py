@@ -11,7 +11,16 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from xsell.cli.app import DEFAULT_STORE, JsonOption, QuietOption, StoreOption, app, console, is_quiet, print_json
+from xsell.cli.app import (
+    DEFAULT_STORE,
+    JsonOption,
+    QuietOption,
+    StoreOption,
+    app,
+    console,
+    is_quiet,
+    print_json,
+)
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
 from xsell.mining import (
@@ -32,36 +41,70 @@ from xsell.progress import progress_bar
 def rules(
     store: StoreOption = DEFAULT_STORE,
     baskets: Annotated[
-        Path | None, typer.Option("--baskets", "-b", help="Mine a one-basket-per-line file instead of the store.")
+        Path | None,
+        typer.Option(
+            "--baskets", "-b", help="Mine a one-basket-per-line file instead of the store."
+        ),
     ] = None,
-    preset: Annotated[str, typer.Option("--preset", "-p", help="Layout of --baskets: baskets (commas) or fimi (spaces).")] = "baskets",
+    preset: Annotated[
+        str,
+        typer.Option(
+            "--preset", "-p", help="Layout of --baskets: baskets (commas) or fimi (spaces)."
+        ),
+    ] = "baskets",
     min_support: Annotated[
         str | None,
-        typer.Option("--min-support", help="Fraction of baskets (0.001) or a whole number of baskets (50)."),
+        typer.Option(
+            "--min-support", help="Fraction of baskets (0.001) or a whole number of baskets (50)."
+        ),
     ] = None,
     max_len: Annotated[int | None, typer.Option("--max-len", help="Longest itemset.")] = None,
-    min_confidence: Annotated[float, typer.Option("--min-confidence", help="Keep rules at or above.")] = 0.0,
-    min_lift: Annotated[float | None, typer.Option("--min-lift", help="Keep rules at or above.")] = None,
-    max_p: Annotated[float | None, typer.Option("--max-p", help="Keep rules with Fisher p-value at or below.")] = None,
-    max_q: Annotated[
-        float | None, typer.Option("--max-q", help="Keep rules with Benjamini-Hochberg q-value at or below.")
+    min_confidence: Annotated[
+        float, typer.Option("--min-confidence", help="Keep rules at or above.")
+    ] = 0.0,
+    min_lift: Annotated[
+        float | None, typer.Option("--min-lift", help="Keep rules at or above.")
     ] = None,
-    top: Annotated[int | None, typer.Option("--top", "-k", help="Keep the K strongest rules.")] = None,
-    sort: Annotated[str, typer.Option("--sort", help=f"Rank rules by: {', '.join(SORTABLE)}.")] = "lift",
+    max_p: Annotated[
+        float | None, typer.Option("--max-p", help="Keep rules with Fisher p-value at or below.")
+    ] = None,
+    max_q: Annotated[
+        float | None,
+        typer.Option("--max-q", help="Keep rules with Benjamini-Hochberg q-value at or below."),
+    ] = None,
+    top: Annotated[
+        int | None, typer.Option("--top", "-k", help="Keep the K strongest rules.")
+    ] = None,
+    sort: Annotated[
+        str, typer.Option("--sort", help=f"Rank rules by: {', '.join(SORTABLE)}.")
+    ] = "lift",
     min_count: Annotated[
-        int, typer.Option("--min-count", help="Without --min-support: rules need this many baskets.")
+        int,
+        typer.Option("--min-count", help="Without --min-support: rules need this many baskets."),
     ] = 10,
-    max_consequent_len: Annotated[int, typer.Option("--max-consequent", help="Longest consequent.")] = 1,
-    itemsets_only: Annotated[bool, typer.Option("--itemsets-only", help="List itemsets, no rules.")] = False,
+    max_consequent_len: Annotated[
+        int, typer.Option("--max-consequent", help="Longest consequent.")
+    ] = 1,
+    itemsets_only: Annotated[
+        bool, typer.Option("--itemsets-only", help="List itemsets, no rules.")
+    ] = False,
     kind: Annotated[str, typer.Option("--kind", help=f"Itemsets: {', '.join(KINDS)}.")] = "all",
     max_basket_size: Annotated[
         int | None, typer.Option("--max-basket-size", help="Leave baskets with more items out.")
     ] = None,
-    memory_budget: Annotated[str, typer.Option("--memory-budget", help="Output budget, e.g. 512MB.")] = "1GB",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write all rules/itemsets to .csv or .parquet.")] = None,
+    memory_budget: Annotated[
+        str, typer.Option("--memory-budget", help="Output budget, e.g. 512MB.")
+    ] = "1GB",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write all rules/itemsets to .csv or .parquet."),
+    ] = None,
     save: Annotated[
         bool | None,
-        typer.Option("--save/--no-save", help="Save rules as a new version in the store (default: when mining the store)."),
+        typer.Option(
+            "--save/--no-save",
+            help="Save rules as a new version in the store (default: when mining the store).",
+        ),
     ] = None,
     show: Annotated[int, typer.Option("--show", help="Rows to print.")] = 20,
     json_output: JsonOption = False,
@@ -72,7 +115,9 @@ def rules(
     threshold = _parse_support(min_support) if min_support is not None else int(min_count)
     if min_support is None and top is None and not itemsets_only:
         top = 1000
-    with progress_bar("reading", total=PROGRESS_TOTAL + 20, quiet=is_quiet(quiet) or json_output) as bar:
+    with progress_bar(
+        "reading", total=PROGRESS_TOTAL + 20, quiet=is_quiet(quiet) or json_output
+    ) as bar:
         data: Any
         item_ids = None
         if baskets is not None:
@@ -109,7 +154,9 @@ def rules(
                 memory_budget=memory_budget,
             )
         elif top is not None:
-            table = itemsets.sort_values(["count", "length"], ascending=False, kind="stable").head(top)
+            table = itemsets.sort_values(["count", "length"], ascending=False, kind="stable").head(
+                top
+            )
         bar.step("done", 5)
     version = None
     if not itemsets_only and (save if save is not None else baskets is None):
@@ -117,9 +164,16 @@ def rules(
             store,
             table,
             params={
-                "source": source, "min_support": threshold, "max_len": max_len,
-                "min_confidence": min_confidence, "min_lift": min_lift, "max_p": max_p,
-                "max_q": max_q, "top": top, "sort": sort, "max_consequent_len": max_consequent_len,
+                "source": source,
+                "min_support": threshold,
+                "max_len": max_len,
+                "min_confidence": min_confidence,
+                "min_lift": min_lift,
+                "max_p": max_p,
+                "max_q": max_q,
+                "top": top,
+                "sort": sort,
+                "max_consequent_len": max_consequent_len,
             },
         )
     if out is not None:
@@ -161,13 +215,16 @@ def _parse_support(text: str) -> int | float:
         return float(cleaned)
     except ValueError:
         raise ValidationError(
-            f"--min-support {text!r} is not a number; write a fraction like 0.001 or a basket count like 50"
+            f"--min-support {text!r} is not a number; "
+            "write a fraction like 0.001 or a basket count like 50"
         ) from None
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
     frame = table.drop(columns=[c for c in ("items",) if c in table.columns])
-    records = frame.to_dict(orient="records")
+    records: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")
+    ]
     for record in records:
         for key, value in record.items():
             if isinstance(value, tuple):
@@ -181,7 +238,8 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _print_summary(summary: dict[str, Any], n_rows: int, itemsets_only: bool) -> None:
     console.print(
-        f"{summary['source']}: {summary['baskets']:,} baskets, min_support {summary['min_support']:.6g} "
+        f"{summary['source']}: {summary['baskets']:,} baskets, "
+        f"min_support {summary['min_support']:.6g} "
         f"({summary['min_count']:,} baskets): {summary['itemsets']:,} itemsets"
         + ("" if itemsets_only else f", {n_rows:,} rules")
         + f" in {summary['seconds']:.2f} s ({summary['algorithm']})"
@@ -197,14 +255,21 @@ def _print_summary(summary: dict[str, Any], n_rows: int, itemsets_only: bool) ->
 def _label(ids: tuple[str, ...], names: tuple[str, ...] | None) -> str:
     if names is None:
         return " + ".join(ids)
-    return " + ".join(n if n == i else f"{n} [dim]({i})[/]" for i, n in zip(ids, names, strict=True))
+    return " + ".join(
+        n if n == i else f"{n} [dim]({i})[/]" for i, n in zip(ids, names, strict=True)
+    )
 
 
 def _print_rules(table: pd.DataFrame, show: int, sort: str) -> None:
     grid = Table(title=f"strongest rules by {sort}", title_justify="left")
     for column in ("if bought", "then buy", "baskets", "confidence", "lift", "q-value"):
-        grid.add_column(column, justify="left" if column in ("if bought", "then buy") else "right", overflow="fold")
+        grid.add_column(
+            column,
+            justify="left" if column in ("if bought", "then buy") else "right",
+            overflow="fold",
+        )
     with_names = "antecedent_names" in table.columns
+    row: Any
     for row in table.head(show).itertuples(index=False):
         grid.add_row(
             _label(row.antecedent, row.antecedent_names if with_names else None),
@@ -221,6 +286,7 @@ def _print_itemsets(table: pd.DataFrame, names: dict[str, str] | None, show: int
     grid = Table(title="frequent itemsets", title_justify="left")
     for column in ("itemset", "baskets", "support"):
         grid.add_column(column, justify="left" if column == "itemset" else "right", overflow="fold")
+    row: Any
     for row in table.head(show).itertuples(index=False):
         labels = tuple(names.get(i, i) for i in row.itemset) if names else None
         grid.add_row(_label(row.itemset, labels), f"{row.count:,}", f"{row.support:.4f}")
@@ -233,7 +299,9 @@ def _export_itemsets(table: pd.DataFrame, path: Path) -> None:
 
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
-        raise ValidationError(f"{path}: unknown itemsets file type {path.suffix!r}; use .csv or .parquet")
+        raise ValidationError(
+            f"{path}: unknown itemsets file type {path.suffix!r}; use .csv or .parquet"
+        )
     frame = table.drop(columns=["items"]).copy()
     temporary = path.with_name(f".{path.name}.writing-{os.getpid()}")
     try:

@@ -1,4 +1,4 @@
-"""The memory budget of a mining run: parse it, turn it into an output cap, name a threshold that fits.
+"""The memory budget of mining: parse it, turn it into an output cap, name a threshold that fits.
 
 The miner's own working memory is small (tid-lists of the open search classes);
 what explodes on dense data or tiny thresholds is the *output*: millions of
@@ -29,7 +29,9 @@ BYTES_PER_RULE: Final = 700
 _UNITS: Final = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
 _SIZE: Final = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([KMGT]?B?)\s*$", re.IGNORECASE)
 #: Thresholds tried when naming a min_support that fits: the 1-2-5 series.
-_LADDER: Final = tuple(m * 10.0**e for e in range(-6, 1) for m in (1.0, 2.0, 5.0) if m * 10.0**e <= 1)
+_LADDER: Final = tuple(
+    m * 10.0**e for e in range(-6, 1) for m in (1.0, 2.0, 5.0) if m * 10.0**e <= 1
+)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ OVERFLOW = -1
 
 
 @njit(cache=True)
-def project(indptr, indices, rank_of, n_ranks, keep_row):  # type: ignore[no-untyped-def]
+def project(indptr, indices, rank_of, n_ranks, keep_row):
     """Rank lists per basket (sorted) and tid-lists per rank (sorted)."""
     n_rows = len(indptr) - 1
     row_ptr = np.zeros(n_rows + 1, np.int64)
@@ -60,7 +60,7 @@ def project(indptr, indices, rank_of, n_ranks, keep_row):  # type: ignore[no-unt
 
 
 @njit(cache=True)
-def count_pairs(row_ptr, row_items, col_ptr, col_tids, n_ranks, min_count, cap):  # type: ignore[no-untyped-def]
+def count_pairs(row_ptr, row_items, col_ptr, col_tids, n_ranks, min_count, cap):
     """Frequent pairs ``a < b`` as neighbour lists ``(nb_ptr, nb_item, nb_count)``.
 
     Returns ``nb_ptr[0] == OVERFLOW`` when more than ``cap`` pairs are frequent.
@@ -107,7 +107,7 @@ def count_pairs(row_ptr, row_items, col_ptr, col_tids, n_ranks, min_count, cap):
 
 
 @njit(cache=True)
-def pair_bits(nb_ptr, nb_item, n_ranks):  # type: ignore[no-untyped-def]
+def pair_bits(nb_ptr, nb_item, n_ranks):
     """Bit matrix: bit ``b`` of row ``a`` is set when the pair ``a < b`` is frequent."""
     words = (n_ranks + 63) // 64
     bits = np.zeros((n_ranks, words), np.uint64)
@@ -119,7 +119,7 @@ def pair_bits(nb_ptr, nb_item, n_ranks):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def tid_bitsets(col_ptr, col_tids, n_ranks, n_rows):  # type: ignore[no-untyped-def]
+def tid_bitsets(col_ptr, col_tids, n_ranks, n_rows):
     """One bitset of baskets per rank (dense layout)."""
     words = (n_rows + 63) // 64
     bits = np.zeros((n_ranks, words), np.uint64)
@@ -131,7 +131,7 @@ def tid_bitsets(col_ptr, col_tids, n_ranks, n_rows):  # type: ignore[no-untyped-
 
 
 @njit(cache=True, inline="always")
-def _popcount(x):  # type: ignore[no-untyped-def]
+def _popcount(x):
     # SWAR popcount (Hacker's Delight 5-2), branch-free on uint64.
     x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
     x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
@@ -140,28 +140,28 @@ def _popcount(x):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _grow_i32(array, size):  # type: ignore[no-untyped-def]
+def _grow_i32(array, size):
     bigger = np.empty(max(2 * len(array), 1024), array.dtype)
     bigger[:size] = array[:size]
     return bigger
 
 
 @njit(cache=True)
-def _grow_i64(array, size):  # type: ignore[no-untyped-def]
+def _grow_i64(array, size):
     bigger = np.empty(max(2 * len(array), 1024), array.dtype)
     bigger[:size] = array[:size]
     return bigger
 
 
 @njit(cache=True)
-def _grow_u64(array, size):  # type: ignore[no-untyped-def]
+def _grow_u64(array, size):
     bigger = np.empty(max(2 * len(array), 1024), array.dtype)
     bigger[:size] = array[:size]
     return bigger
 
 
 @njit(cache=True)
-def _intersect(arena, a_off, a_len, b_off, b_len, out_off):  # type: ignore[no-untyped-def]
+def _intersect(arena, a_off, a_len, b_off, b_len, out_off):
     """Merge two sorted tid-lists of the arena into the arena at ``out_off``; returns the length."""
     i = a_off
     j = b_off
@@ -184,7 +184,7 @@ def _intersect(arena, a_off, a_len, b_off, b_len, out_off):  # type: ignore[no-u
 
 
 @njit(cache=True)
-def _count_common(arena, a_off, a_len, b_off, b_len):  # type: ignore[no-untyped-def]
+def _count_common(arena, a_off, a_len, b_off, b_len):
     i = a_off
     j = b_off
     a_end = a_off + a_len
@@ -205,7 +205,7 @@ def _count_common(arena, a_off, a_len, b_off, b_len):  # type: ignore[no-untyped
 
 
 @njit(cache=True)
-def mine(  # type: ignore[no-untyped-def]
+def mine(
     first,
     last,
     counts,
@@ -408,7 +408,7 @@ def mine(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def paths(parent, item):  # type: ignore[no-untyped-def]
+def paths(parent, item):
     """Length of every node's itemset and its ranks, flat, in root-to-leaf order."""
     n = len(parent)
     length = np.empty(n, np.int64)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -132,7 +133,9 @@ def frequent_itemsets(
     """
     started = time.perf_counter()
     reporter = reporter or SilentReporter()
-    if max_len is not None and (isinstance(max_len, bool) or int(max_len) != max_len or max_len < 1):
+    if max_len is not None and (
+        isinstance(max_len, bool) or int(max_len) != max_len or max_len < 1
+    ):
         raise ValidationError(f"max_len must be a whole number >= 1 or None, got {max_len!r}")
     if kind not in KINDS:
         raise ValidationError(f"unknown kind {kind!r}; choose one of {list(KINDS)}")
@@ -165,8 +168,10 @@ def frequent_itemsets(
     if result is None:
         found = budget.max_itemsets
         suggestion = fitting_min_count(
-            lambda c: _mine_ranks(matrix, keep_row, item_counts, c, max_len, budget.max_itemsets, layout)
-            is not None,
+            lambda c: (
+                _mine_ranks(matrix, keep_row, item_counts, c, max_len, budget.max_itemsets, layout)
+                is not None
+            ),
             min_count,
             n_baskets,
         )
@@ -233,7 +238,12 @@ def _basket_matrix(
     if isinstance(data, ShopData):
         if data.n_baskets == 0 or len(data.lines) == 0:
             raise ValidationError("no baskets to mine: the ShopData holds no order lines")
-        return _binary_csr(data.basket_item), data.items.ids, data.item_names(), data.item_categories()
+        return (
+            _binary_csr(data.basket_item),
+            data.items.ids,
+            data.item_names(),
+            data.item_categories(),
+        )
     if sp.issparse(data):
         matrix = _binary_csr(data)
         if matrix.shape[0] == 0 or matrix.nnz == 0:
@@ -250,7 +260,8 @@ def _basket_matrix(
                 )
         return matrix, ids, None, None
     raise ValidationError(
-        f"data must be a ShopData or a scipy sparse baskets x items matrix, got {type(data).__name__}"
+        "data must be a ShopData or a scipy sparse baskets x items matrix, "
+        f"got {type(data).__name__}"
     )
 
 
@@ -265,7 +276,9 @@ def _binary_csr(matrix: Any) -> sp.csr_matrix:
     )
 
 
-def _basket_notes(sizes: np.ndarray, keep_row: np.ndarray, max_basket_size: int | None) -> tuple[str, ...]:
+def _basket_notes(
+    sizes: np.ndarray, keep_row: np.ndarray, max_basket_size: int | None
+) -> tuple[str, ...]:
     giant = sizes > GIANT_BASKET
     notes = []
     if max_basket_size is not None and (~keep_row).any():
@@ -328,18 +341,36 @@ def _mine_ranks(
     # a merge step then costs more than AND+popcount over all words.
     dense = layout == "bitset" or (layout == "auto" and bool(counts.mean() * 32 > n_rows))
     dense = dense and limit != 2
-    bits = eclat.tid_bitsets(col_ptr, col_tids, n_ranks, n_rows) if dense else np.zeros((1, 1), np.uint64)
+    bits = (
+        eclat.tid_bitsets(col_ptr, col_tids, n_ranks, n_rows)
+        if dense
+        else np.zeros((1, 1), np.uint64)
+    )
     prune = n_ranks <= _MAX_PRUNE_ITEMS and limit != 2
     pairs_ok = eclat.pair_bits(nb_ptr, nb_item, n_ranks) if prune else np.zeros((1, 1), np.uint64)
     parents, items, found = [], [], []
     total = 0
     n_chunks = min(n_ranks, 20)
     bounds = np.linspace(0, n_ranks, n_chunks + 1).astype(np.int64)
-    for first, last in zip(bounds[:-1], bounds[1:], strict=True):
+    for first, last in pairwise(bounds):
         parent, item, count, n_out = eclat.mine(
-            first, last, counts, nb_ptr, nb_item, nb_count, row_ptr, row_items, col_ptr, col_tids,
-            bits, dense,
-            prune, pairs_ok, min_count, limit, cap - total,
+            first,
+            last,
+            counts,
+            nb_ptr,
+            nb_item,
+            nb_count,
+            row_ptr,
+            row_items,
+            col_ptr,
+            col_tids,
+            bits,
+            dense,
+            prune,
+            pairs_ok,
+            min_count,
+            limit,
+            cap - total,
         )
         if n_out == eclat.OVERFLOW:
             return None
@@ -428,7 +459,9 @@ def _table(
 
 def _tuples(ids: np.ndarray | None, rows: np.ndarray) -> list[tuple[Any, ...]]:
     # zip builds the tuples in C: 2-3x faster than map(tuple, rows.tolist()).
-    columns = [(ids[rows[:, k]] if ids is not None else rows[:, k]).tolist() for k in range(rows.shape[1])]
+    columns = [
+        (ids[rows[:, k]] if ids is not None else rows[:, k]).tolist() for k in range(rows.shape[1])
+    ]
     return list(zip(*columns, strict=True))
 
 

@@ -40,7 +40,10 @@ def leverage(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndarray:
 
 
 def conviction(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndarray:
-    """Conviction: ``(1 - s(C)) / (1 - confidence)``; ``inf`` when confidence is 1. Range [0, inf]."""
+    """Conviction: ``(1 - s(C)) / (1 - confidence)``; ``inf`` when confidence is 1.
+
+    Range [0, inf].
+    """
     conf = s_ac / s_a
     out = np.full(np.shape(conf), np.inf)
     below = conf < 1.0
@@ -59,7 +62,7 @@ def zhangs_metric(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndar
 
 
 def jaccard(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndarray:
-    """Jaccard: ``s(A∪C) / (s(A) + s(C) - s(A∪C))``, overlap of the two basket sets. Range [0, 1]."""
+    """Jaccard: ``s(A∪C) / (s(A) + s(C) - s(A∪C))``, overlap of the basket sets. Range [0, 1]."""
     return s_ac / (s_a + s_c - s_ac)
 
 
@@ -113,5 +116,7 @@ def get_metric(name: str) -> Metric:
 def check_column(name: str, parameter: str = "sort_by") -> str:
     """Validate a column name for sorting or filtering a rules table."""
     if name not in SORTABLE:
-        raise ValidationError(f"unknown metric {name!r} for {parameter}; choose one of {sorted(SORTABLE)}")
+        raise ValidationError(
+            f"unknown metric {name!r} for {parameter}; choose one of {sorted(SORTABLE)}"
+        )
     return name

@@ -58,7 +58,8 @@ def save_rules(
     with store.transaction() as con:
         for statement in SCHEMA:
             con.execute(statement)
-        version = int(con.execute("SELECT COALESCE(max(version), 0) + 1 FROM rule_sets").fetchone()[0])  # type: ignore[index]
+        next_version = con.execute("SELECT COALESCE(max(version), 0) + 1 FROM rule_sets").fetchone()
+        version = int(next_version[0]) if next_version else 1
         con.execute(
             "INSERT INTO rule_sets VALUES (?, now()::TIMESTAMP, ?, ?, ?, ?, ?)",
             [
@@ -72,9 +73,7 @@ def save_rules(
         )
         con.register("new_rules", arrow)
         columns = ", ".join(f'"{c}"' for c in (*_SIDES, *_COUNTS, *_FLOATS))
-        con.execute(
-            f"INSERT INTO rules SELECT {version}, rule_id, {columns} FROM new_rules"
-        )
+        con.execute(f"INSERT INTO rules SELECT {version}, rule_id, {columns} FROM new_rules")
         con.unregister("new_rules")
     return version
 
@@ -90,13 +89,19 @@ def load_rules(store: Store | str | Path, version: int | None = None) -> pd.Data
         if version is None:
             version = max(versions)
         elif version not in versions:
-            raise ValidationError(f"no rules version {version} in {store.path}; saved versions: {versions}")
+            raise ValidationError(
+                f"no rules version {version} in {store.path}; saved versions: {versions}"
+            )
         frame = con.execute(
             "SELECT * EXCLUDE (version, rule_id) FROM rules WHERE version = ? ORDER BY rule_id",
             [version],
         ).df()
     for column in _SIDES:
-        frame[column] = [None if v is None else tuple(v) for v in frame[column]]
+        frame[column] = pd.Series(
+            [None if v is None else tuple(v) for v in frame[column]],
+            index=frame.index,
+            dtype=object,
+        )
     if frame["antecedent_names"].isna().all():
         frame = frame.drop(columns=["antecedent_names", "consequent_names"])
     frame.attrs["rules_version"] = version
@@ -104,7 +109,10 @@ def load_rules(store: Store | str | Path, version: int | None = None) -> pd.Data
 
 
 def rule_versions(store: Store | str | Path) -> pd.DataFrame:
-    """One row per saved version: ``version, created_at, n_rules, n_baskets, min_count, min_support, params``."""
+    """One row per saved version.
+
+    Columns: ``version, created_at, n_rules, n_baskets, min_count, min_support, params``.
+    """
     store = store if isinstance(store, Store) else Store(store)
     with store.connect() as con:
         _versions(con, store)
@@ -112,11 +120,13 @@ def rule_versions(store: Store | str | Path) -> pd.DataFrame:
 
 
 def export_rules(rules: pd.DataFrame, path: str | Path) -> Path:
-    """Write rules to ``.csv`` (item tuples as JSON lists) or ``.parquet`` (list columns), atomically."""
+    """Write rules to ``.csv`` (tuples as JSON lists) or ``.parquet`` (list columns), atomically."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
-        raise ValidationError(f"{path}: unknown rules file type {path.suffix!r}; use .csv or .parquet")
+        raise ValidationError(
+            f"{path}: unknown rules file type {path.suffix!r}; use .csv or .parquet"
+        )
     _check_rules(rules)
     table = _to_arrow(rules).drop_columns(["rule_id"])
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,16 +156,20 @@ def _versions(con: Any, store: Store) -> list[int]:
     )
     if not versions:
         raise StoreError(
-            f"{store.path}: no rules saved yet; run `xsell rules --store {store.path} --min-support ...`"
+            f"{store.path}: no rules saved yet; "
+            f"run `xsell rules --store {store.path} --min-support ...`"
         )
     return versions
 
 
 def _check_rules(rules: pd.DataFrame) -> None:
-    missing = [c for c in ("antecedent", "consequent", *_COUNTS, *_FLOATS) if c not in rules.columns]
+    missing = [
+        c for c in ("antecedent", "consequent", *_COUNTS, *_FLOATS) if c not in rules.columns
+    ]
     if missing:
         raise ValidationError(
-            f"not a rules table: columns {missing} are missing; make it with xsell.mining.association_rules"
+            f"not a rules table: columns {missing} are missing; "
+            "make it with xsell.mining.association_rules"
         )
 
 

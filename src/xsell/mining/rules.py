@@ -133,7 +133,9 @@ def association_rules(
     if max_consequent_len is not None and (
         isinstance(max_consequent_len, bool) or max_consequent_len < 1
     ):
-        raise ValidationError(f"max_consequent_len must be >= 1 or None, got {max_consequent_len!r}")
+        raise ValidationError(
+            f"max_consequent_len must be >= 1 or None, got {max_consequent_len!r}"
+        )
     descending = check_column(sort_by) not in ("p_value", "q_value")
     if info is not None and info.kind != "all":
         raise ValidationError(
@@ -143,7 +145,8 @@ def association_rules(
     missing = {"itemset", "items", "count", "length"} - set(itemsets.columns)
     if missing:
         raise ValidationError(
-            f"itemsets table lacks columns {sorted(missing)}; make it with xsell.mining.frequent_itemsets"
+            f"itemsets table lacks columns {sorted(missing)}; "
+            "make it with xsell.mining.frequent_itemsets"
         )
     names = info.item_names if info is not None else None
     if len(itemsets) == 0:
@@ -235,7 +238,9 @@ def top_k_rules(
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValidationError(f"k must be a whole number >= 1, got {k!r}")
     if isinstance(min_count, bool) or not isinstance(min_count, int | np.integer) or min_count < 1:
-        raise ValidationError(f"min_count must be a whole number of baskets >= 1, got {min_count!r}")
+        raise ValidationError(
+            f"min_count must be a whole number of baskets >= 1, got {min_count!r}"
+        )
     check_column(sort_by)
     itemsets = frequent_itemsets(
         data,
@@ -329,7 +334,9 @@ def _check_rule_budget(
         # The count just above the first itemset that no longer fits.
         limit = int(found[order][fits[-1] + 1]) + 1 if fits[-1] + 1 < len(order) else 1
         message += f"; min_support={limit / n_baskets:.6g} ({limit:,} baskets) fits"
-    raise MemoryBudgetError(message + ", or lower max_len, or raise memory_budget (--memory-budget)")
+    raise MemoryBudgetError(
+        message + ", or lower max_len, or raise memory_budget (--memory-budget)"
+    )
 
 
 def _external_ids(itemsets: pd.DataFrame) -> np.ndarray:
@@ -356,8 +363,10 @@ def _appearance_masks(
                 "category constraints need item categories: mine a ShopData built with a catalog"
             )
         cats = ids.map(lambda e: info.item_categories.get(e) if info.item_categories else None)
-        known = set(info.item_categories.values()) - {None}
-        unknown = (appearance.antecedent_only_categories | appearance.consequent_only_categories) - known
+        known = {c for c in info.item_categories.values() if c is not None}
+        unknown = (
+            appearance.antecedent_only_categories | appearance.consequent_only_categories
+        ) - known
         if unknown:
             raise ValidationError(
                 f"unknown categories {sorted(unknown)} in appearance; "

@@ -33,19 +33,17 @@ def fisher_p_values(
 
 
 @njit(cache=True)
-def _log_pmf(x, n, k_a, k_c):  # type: ignore[no-untyped-def]
-    return (
-        _log_comb(k_c, x) + _log_comb(n - k_c, k_a - x) - _log_comb(n, k_a)
-    )
+def _log_pmf(x, n, k_a, k_c):
+    return _log_comb(k_c, x) + _log_comb(n - k_c, k_a - x) - _log_comb(n, k_a)
 
 
 @njit(cache=True)
-def _log_comb(n, k):  # type: ignore[no-untyped-def]
+def _log_comb(n, k):
     return math.lgamma(n + 1.0) - math.lgamma(k + 1.0) - math.lgamma(n - k + 1.0)
 
 
 @njit(cache=True)
-def _fisher_greater(count_ac, count_a, count_c, n):  # type: ignore[no-untyped-def]
+def _fisher_greater(count_ac, count_a, count_c, n):
     out = np.empty(len(count_ac), np.float64)
     for r in range(len(count_ac)):
         a, k_a, k_c = count_ac[r], count_a[r], count_c[r]
