@@ -1,0 +1,237 @@
+"""Fit models on the training side of a split, ask the protocol's queries, score the answers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from xsell.data.shopdata import ShopData
+from xsell.data.split import Split
+from xsell.errors import ValidationError
+from xsell.evaluation import metrics as M
+from xsell.evaluation.leaderboard import Leaderboard
+from xsell.evaluation.protocols import Queries, make_queries
+from xsell.models import make_model
+from xsell.models.base import MAX_K, Recommender
+from xsell.progress import Reporter, SilentReporter, progress_bar
+
+DEFAULT_KS = (5, 10, 20)
+#: Dense score rows a chunk may hold (rows x items), bounding memory to ~0.3 GB of float64.
+CHUNK_CELLS = 40_000_000
+
+
+@dataclass
+class ModelRun:
+    """One model's result on one query batch."""
+
+    model: str
+    params: dict[str, Any]
+    fit_seconds: float
+    recommend_seconds: float
+    n_queries: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def queries_per_second(self) -> float:
+        return self.n_queries / self.recommend_seconds if self.recommend_seconds > 0 else 0.0
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "params": self.params,
+            "fit_s": round(self.fit_seconds, 3),
+            "recommend_s": round(self.recommend_seconds, 3),
+            "queries_per_s": round(self.queries_per_second, 1),
+            "n_queries": self.n_queries,
+            **self.metrics,
+        }
+
+
+def check_ks(ks: Sequence[int]) -> list[int]:
+    """Sorted distinct cut-offs, each from 1 to MAX_K."""
+    values = sorted({int(k) for k in ks})
+    if not values or values[0] < 1 or values[-1] > MAX_K:
+        raise ValidationError(f"k values must be integers from 1 to {MAX_K}, got {list(ks)}")
+    return values
+
+
+def chunk_rows(n_items: int, cells: int = CHUNK_CELLS) -> int:
+    """Rows per scoring chunk for a catalog of ``n_items`` (between 1 and 2,000)."""
+    return int(max(1, min(2000, cells // max(n_items, 1))))
+
+
+def recommend_queries(
+    model: Recommender, queries: Queries, k: int, reporter: Reporter | None = None
+) -> np.ndarray:
+    """The model's top-``k`` per query, scored in memory-bounded chunks (``n x k``, -1 padded)."""
+    reporter = reporter or SilentReporter()
+    n = len(queries)
+    out = np.full((n, k), -1, dtype=np.int64)
+    step = chunk_rows(queries.contexts.shape[1])
+    indptr, indices = queries.contexts.indptr, queries.contexts.indices
+    use_users = bool((queries.users >= 0).any())
+    for start in range(0, n, step):
+        stop = min(n, start + step)
+        contexts = [indices[indptr[r] : indptr[r + 1]].tolist() for r in range(start, stop)]
+        users = queries.users[start:stop] if use_users else None
+        recs = model.recommend_batch(
+            contexts, users, k=k, exclude=None, exclude_context=queries.exclude_context
+        )
+        out[start:stop, : recs.shape[1]] = recs
+        reporter.step(f"{model.name}: {stop:,}/{n:,} queries", stop - start)
+    return out
+
+
+def category_codes(data: ShopData) -> np.ndarray:
+    """Integer category code per item, -1 where unknown."""
+    categories = pd.Series(data.item_categories(), dtype=object)
+    codes, _ = pd.factorize(categories, use_na_sentinel=True)
+    return np.asarray(codes, dtype=np.int64)
+
+
+def score_recommendations(
+    recs: np.ndarray, queries: Queries, train: ShopData, ks: Sequence[int]
+) -> dict[str, float]:
+    """Every metric of :mod:`xsell.evaluation.metrics` at each ``k`` for one model's answers.
+
+    Next-basket queries also get ``recall_repeat@k`` (items bought before) and
+    ``recall_new@k`` (items never bought by that customer: the cross-sell),
+    each averaged over the queries that have such items.
+    """
+    ks = check_ks(ks)
+    hits = M.hit_matrix(recs, queries.truth)
+    n_rel = queries.n_relevant
+    counts = train.item_basket_count
+    categories = category_codes(train)
+    prices = train.item_prices()
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"precision@{k}"] = M.summarize(M.precision_at_k(hits, k))
+        out[f"recall@{k}"] = M.summarize(M.recall_at_k(hits, n_rel, k))
+        out[f"f1@{k}"] = M.summarize(M.f1_at_k(hits, n_rel, k))
+        out[f"hit_rate@{k}"] = M.summarize(M.hit_rate_at_k(hits, k))
+        out[f"ndcg@{k}"] = M.summarize(M.ndcg_at_k(hits, n_rel, k))
+        out[f"map@{k}"] = M.summarize(M.average_precision_at_k(hits, n_rel, k))
+        out[f"mrr@{k}"] = M.summarize(M.reciprocal_rank_at_k(hits, k))
+        out[f"coverage@{k}"] = M.catalog_coverage(recs, train.n_items, k)
+        out[f"novelty@{k}"] = M.summarize(M.novelty_at_k(recs, counts, train.n_baskets, k))
+        out[f"diversity@{k}"] = M.summarize(M.category_diversity_at_k(recs, categories, k))
+        out[f"popularity@{k}"] = M.summarize(
+            M.popularity_bias_at_k(recs, counts, train.n_baskets, k)
+        )
+        out[f"revenue@{k}"] = M.summarize(M.hit_revenue_at_k(hits, recs, prices, k))
+        out[f"attach_rate@{k}"] = M.attach_rate_at_k(hits, queries.groups, k)
+    if queries.previous is not None:
+        repeat = sp.csr_matrix(queries.truth.multiply(queries.previous))
+        repeat.eliminate_zeros()
+        new = sp.csr_matrix(queries.truth - repeat)
+        new.eliminate_zeros()
+        for label, part in (("repeat", repeat), ("new", new)):
+            part_hits = M.hit_matrix(recs, part)
+            part_rel = np.diff(part.indptr)
+            asked = part_rel > 0
+            for k in ks:
+                out[f"recall_{label}@{k}"] = M.summarize(
+                    M.recall_at_k(part_hits[asked], part_rel[asked], k)
+                )
+        out["share_new_items"] = float(new.nnz / max(queries.truth.nnz, 1))
+    return out
+
+
+def _as_model(spec: str | Recommender, params: dict[str, Any] | None) -> Recommender:
+    if isinstance(spec, Recommender):
+        return spec
+    return make_model(spec, **(params or {}))
+
+
+def evaluate_model(
+    model: Recommender,
+    split: Split,
+    queries: Queries,
+    ks: Sequence[int] = DEFAULT_KS,
+    label: str | None = None,
+    reporter: Reporter | None = None,
+) -> ModelRun:
+    """Fit ``model`` on ``split.train`` (timed), answer ``queries`` (timed), compute the metrics."""
+    ks = check_ks(ks)
+    started = time.perf_counter()
+    model.fit(split.train)
+    fit_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    recs = recommend_queries(model, queries, max(ks), reporter)
+    recommend_seconds = time.perf_counter() - started
+    return ModelRun(
+        model=label or model.name,
+        params=model.params(),
+        fit_seconds=fit_seconds,
+        recommend_seconds=recommend_seconds,
+        n_queries=len(queries),
+        metrics=score_recommendations(recs, queries, split.train, ks),
+    )
+
+
+def evaluate(
+    models: Sequence[str | Recommender],
+    split: Split,
+    protocol: str,
+    ks: Sequence[int] = DEFAULT_KS,
+    *,
+    split_name: str = "",
+    dataset: str = "",
+    params: dict[str, dict[str, Any]] | None = None,
+    max_queries: int | None = 10_000,
+    hide: str = "one",
+    seed: int = 0,
+    quiet: bool = True,
+) -> Leaderboard:
+    """Evaluate several models on one split and protocol and rank them.
+
+    Parameters
+    ----------
+    models:
+        Registry names (``"popularity"``, ``"cooccurrence"``, ...) or model instances.
+    split:
+        The train/test split; models only ever see ``split.train``.
+    protocol:
+        ``basket-completion``, ``next-basket`` or ``item-to-item``.
+    ks:
+        Cut-offs for every @k metric.
+    params:
+        Hyper-parameters per registry name, e.g. ``{"cooccurrence": {"measure": "lift"}}``.
+    max_queries:
+        Seeded sample size of test queries (``None`` for all).
+    hide:
+        Basket completion only: hide ``one`` item or ``half`` of each basket.
+    """
+    ks = check_ks(ks)
+    if not models:
+        raise ValidationError("give at least one model to evaluate")
+    instances = [
+        _as_model(m, (params or {}).get(m) if isinstance(m, str) else None) for m in models
+    ]
+    queries = make_queries(protocol, split, max_queries=max_queries, seed=seed, hide=hide)
+    runs: list[ModelRun] = []
+    with progress_bar("evaluating", total=len(queries) * len(instances), quiet=quiet) as bar:
+        for model in instances:
+            bar.step(f"{model.name}: fitting", 0)
+            runs.append(evaluate_model(model, split, queries, ks, reporter=bar))
+    return Leaderboard.from_runs(
+        [run.as_row() for run in runs],
+        protocol=protocol,
+        split=split_name,
+        ks=ks,
+        dataset=dataset,
+        n_queries=len(queries),
+        details={
+            "train_baskets": split.train.n_baskets,
+            "test_baskets": split.test.n_baskets,
+            "seed": seed,
+            **({"hide": hide} if protocol == "basket-completion" else {}),
+        },
+    )
