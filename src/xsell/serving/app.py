@@ -1,0 +1,476 @@
+"""The FastAPI application: ``create_app(settings)`` builds it, ``lifespan`` loads the model.
+
+Routes stay thin: they check input and access, then ask :mod:`xsell.serving.answers`.
+Handlers are ``async`` and compute on the event loop (a request takes about a
+millisecond), so event application never races a request; only slow work
+(loading a bundle, fsync of the events log) runs in worker threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import anyio
+import orjson
+from fastapi import APIRouter, Body, Depends, FastAPI, Path as PathParam, Query, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+
+from xsell import __version__
+from xsell.errors import XsellError
+from xsell.models.business_rules import BusinessRules
+from xsell.serving import answers
+from xsell.serving.bundles import describe
+from xsell.serving.cache import AnswerCache
+from xsell.serving.events import EventLog, LoggedEvent, new_event_id
+from xsell.serving.metrics import Metrics, MetricsMiddleware
+from xsell.serving.schemas import (
+    MAX_K,
+    AnswerOut,
+    BasketRequest,
+    BundlesOut,
+    ErrorOut,
+    EventBatchIn,
+    EventIn,
+    EventsAcceptedOut,
+    HealthOut,
+    ModelOut,
+    ReloadIn,
+    ReloadOut,
+)
+from xsell.serving.security import Gatekeeper, add_cors, api_key_header
+from xsell.serving.settings import ServeSettings
+from xsell.serving.state import ModelState, ServedModel
+
+log = logging.getLogger("xsell.serving")
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing or invalid API key"},
+    429: {"model": ErrorOut, "description": "Rate limit of the API key exceeded"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorOut, "description": "Unknown item or customer (its id is in the message)"},
+}
+
+ItemPath = Annotated[str, PathParam(min_length=1, max_length=200, description="Item id.")]
+CustomerPath = Annotated[str, PathParam(min_length=1, max_length=200, description="Customer id.")]
+KQuery = Annotated[int, Query(ge=1, le=MAX_K, description="How many suggestions.")]
+Flag = Annotated[bool, Query()]
+
+
+@dataclass
+class Service:
+    """Everything the routes share (one per worker process)."""
+
+    settings: ServeSettings
+    metrics: Metrics
+    gate: Gatekeeper
+    cache: AnswerCache | None = None
+    events: EventLog | None = None
+    state: ModelState | None = None
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    poller: asyncio.Task[None] | None = None
+
+    @property
+    def model_state(self) -> ModelState:
+        if self.state is None:
+            raise XsellError("the service is starting; no model is loaded yet")
+        return self.state
+
+    def apply_new_events(self) -> None:
+        """Learn from events written since the last look and drop touched cache entries."""
+        touched = self.model_state.sync()
+        if touched and self.cache is not None:
+            self.cache.invalidate(touched)
+        if self.state is not None and self.state.ready:
+            self.metrics.events_applied.set(self.state.current.events_applied)
+
+    async def swap_in(self, bundle: Path, announce: bool) -> tuple[ServedModel, ServedModel | None]:
+        state = self.model_state
+        async with self.reload_lock:
+            served = await anyio.to_thread.run_sync(state.load, bundle)
+            old, _ = state.swap(served)
+            if announce:
+                state.announce(bundle)
+            if self.cache is not None:
+                self.cache.clear()
+            self.metrics.reloads.inc()
+            self.metrics.events_applied.set(served.events_applied)
+        return served, old
+
+    async def poll(self) -> None:
+        """Follow the events log and reloads asked of other workers."""
+        while True:
+            await asyncio.sleep(self.settings.poll_interval_s)
+            try:
+                self.apply_new_events()
+                news = self.model_state.announced()
+                if news is not None:
+                    bundle, token = news
+                    self.model_state.control_token = token
+                    await self.swap_in(bundle, announce=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # keep following; the error is in the log
+                log.exception("background sync failed")
+
+
+def create_app(settings: ServeSettings) -> FastAPI:
+    """The xsell HTTP API for ``settings`` (the model loads when the app starts)."""
+    metrics = Metrics()
+    service = Service(
+        settings=settings,
+        metrics=metrics,
+        gate=Gatekeeper(settings.api_keys, settings.rate_limit),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service.events = EventLog(settings.events_path)
+        service.cache = AnswerCache(settings.cache_size, settings.redis_url, settings.cache_ttl_s)
+        state = service.state = ModelState(
+            service.events, settings.control_path, settings.rules_store
+        )
+        bundle = Path(settings.bundle)
+        news = state.announced()
+        if news is not None:  # a worker restarted after a reload: serve what the others serve
+            bundle, state.control_token = news
+        served = await anyio.to_thread.run_sync(state.load, bundle)
+        state.swap(served)
+        metrics.events_applied.set(served.events_applied)
+        service.poller = asyncio.create_task(service.poll())
+        try:
+            yield
+        finally:
+            service.poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await service.poller
+            service.events.close()
+            service.cache.close()
+
+    app = FastAPI(
+        title="xsell",
+        version=__version__,
+        summary="Real-time cross-sell recommendations with reasons.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    _error_handlers(app)
+    app.include_router(_health_router(service))
+    app.include_router(_items_router(service))
+    app.include_router(_basket_router(service))
+    app.include_router(_events_router(service))
+    app.include_router(_admin_router(service))
+    add_cors(app, settings)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def _json(payload: Any, status_code: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
+
+
+def _validation_error(location: tuple[str | int, ...], message: str) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": location, "msg": message, "input": None}]
+    )
+
+
+def _error_handlers(app: FastAPI) -> None:
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+
+    async def user_error(request: Request, exc: Exception) -> Response:
+        detail = [{"type": "value_error", "loc": [], "msg": str(exc)}]
+        return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    app.add_exception_handler(answers.UnknownItemsError, not_found)
+    app.add_exception_handler(answers.UnknownCustomerError, not_found)
+    app.add_exception_handler(XsellError, user_error)
+
+
+def _health_router(service: Service) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", response_model=HealthOut, summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        response_model=HealthOut,
+        summary="A model is loaded and the events log is open",
+        responses={503: {"model": HealthOut, "description": "Not ready yet"}},
+    )
+    async def readyz() -> Response:
+        ready = service.state is not None and service.state.ready and service.events is not None
+        return _json({"status": "ready" if ready else "starting"}, 200 if ready else 503)
+
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    )
+    async def metrics() -> Response:
+        return Response(service.metrics.render(), media_type=service.metrics.content_type)
+
+    @router.get("/v1/model", response_model=ModelOut, summary="The model being served")
+    async def model_info() -> dict[str, Any]:
+        state = service.model_state
+        served = state.current
+        model = served.model
+        meta = served.meta
+        return {
+            "model": model.name,
+            "model_version": served.version,
+            "bundle": str(served.bundle),
+            "params": meta.get("params", {}),
+            "fitted_on": meta.get("fitted_on"),
+            "saved_at": meta.get("saved_at"),
+            "metrics": meta.get("metrics", {}),
+            "n_items": model.n_items,
+            "n_customers": 0 if model.users_ is None else len(model.users_),
+            "loaded_at": served.loaded_at,
+            "reloads": state.reloads,
+            "live_updates": served.live_updates,
+            "events_applied": served.events_applied,
+            "orders_learned": served.orders_learned,
+            "bundles_source": served.bundles.source,
+        }
+
+    return router
+
+
+def _reader(service: Service) -> Any:
+    async def check(key: Annotated[str | None, Depends(api_key_header)]) -> str | None:
+        return service.gate.check(key, required=False)
+
+    return check
+
+
+def _writer(service: Service) -> Any:
+    async def check(key: Annotated[str | None, Depends(api_key_header)]) -> str | None:
+        return service.gate.check(key, required=True)
+
+    return check
+
+
+def _items_router(service: Service) -> APIRouter:
+    router = APIRouter(
+        prefix="/v1", tags=["recommendations"], dependencies=[Depends(_reader(service))]
+    )
+
+    @router.get(
+        "/items/{item_id}/complements",
+        response_model=AnswerOut,
+        summary="Frequently bought together with an item (item page)",
+        responses={**NOT_FOUND, **ERRORS},
+    )
+    async def complements(
+        item_id: ItemPath,
+        k: KQuery = 10,
+        in_stock_only: Flag = False,
+        complements_only: Flag = False,
+        explain: Flag = False,
+        fallback: Flag = False,
+    ) -> Response:
+        served = service.model_state.current
+        cache = service.cache if not explain else None
+        key = ""
+        if cache is not None:
+            touch = served.touched.get(item_id, 0)
+            key = (
+                f"{served.version}|{touch}|{k}|{int(in_stock_only)}{int(complements_only)}"
+                f"{int(fallback)}|{item_id}"
+            )
+            hit = cache.get(item_id, key)
+            if hit is not None:
+                service.metrics.cache_hits.inc()
+                return Response(hit, media_type="application/json")
+            service.metrics.cache_misses.inc()
+        rules = BusinessRules(in_stock_only=in_stock_only, complements_only=complements_only)
+        answer = answers.basket_answer(
+            served.model, [item_id], k, rules, explain=explain, fallback=fallback
+        )
+        body = orjson.dumps(
+            {"model": served.model.name, "model_version": served.version, **answer}
+        )
+        if cache is not None:
+            cache.put(item_id, key, body)
+        return Response(body, media_type="application/json")
+
+    @router.get(
+        "/items/{item_id}/bundles",
+        response_model=BundlesOut,
+        summary="The strongest 2-3 item sets with an item, and their combined price",
+        responses={**NOT_FOUND, **ERRORS},
+    )
+    async def bundles(
+        item_id: ItemPath,
+        k: Annotated[int, Query(ge=1, le=20, description="How many bundles.")] = 5,
+    ) -> Response:
+        served = service.model_state.current
+        model = served.model
+        table = model.require_fitted()
+        index = table.ids.index_of(item_id)
+        if index < 0:
+            raise answers.UnknownItemsError([item_id])
+        found = served.bundles.find(
+            item_id,
+            index,
+            k,
+            lambda i, depth: answers.complement_scores(model, i, depth),
+            table.ids.index_of,
+        )
+        out = []
+        for bundle in found:
+            items = [
+                {
+                    "item_id": str(table.ids.ids[i]),
+                    "name": answers._text(table.names[i]),
+                    "category": answers._text(table.categories[i]),
+                    "price": answers._number(table.prices[i]),
+                }
+                for i in bundle.items
+            ]
+            prices = [it["price"] for it in items]
+            combined = None if any(p is None for p in prices) else round(float(sum(prices)), 2)
+            out.append({"items": items, "combined_price": combined, "strength": describe(bundle)})
+        return _json(
+            {
+                "item_id": item_id,
+                "model_version": served.version,
+                "source": served.bundles.source,
+                "note": served.bundles.note,
+                "bundles": out,
+            }
+        )
+
+    @router.get(
+        "/customers/{customer_id}/recommendations",
+        response_model=AnswerOut,
+        summary="Personal add-ons for a customer, from their purchase history",
+        responses={**NOT_FOUND, **ERRORS},
+    )
+    async def customer(
+        customer_id: CustomerPath,
+        k: KQuery = 10,
+        exclude_seen: Annotated[bool, Query(description="Leave out what they bought.")] = True,
+        in_stock_only: Flag = False,
+        explain: Flag = False,
+        fallback: Flag = False,
+    ) -> Response:
+        served = service.model_state.current
+        answer = answers.customer_answer(
+            served.model,
+            customer_id,
+            k,
+            BusinessRules(in_stock_only=in_stock_only),
+            exclude_seen=exclude_seen,
+            explain=explain,
+            fallback=fallback,
+        )
+        return _json({"model": served.model.name, "model_version": served.version, **answer})
+
+    return router
+
+
+def _basket_router(service: Service) -> APIRouter:
+    router = APIRouter(
+        prefix="/v1", tags=["recommendations"], dependencies=[Depends(_reader(service))]
+    )
+
+    @router.post(
+        "/recommendations/basket",
+        response_model=AnswerOut,
+        summary="Complete a cart: suggestions for the items in it, under business rules",
+        responses={**NOT_FOUND, **ERRORS},
+    )
+    async def basket(request: BasketRequest) -> Response:
+        limit = service.settings.max_basket
+        if len(request.items) > limit:
+            raise _validation_error(
+                ("body", "items"),
+                f"the basket holds {len(request.items)} items; at most {limit} are allowed",
+            )
+        served = service.model_state.current
+        answer = answers.basket_answer(
+            served.model,
+            request.items,
+            request.k,
+            request.business_rules(),
+            customer=request.customer,
+            explain=request.explain,
+            fallback=request.fallback,
+        )
+        return _json({"model": served.model.name, "model_version": served.version, **answer})
+
+    return router
+
+
+def _events_router(service: Service) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(_writer(service))])
+
+    @router.post(
+        "/events",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=EventsAcceptedOut,
+        summary="Record orders, add-to-cart and views; durable before the answer",
+        responses=ERRORS,
+    )
+    async def events(body: Annotated[EventIn | EventBatchIn, Body()]) -> Response:
+        incoming = body.events if isinstance(body, EventBatchIn) else [body]
+        limit = service.settings.max_events
+        if len(incoming) > limit:
+            raise _validation_error(
+                ("body", "events"),
+                f"{len(incoming)} events in one request; at most {limit} are allowed",
+            )
+        now = time.time()
+        logged = [
+            LoggedEvent(new_event_id(), e.type, tuple(e.items), e.customer, e.time, now)
+            for e in incoming
+        ]
+        log_file = service.events
+        assert log_file is not None
+        await anyio.to_thread.run_sync(log_file.append, logged)
+        for event in logged:
+            service.metrics.events.labels(event.type).inc()
+        service.apply_new_events()
+        return _json({"accepted": len(logged), "ids": [e.id for e in logged]}, 202)
+
+    return router
+
+
+def _admin_router(service: Service) -> APIRouter:
+    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(_writer(service))])
+
+    @router.post(
+        "/reload",
+        response_model=ReloadOut,
+        summary="Load a bundle and swap it in; requests in flight finish on the old model",
+        responses=ERRORS,
+    )
+    async def reload(body: Annotated[ReloadIn | None, Body()] = None) -> dict[str, Any]:
+        state = service.model_state
+        previous = state.current
+        bundle = Path(body.bundle) if body is not None and body.bundle else previous.bundle
+        started = time.perf_counter()
+        served, _ = await service.swap_in(bundle, announce=True)
+        return {
+            "model": served.model.name,
+            "model_version": served.version,
+            "previous_version": previous.version,
+            "bundle": str(served.bundle),
+            "seconds": round(time.perf_counter() - started, 3),
+        }
+
+    return router

@@ -1,0 +1,93 @@
+"""Prometheus metrics: requests, latency, cache, events, reloads.
+
+With several workers the serve command sets ``PROMETHEUS_MULTIPROC_DIR`` and
+``/metrics`` adds up every worker's numbers (prometheus-client's multiprocess mode).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """The service's metrics, in their own registry (one per app)."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        kw: dict[str, Any] = {"registry": self.registry}
+        self.requests = Counter(
+            "xsell_http_requests", "HTTP requests answered", ["method", "route", "status"], **kw
+        )
+        self.latency = Histogram(
+            "xsell_http_request_seconds",
+            "Time to answer, by route",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            **kw,
+        )
+        cache = Counter("xsell_cache_lookups", "Item-page cache lookups", ["result"], **kw)
+        self.cache_hits = cache.labels("hit")
+        self.cache_misses = cache.labels("miss")
+        self.events = Counter("xsell_events_accepted", "Live events made durable", ["type"], **kw)
+        self.reloads = Counter("xsell_model_reloads", "Models swapped in", **kw)
+        self.events_applied = Gauge(
+            "xsell_events_applied",
+            "Events the current model has learned from",
+            multiprocess_mode="max",
+            **kw,
+        )
+
+    def render(self) -> bytes:
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    """Counts and times every request by its route template (pure ASGI, cheap)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        code = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal code
+            if message["type"] == "http.response.start":
+                code = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            name = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(scope["method"], name, str(code)).inc()
+            self.metrics.latency.labels(name).observe(time.perf_counter() - started)

@@ -1,0 +1,203 @@
+"""Request and response bodies of the HTTP API (pydantic), documented in the OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from xsell.models.business_rules import BusinessRules
+
+#: Largest ``k`` an API caller may ask for.
+MAX_K = 100
+
+ItemId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Category = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class RuleOptions(_Strict):
+    """The business rules of a request; each maps to a :class:`BusinessRules` field."""
+
+    exclude_bought: bool = Field(False, description="Leave out what the customer bought before.")
+    in_stock_only: bool = Field(False, description="Leave out items marked out of stock.")
+    categories: list[Category] | None = Field(
+        None, max_length=500, description="Only items of these categories."
+    )
+    exclude_categories: list[Category] = Field(
+        default_factory=list, max_length=500, description="Never items of these categories."
+    )
+    complements_only: bool = Field(
+        False, description="Never items of the categories already in the basket."
+    )
+    min_price: float | None = Field(None, description="Lowest price (inclusive).")
+    max_price: float | None = Field(None, description="Highest price (inclusive).")
+    max_per_category: int | None = Field(
+        None, ge=1, le=1000, description="At most this many suggestions of one category."
+    )
+    allow: list[ItemId] | None = Field(None, max_length=10_000, description="Only these items.")
+    deny: list[ItemId] = Field(default_factory=list, max_length=10_000, description="Never these.")
+
+    @model_validator(mode="after")
+    def _price_band(self) -> RuleOptions:
+        if self.min_price is not None and self.max_price is not None:
+            if self.min_price > self.max_price:
+                raise ValueError(f"min_price {self.min_price} is above max_price {self.max_price}")
+        return self
+
+    def business_rules(self) -> BusinessRules:
+        return BusinessRules(
+            exclude_bought=self.exclude_bought,
+            in_stock_only=self.in_stock_only,
+            categories=None if self.categories is None else tuple(self.categories),
+            exclude_categories=tuple(self.exclude_categories),
+            complements_only=self.complements_only,
+            min_price=self.min_price,
+            max_price=self.max_price,
+            max_per_category=self.max_per_category,
+            allow=None if self.allow is None else tuple(self.allow),
+            deny=tuple(self.deny),
+        )
+
+
+class BasketRequest(RuleOptions):
+    """Complete a cart: the items in it, optionally who is buying, and the rules."""
+
+    items: list[ItemId] = Field(
+        ..., min_length=1, description="Item ids in the cart (at most the server's max_basket)."
+    )
+    customer: CustomerId | None = Field(None, description="Customer id, when signed in.")
+    k: int = Field(10, ge=1, le=MAX_K, description="How many suggestions.")
+    explain: bool = Field(False, description="Add the business-rule trace.")
+    fallback: bool = Field(
+        False, description="Answer unknown items with best sellers instead of 404."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={
+            "examples": [{"items": ["24852", "13176"], "k": 5, "in_stock_only": True}]
+        },
+    )
+
+
+class SuggestionOut(BaseModel):
+    """One suggested item and why."""
+
+    item_id: str
+    name: str | None
+    category: str | None
+    price: float | None
+    score: float
+    reasons: list[str] = Field(description="Why, in words a merchandiser understands.")
+    source: Literal["model", "fallback"] = Field(
+        description="'model', or 'fallback' (best sellers) where the model had no evidence."
+    )
+
+
+class AnswerOut(BaseModel):
+    """Suggestions for one request."""
+
+    model: str = Field(description="Registry name of the model that answered.")
+    model_version: str = Field(description="Id of the loaded bundle.")
+    items: list[SuggestionOut]
+    unknown_items: list[str] = Field(description="Request ids the model does not know.")
+    trace: dict[str, list[str]] | None = Field(
+        description="With explain=true: each business rule and the item ids it removed."
+    )
+
+
+class BundleItemOut(BaseModel):
+    item_id: str
+    name: str | None
+    category: str | None
+    price: float | None
+
+
+class BundleOut(BaseModel):
+    items: list[BundleItemOut]
+    combined_price: float | None = Field(description="Sum of the prices (null if one is unknown).")
+    strength: dict[str, float] = Field(description="lift/confidence/support/count, or score.")
+
+
+class BundlesOut(BaseModel):
+    item_id: str
+    model_version: str
+    source: Literal["association_rules", "model_complements"]
+    note: str
+    bundles: list[BundleOut]
+
+
+EventType = Literal["order", "cart", "view"]
+
+
+class EventIn(_Strict):
+    """A live event: an order (its basket), an add-to-cart or a product view."""
+
+    type: EventType
+    items: list[ItemId] = Field(..., min_length=1, max_length=1000)
+    customer: CustomerId | None = None
+    time: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        None, description="When it happened at the client (ISO 8601), kept as given."
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"type": "order", "items": ["24852", "13176"]}]},
+    )
+
+
+class EventBatchIn(_Strict):
+    """Several events in one request."""
+
+    events: list[EventIn] = Field(..., min_length=1)
+
+
+class EventsAcceptedOut(BaseModel):
+    accepted: int
+    ids: list[str] = Field(description="Ids of the events, in request order; all are durable.")
+
+
+class ModelOut(BaseModel):
+    model: str
+    model_version: str
+    bundle: str
+    params: dict[str, Any]
+    fitted_on: str | None
+    saved_at: str | None
+    metrics: dict[str, Any]
+    n_items: int
+    n_customers: int
+    loaded_at: float
+    reloads: int
+    live_updates: bool
+    events_applied: int
+    orders_learned: int
+    bundles_source: str
+
+
+class ReloadIn(_Strict):
+    bundle: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = Field(
+        None, description="Bundle directory to serve; default: the one being served."
+    )
+
+
+class ReloadOut(BaseModel):
+    model: str
+    model_version: str
+    previous_version: str
+    bundle: str
+    seconds: float
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ErrorOut(BaseModel):
+    detail: Any

@@ -1,0 +1,90 @@
+"""Everything ``xsell serve`` can be told, in one object passed to :func:`create_app`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from xsell.errors import ValidationError
+
+#: Header that carries an API key.
+API_KEY_HEADER = "X-API-Key"
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Configuration of the HTTP service.
+
+    Parameters
+    ----------
+    bundle:
+        Model bundle directory written by ``xsell train`` / ``Recommender.save``.
+    events_log:
+        Append-only JSON-lines file of live events; default ``<bundle>.events.jsonl``
+        next to the bundle. Replayed into the model on start and on reload.
+    api_keys:
+        Accepted API keys. ``/admin/*`` and ``/v1/events`` need one; reads accept
+        none, but a wrong key is refused.
+    rate_limit:
+        Requests per second allowed per API key (token bucket of ``2 x`` that
+        size); ``None`` turns the limit off. Anonymous reads are not limited.
+    cors_origins:
+        Origins a browser may call from (``*`` for any); empty turns CORS off.
+    redis_url:
+        Optional Redis shared cache for item-page answers (``redis://host:port/db``).
+    cache_size:
+        Entries in the in-process LRU of item-page answers; 0 turns it off.
+    cache_ttl_s:
+        Lifetime of Redis cache entries.
+    max_basket:
+        Most items a basket request may carry.
+    max_events:
+        Most events one ``POST /v1/events`` may carry.
+    rules_store:
+        Optional DuckDB store whose saved association rules feed ``/bundles``;
+        otherwise ``rules.parquet`` in the bundle, else rules derived from the
+        model's complements.
+    poll_interval_s:
+        How often every worker looks for events written by the others and for a
+        reload asked of another worker.
+    """
+
+    bundle: Path
+    events_log: Path | None = None
+    api_keys: tuple[str, ...] = ()
+    rate_limit: float | None = 100.0
+    cors_origins: tuple[str, ...] = ()
+    redis_url: str | None = None
+    cache_size: int = 10_000
+    cache_ttl_s: int = 3600
+    max_basket: int = 100
+    max_events: int = 1000
+    rules_store: Path | None = None
+    poll_interval_s: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValidationError(f"rate_limit must be positive or None, got {self.rate_limit}")
+        if self.cache_size < 0:
+            raise ValidationError(f"cache_size must be 0 or more, got {self.cache_size}")
+        if self.max_basket < 1:
+            raise ValidationError(f"max_basket must be at least 1, got {self.max_basket}")
+        if self.max_events < 1:
+            raise ValidationError(f"max_events must be at least 1, got {self.max_events}")
+        for key in self.api_keys:
+            if len(key) < 8:
+                raise ValidationError("every API key needs at least 8 characters")
+
+    @property
+    def events_path(self) -> Path:
+        """Where live events are written."""
+        if self.events_log is not None:
+            return Path(self.events_log)
+        bundle = Path(self.bundle)
+        return bundle.with_name(bundle.name + ".events.jsonl")
+
+    @property
+    def control_path(self) -> Path:
+        """File naming the bundle every worker should serve (written by ``/admin/reload``)."""
+        events = self.events_path
+        return events.with_name(events.name + ".bundle")
