@@ -22,6 +22,8 @@ import orjson
 from fastapi import APIRouter, Body, Depends, FastAPI, Path as PathParam, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xsell import __version__
 from xsell.errors import XsellError
@@ -191,6 +193,19 @@ def _error_handlers(app: FastAPI) -> None:
         detail = [{"type": "value_error", "loc": [], "msg": str(exc)}]
         return JSONResponse({"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == status.HTTP_400_BAD_REQUEST:
+            # FastAPI's "error parsing the body" (e.g. bytes that are not UTF-8): malformed input
+            detail = [{"type": "json_invalid", "loc": ["body"], "msg": str(exc.detail)}]
+            return JSONResponse(
+                {"detail": detail}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT
+            )
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(answers.UnknownItemsError, not_found)
     app.add_exception_handler(answers.UnknownCustomerError, not_found)
     app.add_exception_handler(XsellError, user_error)
@@ -249,6 +264,14 @@ def _health_router(service: Service) -> APIRouter:
     return router
 
 
+class _OptionalKeyRoute(APIRoute):
+    """A read route: the schema says the API key may be left out (``security: [key, {}]``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["openapi_extra"] = {"security": [{}], **(kwargs.get("openapi_extra") or {})}
+        super().__init__(*args, **kwargs)
+
+
 def _reader(service: Service) -> Any:
     async def check(key: Annotated[str | None, Depends(api_key_header)]) -> str | None:
         return service.gate.check(key, required=False)
@@ -265,7 +288,10 @@ def _writer(service: Service) -> Any:
 
 def _items_router(service: Service) -> APIRouter:
     router = APIRouter(
-        prefix="/v1", tags=["recommendations"], dependencies=[Depends(_reader(service))]
+        prefix="/v1",
+        tags=["recommendations"],
+        dependencies=[Depends(_reader(service))],
+        route_class=_OptionalKeyRoute,
     )
 
     @router.get(
@@ -385,7 +411,10 @@ def _items_router(service: Service) -> APIRouter:
 
 def _basket_router(service: Service) -> APIRouter:
     router = APIRouter(
-        prefix="/v1", tags=["recommendations"], dependencies=[Depends(_reader(service))]
+        prefix="/v1",
+        tags=["recommendations"],
+        dependencies=[Depends(_reader(service))],
+        route_class=_OptionalKeyRoute,
     )
 
     @router.post(
@@ -474,3 +503,29 @@ def _admin_router(service: Service) -> APIRouter:
         }
 
     return router
+
+
+#: Environment variable through which ``xsell serve --workers N`` hands settings to workers.
+SETTINGS_ENV = "XSELL_SERVE_SETTINGS"
+
+
+def settings_to_env(settings: ServeSettings) -> str:
+    """JSON of ``settings`` for :func:`app_from_env` in worker processes."""
+    values = {
+        name: (str(value) if isinstance(value, Path) else value)
+        for name, value in vars(settings).items()
+    }
+    return orjson.dumps(values).decode()
+
+
+def app_from_env() -> FastAPI:
+    """Build the app from ``$XSELL_SERVE_SETTINGS`` (uvicorn factory for several workers)."""
+    import os
+
+    values = orjson.loads(os.environ[SETTINGS_ENV])
+    for name in ("bundle", "events_log", "rules_store"):
+        if values.get(name) is not None:
+            values[name] = Path(values[name])
+    for name in ("api_keys", "cors_origins"):
+        values[name] = tuple(values.get(name) or ())
+    return create_app(ServeSettings(**values))

@@ -77,13 +77,6 @@ class BasketRequest(RuleOptions):
         False, description="Answer unknown items with best sellers instead of 404."
     )
 
-    model_config = ConfigDict(
-        extra="forbid",
-        allow_inf_nan=False,
-        json_schema_extra={
-            "examples": [{"items": ["24852", "13176"], "k": 5, "in_stock_only": True}]
-        },
-    )
 
 
 class SuggestionOut(BaseModel):
@@ -144,11 +137,6 @@ class EventIn(_Strict):
     customer: CustomerId | None = None
     time: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         None, description="When it happened at the client (ISO 8601), kept as given."
-    )
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"type": "order", "items": ["24852", "13176"]}]},
     )
 
 

@@ -1,0 +1,89 @@
+"""``xsell serve``: the real-time cross-sell HTTP API under uvicorn."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xsell.cli.app import app, console
+from xsell.errors import require
+
+
+@app.command()
+def serve(
+    bundle: Annotated[
+        Path, typer.Option("--bundle", "-b", help="Model bundle written by `xsell train`.")
+    ],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", help="Shared Redis cache, redis://host:port/db.")
+    ] = None,
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api-key",
+            envvar="XSELL_API_KEYS",
+            help="Accepted API key (repeat for several); needed for events and admin calls.",
+        ),
+    ] = None,
+    events_log: Annotated[
+        Path | None,
+        typer.Option("--events-log", help="Append-only events log (default: next to the bundle)."),
+    ] = None,
+    rate_limit: Annotated[
+        float, typer.Option(help="Requests per second per API key; 0 turns the limit off.")
+    ] = 100.0,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option("--cors-origin", help="Origin browsers may call from (repeat; * for any)."),
+    ] = None,
+    rules_store: Annotated[
+        Path | None,
+        typer.Option("--rules-store", help="Store whose saved association rules feed /bundles."),
+    ] = None,
+    cache_size: Annotated[int, typer.Option(help="Item-page answers kept per worker.")] = 10_000,
+    max_basket: Annotated[int, typer.Option(help="Most items in one basket request.")] = 100,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Serve recommendations over HTTP (OpenAPI docs at /docs)."""
+    require("fastapi", "serve")
+    uvicorn = require("uvicorn", "serve")
+    from xsell.models import read_bundle_meta
+    from xsell.serving.app import SETTINGS_ENV, app_from_env, create_app, settings_to_env
+    from xsell.serving.settings import ServeSettings
+
+    meta = read_bundle_meta(bundle)
+    settings = ServeSettings(
+        bundle=bundle.resolve(),
+        events_log=events_log.resolve() if events_log else None,
+        api_keys=tuple(api_key or ()),
+        rate_limit=rate_limit or None,
+        cors_origins=tuple(cors_origin or ()),
+        redis_url=redis_url,
+        cache_size=cache_size,
+        max_basket=max_basket,
+        rules_store=rules_store.resolve() if rules_store else None,
+    )
+    # A fresh start serves --bundle, whatever an earlier run's /admin/reload chose.
+    settings.control_path.unlink(missing_ok=True)
+    console.print(
+        f"serving [bold]{meta['model']}[/] from {bundle} on http://{host}:{port} "
+        f"({workers} worker{'s' if workers > 1 else ''}); events log {settings.events_path}",
+        highlight=False,
+    )
+    if not settings.api_keys:
+        console.print("no --api-key given: /v1/events and /admin/* will answer 401")
+    common = {"host": host, "port": port, "access_log": access_log, "log_level": "warning"}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[attr-defined]
+        return
+    os.environ[SETTINGS_ENV] = settings_to_env(settings)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="xsell-metrics-"))
+    factory = f"{app_from_env.__module__}:{app_from_env.__name__}"
+    uvicorn.run(factory, factory=True, workers=workers, **common)  # type: ignore[attr-defined]

@@ -1,0 +1,55 @@
+"""Fixtures of the serving tests: small fitted bundles and clients of the real app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.serving.toy_model import PairCounts
+from xsell.data.shopdata import ShopData
+from xsell.data.synthetic import make_shop
+from xsell.models import make_model
+from xsell.serving import ServeSettings, create_app
+
+KEY = "test-key-0123"
+
+
+@pytest.fixture(scope="session")
+def shop_data() -> ShopData:
+    return make_shop(n_users=300, n_items=80, n_categories=6, seed=7).to_shopdata()
+
+
+@pytest.fixture(scope="session")
+def popularity_bundle(shop_data: ShopData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bundles") / "popularity"
+    make_model("popularity").fit(shop_data).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def pairs_bundle(shop_data: ShopData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("bundles") / "pairs"
+    PairCounts().fit(shop_data).save(path)
+    return path
+
+
+@pytest.fixture
+def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
+    """``make_client(bundle, **settings)`` -> a started TestClient; all are closed at the end."""
+    opened: list[TestClient] = []
+
+    def make(bundle: Path, **options: Any) -> TestClient:
+        options.setdefault("events_log", tmp_path / "events.jsonl")
+        options.setdefault("api_keys", (KEY,))
+        client = TestClient(create_app(ServeSettings(bundle=bundle, **options)))
+        client.__enter__()
+        opened.append(client)
+        return client
+
+    yield make
+    for client in reversed(opened):
+        client.__exit__(None, None, None)
