@@ -355,8 +355,8 @@ def _appearance_masks(
     if appearance is None:
         return None, None
     ids = pd.Series(ext_of, dtype=object)
-    ante_bad = ids.isin(appearance.consequent_only).to_numpy()
-    cons_bad = ids.isin(appearance.antecedent_only).to_numpy()
+    ante_bad = np.array(ids.isin(appearance.consequent_only), dtype=bool)
+    cons_bad = np.array(ids.isin(appearance.antecedent_only), dtype=bool)
     if appearance.antecedent_only_categories or appearance.consequent_only_categories:
         if info is None or info.item_categories is None:
             raise ValidationError(
