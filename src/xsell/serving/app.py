@@ -19,14 +19,24 @@ from typing import Annotated, Any
 
 import anyio
 import orjson
-from fastapi import APIRouter, Body, Depends, FastAPI, Path as PathParam, Query, Request, status
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    FastAPI,
+    HTTPException,
+    Query,
+    Request,
+    status,
+)
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xsell import __version__
-from xsell.errors import XsellError
+from xsell.errors import InputFileError, XsellError
 from xsell.models.business_rules import BusinessRules
 from xsell.serving import answers
 from xsell.serving.bundles import describe
@@ -97,7 +107,10 @@ class Service:
     async def swap_in(self, bundle: Path, announce: bool) -> tuple[ServedModel, ServedModel | None]:
         state = self.model_state
         async with self.reload_lock:
-            served = await anyio.to_thread.run_sync(state.load, bundle)
+            try:
+                served = await anyio.to_thread.run_sync(state.load, bundle)
+            except OSError as exc:
+                raise InputFileError(f"{bundle}: cannot read the bundle: {exc.strerror}") from exc
             old, _ = state.swap(served)
             if announce:
                 state.announce(bundle)
@@ -486,14 +499,20 @@ def _admin_router(service: Service) -> APIRouter:
         "/reload",
         response_model=ReloadOut,
         summary="Load a bundle and swap it in; requests in flight finish on the old model",
-        responses=ERRORS,
+        responses={
+            404: {"model": ErrorOut, "description": "No readable model bundle at that path"},
+            **ERRORS,
+        },
     )
     async def reload(body: Annotated[ReloadIn | None, Body()] = None) -> dict[str, Any]:
         state = service.model_state
         previous = state.current
         bundle = Path(body.bundle) if body is not None and body.bundle else previous.bundle
         started = time.perf_counter()
-        served, _ = await service.swap_in(bundle, announce=True)
+        try:
+            served, _ = await service.swap_in(bundle, announce=True)
+        except InputFileError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
         return {
             "model": served.model.name,
             "model_version": served.version,

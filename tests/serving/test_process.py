@@ -1,0 +1,160 @@
+"""The real server (uvicorn subprocess): SIGKILL loses no acknowledged event, reloads drop
+no request, several workers share events and reloads, Schemathesis finds no 5xx."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ROOT, need_module
+from tests.serving.conftest import KEY
+from tests.serving.server import Server
+from xsell.data.shopdata import ShopData
+from xsell.serving.events import EventLog
+
+AUTH = {"X-API-Key": KEY}
+
+
+def test_sigkill_then_restart_finds_every_acknowledged_event(
+    pairs_bundle: Path, shop_data: ShopData, tmp_path: Path
+) -> None:
+    log = tmp_path / "events.jsonl"
+    args = ("--api-key", KEY, "--events-log", str(log), "--rate-limit", "0")
+    server = Server(pairs_bundle, *args).start()
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    anchor = str(shop_data.items.ids[2])
+
+    def send(worker: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            n = 0
+            while not stop.is_set():
+                body = {"type": "order", "items": [anchor, f"LIVE-{worker}-{n}"]}
+                try:
+                    got = client.post("/v1/events", json=body, headers=AUTH)
+                except httpx.HTTPError:
+                    return  # the server died mid-request: that event was never acknowledged
+                if got.status_code == 202:
+                    acknowledged.extend(got.json()["ids"])
+                n += 1
+
+    senders = [threading.Thread(target=send, args=(w,)) for w in range(3)]
+    for thread in senders:
+        thread.start()
+    time.sleep(1.5)
+    server.kill()
+    stop.set()
+    for thread in senders:
+        thread.join()
+    assert len(acknowledged) > 20
+    logged = {event.id for event in EventLog(log).read_all()}
+    assert set(acknowledged) <= logged
+    with Server(pairs_bundle, *args) as restarted:
+        info = httpx.get(restarted.url + "/v1/model").json()
+        assert info["events_applied"] == len(logged) >= len(acknowledged)
+        assert info["orders_learned"] == len(logged)
+        newest = httpx.get(restarted.url + f"/v1/items/{anchor}/complements?k=100").json()
+        assert newest["model"] == "paircounts"
+        first = httpx.get(restarted.url + "/v1/items/LIVE-0-0/complements?k=1").json()
+        assert [s["item_id"] for s in first["items"]] == [anchor]
+
+
+def test_reload_under_steady_load_fails_no_request(
+    pairs_bundle: Path, popularity_bundle: Path, shop_data: ShopData, tmp_path: Path
+) -> None:
+    args = ("--api-key", KEY, "--events-log", str(tmp_path / "e.jsonl"), "--rate-limit", "0")
+    items = [str(i) for i in shop_data.items.ids[:20]]
+    results: list[tuple[int, str]] = []
+    stop = threading.Event()
+    with Server(pairs_bundle, *args) as server:
+
+        def load(worker: int) -> None:
+            with httpx.Client(base_url=server.url, timeout=10) as client:
+                n = 0
+                while not stop.is_set():
+                    item = items[(n + worker) % len(items)]
+                    try:
+                        if n % 2:
+                            got = client.get(f"/v1/items/{item}/complements")
+                        else:
+                            body = {"items": [item, items[n % 7]], "k": 5}
+                            got = client.post("/v1/recommendations/basket", json=body)
+                        results.append((got.status_code, got.json()["model"]))
+                    except Exception as exc:  # a dropped connection counts as a failure
+                        results.append((0, repr(exc)))
+                    n += 1
+
+        clients = [threading.Thread(target=load, args=(w,)) for w in range(4)]
+        for thread in clients:
+            thread.start()
+        reloads = []
+        with httpx.Client(base_url=server.url, timeout=30, headers=AUTH) as admin:
+            for bundle in [popularity_bundle, pairs_bundle] * 3:
+                time.sleep(0.3)
+                reloads.append(admin.post("/admin/reload", json={"bundle": str(bundle)}))
+        time.sleep(0.3)
+        stop.set()
+        for thread in clients:
+            thread.join()
+    assert [r.status_code for r in reloads] == [200] * 6
+    failures = [r for r in results if r[0] != 200]
+    assert not failures, failures[:5]
+    assert {model for _, model in results} == {"paircounts", "popularity"}
+    assert len(results) > 200
+
+
+def test_two_workers_share_events_and_reloads(
+    pairs_bundle: Path, popularity_bundle: Path, shop_data: ShopData, tmp_path: Path
+) -> None:
+    args = ("--api-key", KEY, "--events-log", str(tmp_path / "e.jsonl"), "--workers", "2")
+    anchor = str(shop_data.items.ids[4])
+    with Server(pairs_bundle, *args) as server:
+        # each request may land on either worker: all must learn the order within a second
+        got = httpx.post(
+            server.url + "/v1/events",
+            json={"type": "order", "items": [anchor, "SHARED-NEW"]},
+            headers=AUTH,
+        )
+        assert got.status_code == 202
+        time.sleep(1.0)
+        with httpx.Client(base_url=server.url) as client:
+            answers = [client.get("/v1/items/SHARED-NEW/complements?k=1") for _ in range(40)]
+            assert all(a.status_code == 200 for a in answers)
+            assert {a.json()["items"][0]["item_id"] for a in answers} == {anchor}
+            reload = client.post(
+                "/admin/reload", json={"bundle": str(popularity_bundle)}, headers=AUTH
+            )
+            assert reload.status_code == 200
+            time.sleep(1.0)
+            models = {client.get("/v1/model").json()["model"] for _ in range(40)}
+            assert models == {"popularity"}
+            metrics = client.get("/metrics").text
+            assert 'xsell_events_accepted_total{type="order"} 1.0' in metrics
+
+
+def test_schemathesis_finds_no_server_error_or_schema_violation(
+    popularity_bundle: Path, tmp_path: Path
+) -> None:
+    need_module("schemathesis")
+    args = ("--api-key", KEY, "--events-log", str(tmp_path / "e.jsonl"), "--rate-limit", "0")
+    with Server(popularity_bundle, *args) as server:
+        run = subprocess.run(
+            [
+                sys.executable, "-m", "schemathesis.cli", "run", server.url + "/openapi.json",
+                "--checks", "all", "--header", f"X-API-Key: {KEY}", "--max-examples", "150",
+                "--seed", "1", "--workers", "2", "--no-color",
+            ],
+            cwd=ROOT, capture_output=True, text=True, timeout=170,
+        )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    generated = re.search(r"(\d+) generated, (\d+) passed", output)
+    assert generated is not None, output[-2000:]
+    assert int(generated.group(1)) >= 1000
+    assert "No issues found" in output
