@@ -21,7 +21,20 @@ LEADERBOARD_TABLE = """CREATE TABLE IF NOT EXISTS leaderboards (
     run_id VARCHAR PRIMARY KEY, created_at TIMESTAMP, protocol VARCHAR, split VARCHAR,
     dataset VARCHAR, payload JSON)"""
 
-#: Metric families shown in tables by default.
+#: Metric families shown in a terminal (narrow) and in markdown/HTML (wide).
+TERMINAL_METRICS = ("recall", "ndcg", "hit_rate")
+#: Short column labels for the terminal table.
+SHORT = {
+    "recall": "R",
+    "ndcg": "NDCG",
+    "hit_rate": "HR",
+    "coverage": "Cov",
+    "recall_repeat": "Rrep",
+    "recall_new": "Rnew",
+    "precision": "P",
+    "map": "MAP",
+    "mrr": "MRR",
+}
 TABLE_METRICS = (
     "recall",
     "precision",
@@ -105,24 +118,29 @@ class Leaderboard:
         where = f"{self.dataset}, " if self.dataset else ""
         return f"{self.protocol} ({where}split {self.split or '?'}, {self.n_queries:,} queries)"
 
-    def to_rich(self, families: Sequence[str] = TABLE_METRICS) -> Table:
-        """A Rich table, best model first, the ranking metric's column bold."""
-        table = Table(title=self.title())
-        table.add_column("#", justify="right")
-        table.add_column("model")
+    def to_rich(self, families: Sequence[str] = TERMINAL_METRICS) -> Table:
+        """A compact Rich table, best model first, the ranking metric's column bold."""
+        table = Table(
+            title=self.title(),
+            caption="R recall, HR hit rate; best first",
+            padding=(0, 1),
+        )
+        table.add_column("model", no_wrap=True)
         columns = self.metric_columns(families)
         for column in columns:
             style = "bold" if column == self.rank_by else None
-            table.add_column(column, justify="right", style=style)
-        table.add_column("fit s", justify="right")
-        table.add_column("queries/s", justify="right")
-        for rank, row in enumerate(self.rows, start=1):
+            family, _, at = column.partition("@")
+            table.add_column(
+                f"{SHORT.get(family, family)}@{at}", justify="right", style=style, no_wrap=True
+            )
+        table.add_column("fit s", justify="right", no_wrap=True)
+        table.add_column("q/s", justify="right", no_wrap=True)
+        for row in self.rows:
             table.add_row(
-                str(rank),
                 str(row["model"]),
-                *(_fmt(row.get(c)) for c in columns),
+                *(_fmt(row.get(c), 3) for c in columns),
                 f"{row.get('fit_s', 0):.2f}",
-                f"{row.get('queries_per_s', 0):,.0f}",
+                f"{row.get('queries_per_s', 0):.0f}",
             )
         return table
 
@@ -245,11 +263,11 @@ def latest_leaderboard(
         ) from exc
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}"
+        return f"{value:.{digits}f}"
     return str(value)
 
 

@@ -90,7 +90,7 @@ def parse_space(specs: Sequence[str]) -> dict[str, Range]:
             low, high = (_number(p, spec) for p in parts[:2])
             space[name.strip()] = (low, high, "log") if len(parts) == 3 else (low, high)
         else:
-            space[name.strip()] = [_literal(v) for v in body.split(",")]
+            space[name.strip()] = [parse_literal(v) for v in body.split(",")]
     return space
 
 
@@ -104,7 +104,8 @@ def _number(text: str, spec: str) -> int | float:
             raise ValidationError(f"search range {spec!r}: {text!r} is not a number") from exc
 
 
-def _literal(text: str) -> Any:
+def parse_literal(text: str) -> Any:
+    """A parameter value from text: int, float, true/false/none, else the string."""
     text = text.strip()
     for convert in (int, float):
         try:
