@@ -125,7 +125,8 @@ class Leaderboard:
             caption="R recall, HR hit rate; best first",
             padding=(0, 1),
         )
-        table.add_column("model", no_wrap=True)
+        longest = max((len(str(r["model"])) for r in self.rows), default=5)
+        table.add_column("model", no_wrap=True, min_width=longest)
         columns = self.metric_columns(families)
         for column in columns:
             style = "bold" if column == self.rank_by else None
