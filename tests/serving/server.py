@@ -16,6 +16,10 @@ import httpx
 from tests.conftest import ROOT
 
 
+#: ``xsell serve`` alone (not every CLI module, which other engineers may be editing).
+SERVE = "import xsell.cli.commands_serve; from xsell.cli.app import app; app()"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -29,7 +33,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.command = [
-            sys.executable, "-m", "xsell.cli.main", "serve", "--bundle", str(bundle),
+            sys.executable, "-c", SERVE, "serve", "--bundle", str(bundle),
             "--port", str(self.port), *args,
         ]  # fmt: skip
         self.log = log

@@ -39,12 +39,15 @@ class PairCounts(Recommender):
 
     def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         assert self.counts_ is not None and self.items_ is not None
-        out = []
-        for item in items:
-            best = max(context, key=lambda c: self.counts_[c, item]) if context else -1
-            n = int(self.counts_[best, item]) if best >= 0 else 0
-            out.append(f"bought together in {n} orders with {self.items_.ids.ids[best]}")
-        return out
+        if not context:
+            return ["bought together in 0 orders"] * len(items)
+        together = self.counts_[list(context)][:, list(items)].toarray()
+        best = together.argmax(axis=0)
+        names = self.items_.ids.to_external([context[b] for b in best])
+        return [
+            f"bought together in {int(together[b, n])} orders with {name}"
+            for n, (b, name) in enumerate(zip(best, names, strict=True))
+        ]
 
     def update(self, baskets: Sequence[Sequence[str]], users: Sequence[str | None]) -> None:
         table = self.require_fitted()
