@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from functools import wraps
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -74,6 +75,18 @@ class ItemTable:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def grown(self, new_ids: Sequence[str], names: dict[str, str]) -> ItemTable:
+        """This table with ``new_ids`` appended (no category, no price, in stock, popularity 0)."""
+        n = len(new_ids)
+        return ItemTable(
+            ids=IdMap([*self.ids.ids, *new_ids]),
+            names=np.concatenate([self.names, np.array([names.get(i) for i in new_ids], dtype=object)]),
+            categories=np.concatenate([self.categories, np.full(n, None, dtype=object)]),
+            prices=np.concatenate([self.prices, np.full(n, np.nan)]),
+            in_stock=np.concatenate([self.in_stock, np.ones(n, dtype=bool)]),
+            popularity=np.concatenate([self.popularity, np.zeros(n)]),
+        )
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
@@ -132,6 +145,14 @@ class Recommender(ABC):
     Subclasses set ``name`` (the registry key), keep their hyper-parameters as
     dataclass fields, and implement :meth:`_fit` and :meth:`score`; they may
     override :meth:`reasons` to explain suggestions in their own terms.
+
+    Live learning: :meth:`update` feeds new orders to a fitted model (the serving
+    layer calls it for every order event). The base grows the item table, the
+    user map and the purchase histories for ids it has not seen, then calls the
+    :meth:`_update` hook. Models that learn incrementally override ``_update``
+    and raise ``n_items_known_`` / ``n_users_known_`` to the new sizes; for all
+    others, every subclass's ``score`` is wrapped so that it only sees the items
+    and users it was fitted on and answers ``-inf`` for the items added since.
     """
 
     name: ClassVar[str] = "base"
@@ -143,6 +164,15 @@ class Recommender(ABC):
     history_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     fitted_on_: str | None = field(default=None, init=False, repr=False)
     fit_seconds_: float = field(default=0.0, init=False, repr=False)
+    #: How many items / users the learned state covers (the rest came in through ``update``).
+    n_items_known_: int = field(default=0, init=False, repr=False)
+    n_users_known_: int = field(default=0, init=False, repr=False)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("score")
+        if own is not None and not getattr(own, "_grows_with_items", False):
+            setattr(cls, "score", _grow_safe(own))
 
     # ----------------------------------------------------------- to implement
 
@@ -190,9 +220,68 @@ class Recommender(ABC):
         self.users_ = data.users
         self.history_ = data.user_item
         self.fitted_on_ = data.fingerprint()
+        self.n_items_known_ = data.n_items
+        self.n_users_known_ = data.n_users
         self._fit(data)
         self.fit_seconds_ = time.perf_counter() - started
         return self
+
+    def update(
+        self,
+        baskets: Sequence[Sequence[str]],
+        users: Sequence[str | None] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> None:
+        """Learn from new orders without refitting (live serving).
+
+        Parameters
+        ----------
+        baskets:
+            The item ids of each new order.
+        users:
+            The customer id of each order (``None`` for a guest); omitted means all guests.
+        names:
+            Optional display names of items the model has not seen yet.
+
+        Every model accepts updates: unseen items join the item table (with their
+        order count as popularity, no category or price, in stock, and no name
+        unless ``names`` gives one), unseen customers join the user map, and the
+        purchase histories used by ``exclude_bought`` and ``recommend`` grow. What
+        the model itself learns is up to its :meth:`_update` hook: co-occurrence
+        changes its answers at once; models that cannot learn incrementally keep
+        their fitted state and give new items no score until the next ``fit``.
+        """
+        table = self.require_fitted()
+        users = [None] * len(baskets) if users is None else list(users)
+        if len(users) != len(baskets):
+            raise ValidationError(
+                f"update needs one user per basket: got {len(baskets)} baskets and {len(users)} users"
+            )
+        clean = [list(dict.fromkeys(str(i) for i in basket)) for basket in baskets]
+        new_items = [i for i in dict.fromkeys(i for b in clean for i in b) if i not in table.ids]
+        if new_items:
+            self.items_ = table = table.grown(new_items, names or {})
+        assert self.users_ is not None
+        new_users = [
+            u for u in dict.fromkeys(str(u) for u in users if u is not None) if u not in self.users_
+        ]
+        if new_users:
+            self.users_ = IdMap([*self.users_.ids, *new_users])
+        item_rows = [table.ids.to_index(b) if b else np.empty(0, np.int64) for b in clean]
+        user_idx = np.array(
+            [self.users_.index_of(str(u)) if u is not None else -1 for u in users], dtype=np.int64
+        )
+        added = basket_rows([r.tolist() for r in item_rows], len(table))
+        table.popularity += np.asarray(added.sum(axis=0)).ravel()
+        self.history_ = _grow_history(self.history_, user_idx, added, len(self.users_))
+        self._update(added, user_idx)
+
+    def _update(self, baskets: sp.csr_matrix, users: np.ndarray) -> None:
+        """Hook: learn from new baskets (binary CSR over the grown item table) and their users.
+
+        The default learns nothing: the fitted state stays as it was and new items
+        score ``-inf`` (see the class docstring).
+        """
 
     def require_fitted(self) -> ItemTable:
         if self.items_ is None:
@@ -478,6 +567,49 @@ class Recommender(ABC):
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return path
+
+
+def _grow_safe(score: Any) -> Any:
+    """Wrap a subclass's ``score`` so items and users added by ``update`` cannot break it."""
+
+    @wraps(score)
+    def wrapped(
+        self: Recommender, baskets: sp.csr_matrix, users: np.ndarray | None = None
+    ) -> np.ndarray:
+        n_items = baskets.shape[1]
+        known = self.n_items_known_ or n_items
+        if n_items > known:
+            baskets = sp.csr_matrix(baskets)[:, :known]
+        if users is not None and self.n_users_known_:
+            users = np.where(np.asarray(users) >= self.n_users_known_, -1, users)
+            if not (users >= 0).any():
+                users = None
+        out = np.asarray(score(self, baskets, users))
+        if out.shape[1] < n_items:
+            pad = np.full((out.shape[0], n_items - out.shape[1]), -np.inf, dtype=out.dtype)
+            out = np.hstack([out, pad])
+        return out
+
+    wrapped._grows_with_items = True  # type: ignore[attr-defined]
+    return wrapped
+
+
+def _grow_history(
+    history: sp.csr_matrix | None, users: np.ndarray, baskets: sp.csr_matrix, n_users: int
+) -> sp.csr_matrix:
+    """Users x items purchase counts with the new baskets of known users added."""
+    n_items = baskets.shape[1]
+    old = history if history is not None else sp.csr_matrix((0, 0), dtype=np.float32)
+    old = sp.csr_matrix(old, dtype=np.float32, copy=True)
+    old.resize((n_users, n_items))
+    mine = users >= 0
+    if not mine.any():
+        return old
+    owners = sp.csr_matrix(
+        (np.ones(int(mine.sum()), dtype=np.float32), (users[mine], np.arange(int(mine.sum())))),
+        shape=(n_users, int(mine.sum())),
+    )
+    return sp.csr_matrix(old + owners @ baskets[mine], dtype=np.float32)
 
 
 def _check_k(k: int) -> None:

@@ -1,0 +1,89 @@
+"""Sparse helpers shared by the neighbourhood models: pruning, weighting, scoring."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from xsell.data.shopdata import ShopData
+
+
+@numba.njit(cache=True)
+def _top_mask(indptr: np.ndarray, data: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover
+    keep = np.zeros(len(data), dtype=np.bool_)
+    for row in range(len(indptr) - 1):
+        start, end = indptr[row], indptr[row + 1]
+        if end - start <= k:
+            keep[start:end] = True
+        else:
+            # Stable order of -value keeps the lower column on ties (CSR rows are sorted).
+            order = np.argsort(-data[start:end], kind="mergesort")[:k]
+            keep[start + order] = True
+    return keep
+
+
+def prune_rows(matrix: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
+    """Keep the ``k`` largest entries of every row (ties: lower column first)."""
+    matrix = sp.csr_matrix(matrix)
+    matrix.sort_indices()
+    if k is None or matrix.nnz == 0:
+        return matrix
+    keep = _top_mask(matrix.indptr.astype(np.int64), matrix.data, int(k))
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    out = sp.csr_matrix(
+        (matrix.data[keep], (rows[keep], matrix.indices[keep])), shape=matrix.shape
+    )
+    out.sort_indices()
+    return out
+
+
+def basket_weights(data: ShopData, half_life_days: float | None) -> np.ndarray:
+    """Weight of every basket: ``0.5 ** (age / half_life_days)``, 1 without decay or time."""
+    if not half_life_days:
+        return np.ones(data.n_baskets, dtype=np.float64)
+    times = data.basket_time
+    if np.isnat(times).all():
+        return np.ones(data.n_baskets, dtype=np.float64)
+    reference = np.nanmax(times)
+    delta = reference - times
+    unknown = np.isnat(delta)
+    seconds = np.where(unknown, 0, delta.astype("timedelta64[s]").astype(np.int64))
+    return np.asarray(0.5 ** (np.maximum(seconds / 86400.0, 0.0) / half_life_days))
+
+
+def sparse_scores(baskets: sp.csr_matrix, similarity: sp.csr_matrix, how: str = "sum") -> np.ndarray:
+    """Dense ``n x n_items`` scores: sum (or max) over context items of their similarity rows.
+
+    Items no context item points to get ``-inf``.
+    """
+    n, n_items = baskets.shape[0], similarity.shape[1]
+    out = np.full((n, n_items), -np.inf, dtype=np.float64)
+    baskets = sp.csr_matrix(baskets)
+    if how == "max":
+        for r in range(n):
+            for a in baskets.indices[baskets.indptr[r] : baskets.indptr[r + 1]]:
+                lo, hi = similarity.indptr[a], similarity.indptr[a + 1]
+                cols = similarity.indices[lo:hi]
+                out[r, cols] = np.maximum(out[r, cols], similarity.data[lo:hi])
+        return out
+    product = sp.csr_matrix(baskets.astype(np.float64) @ similarity)
+    rows = np.repeat(np.arange(n), np.diff(product.indptr))
+    out[rows, product.indices] = product.data
+    return out
+
+
+def decay_weights(times: np.ndarray, half_life_days: float | None) -> np.ndarray | None:
+    """Weight ``0.5 ** (age_days / half_life_days)`` per basket, age counted from the newest.
+
+    Baskets without a time count fully; ``None`` when there is no decay.
+    """
+    if not half_life_days:
+        return None
+    if not np.isfinite(times.astype("datetime64[ns]").astype(np.int64)).any() or np.isnat(times).all():
+        return np.ones(len(times))
+    newest = np.nanmax(times)
+    age = (newest - times).astype("timedelta64[s]").astype(np.float64) / 86400.0
+    age = np.where(np.isnat(times), 0.0, np.maximum(age, 0.0))
+    weights: np.ndarray = 0.5 ** (age / half_life_days)
+    return weights

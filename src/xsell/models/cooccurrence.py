@@ -1,0 +1,183 @@
+"""Frequently bought together: item x item co-occurrence, in the spirit of SAR.
+
+Pair counts come from one sparse product ``Xᵀ W X`` over the baskets x items
+matrix (``W`` the per-basket time-decay weights). A measure turns counts into
+similarities, rows are pruned to the strongest ``neighbours`` and kept sparse;
+a cart scores every item by summing (or taking the max of) the rows of its items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import scipy.sparse as sp
+
+from xsell.data.shopdata import ShopData
+from xsell.errors import ValidationError
+from xsell.models._sparse import basket_weights, prune_rows, sparse_scores
+from xsell.models.base import Recommender
+
+MEASURES: Final = ("count", "confidence", "lift", "jaccard", "cosine", "inclusion")
+AGGREGATES: Final = ("sum", "max")
+
+
+def similarity_from_counts(
+    counts: sp.csr_matrix, n_baskets: float, measure: str, min_count: float = 1.0
+) -> sp.csr_matrix:
+    """Item x item similarities (row ``a`` -> column ``b``) from pair counts with supports on the diagonal.
+
+    ``confidence`` is directional, P(b | a) = C[a,b] / C[a,a]; ``lift`` is
+    C[a,b] * N / (C[a,a] C[b,b]); ``jaccard`` C / (C[a,a] + C[b,b] - C);
+    ``cosine`` C / sqrt(C[a,a] C[b,b]); ``inclusion`` C / min(C[a,a], C[b,b]).
+    The diagonal and pairs below ``min_count`` are dropped.
+    """
+    counts = sp.csr_matrix(counts, dtype=np.float64)
+    support = counts.diagonal()
+    coo = counts.tocoo()
+    keep = (coo.row != coo.col) & (coo.data >= min_count) & (coo.data > 0)
+    rows, cols, c = coo.row[keep], coo.col[keep], coo.data[keep]
+    sa, sb = support[rows], support[cols]
+    if measure == "count":
+        value = c
+    elif measure == "confidence":
+        value = c / sa
+    elif measure == "lift":
+        value = c * n_baskets / (sa * sb)
+    elif measure == "jaccard":
+        value = c / (sa + sb - c)
+    elif measure == "cosine":
+        value = c / np.sqrt(sa * sb)
+    elif measure == "inclusion":
+        value = c / np.minimum(sa, sb)
+    else:
+        raise ValidationError(f"measure must be one of {list(MEASURES)}, got {measure!r}")
+    out = sp.csr_matrix((value, (rows, cols)), shape=counts.shape)
+    out.sort_indices()
+    return out
+
+
+@dataclass
+class Cooccurrence(Recommender):
+    """Items bought in the same baskets as the cart's items.
+
+    Parameters
+    ----------
+    measure:
+        ``count``, ``confidence`` (directional P(b|a)), ``lift``, ``jaccard``,
+        ``cosine`` or ``inclusion``.
+    min_count:
+        Pairs seen in fewer (weighted) baskets are ignored.
+    neighbours:
+        Keep only this many strongest partners per item (``None`` keeps all).
+    half_life_days:
+        When set, a basket counts ``0.5 ** (age / half_life_days)`` (age from the
+        newest basket); baskets learned through ``update`` count fully.
+    aggregate:
+        ``sum`` or ``max`` of the basket items' similarities.
+    """
+
+    name = "cooccurrence"
+
+    measure: str = "jaccard"
+    min_count: float = 1.0
+    neighbours: int | None = 200
+    half_life_days: float | None = None
+    aggregate: str = "sum"
+
+    counts_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
+    similarity_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
+    n_baskets_: float = field(default=0.0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.measure not in MEASURES:
+            raise ValidationError(f"measure must be one of {list(MEASURES)}, got {self.measure!r}")
+        if self.aggregate not in AGGREGATES:
+            raise ValidationError(
+                f"aggregate must be one of {list(AGGREGATES)}, got {self.aggregate!r}"
+            )
+        if self.neighbours is not None and self.neighbours < 1:
+            raise ValidationError(f"neighbours must be at least 1 or None, got {self.neighbours}")
+        if self.half_life_days is not None and self.half_life_days <= 0:
+            raise ValidationError(f"half_life_days must be positive, got {self.half_life_days}")
+
+    def _fit(self, data: ShopData) -> None:
+        weights = basket_weights(data, self.half_life_days)
+        x = data.basket_item
+        weighted = sp.csr_matrix(x.multiply(weights[:, None].astype(np.float32)), dtype=np.float32)
+        self.counts_ = sp.csr_matrix(x.T.tocsr() @ weighted, dtype=np.float32)
+        self.n_baskets_ = float(weights.sum())
+        self.similarity_ = self._similarity(self.counts_)
+
+    def _similarity(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        full = similarity_from_counts(counts, self.n_baskets_, self.measure, self.min_count)
+        return prune_rows(full, self.neighbours)
+
+    def _update(self, baskets: sp.csr_matrix, users: np.ndarray) -> None:
+        """Add the new orders' pair counts and recompute the rows of the items they touch.
+
+        Rows of other items keep their similarities (their supports did not
+        change; only measures normalised by a touched partner's support drift,
+        until the next ``fit``).
+        """
+        assert self.counts_ is not None and self.similarity_ is not None
+        n = baskets.shape[1]
+        counts = _resized(self.counts_, n)
+        added = sp.csr_matrix(baskets.T.tocsr() @ baskets, dtype=np.float32)
+        counts = sp.csr_matrix(counts + added, dtype=np.float32)
+        self.counts_ = counts
+        self.n_baskets_ += baskets.shape[0]
+        touched = np.unique(baskets.indices)
+        similarity = _resized(self.similarity_, n).tolil()
+        if len(touched):
+            fresh = self._similarity(_rows_only(counts, touched))
+            for a in touched:
+                row = fresh.getrow(int(a))
+                similarity.rows[a] = row.indices.tolist()
+                similarity.data[a] = row.data.tolist()
+        self.similarity_ = similarity.tocsr()
+        self.n_items_known_ = n
+        self.n_users_known_ = len(self.users_) if self.users_ is not None else 0
+
+    def score(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
+        self.require_fitted()
+        assert self.similarity_ is not None
+        return sparse_scores(baskets, self.similarity_, self.aggregate)
+
+    def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
+        table = self.require_fitted()
+        assert self.similarity_ is not None and self.counts_ is not None
+        out = []
+        ctx = np.asarray(list(context), dtype=np.int64)
+        for b in items:
+            if len(ctx) == 0:
+                out.append(f"popular: in {int(table.popularity[b]):,} past orders")
+                continue
+            strengths = np.asarray(self.similarity_[ctx, b].todense()).ravel()
+            a = int(ctx[int(np.argmax(strengths))])
+            together = float(self.counts_[a, b])
+            support_a, support_b = float(self.counts_[a, a]), float(self.counts_[b, b])
+            share = together / support_a if support_a else 0.0
+            lift = together * self.n_baskets_ / (support_a * support_b) if support_a * support_b else 0.0
+            label = table.names[a] if table.names[a] is not None else table.ids.ids[a]
+            out.append(f"bought with '{label}' in {share:.0%} of its orders (lift {lift:.1f})")
+        return out
+
+
+def _resized(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
+    if matrix.shape == (n, n):
+        return matrix
+    out = sp.csr_matrix(matrix, copy=True)
+    out.resize((n, n))
+    return out
+
+
+def _rows_only(counts: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+    """``counts`` with only ``rows`` kept (plus the whole diagonal, for the supports)."""
+    mask = np.zeros(counts.shape[0], dtype=np.float32)
+    mask[rows] = 1.0
+    kept = sp.diags(mask) @ counts
+    diagonal = sp.diags(counts.diagonal() * (1.0 - mask))
+    return sp.csr_matrix(kept + diagonal)
