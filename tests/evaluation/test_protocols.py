@@ -122,5 +122,5 @@ def test_bad_inputs_name_what_was_wrong() -> None:
         make_split(data, "2030-01-01")
     with pytest.raises(ValidationError, match=r"--split must be a date .* got 'soon'"):
         make_split(data, "soon")
-    with pytest.raises(ValidationError, match="test_share must be between 0 and 1, got 1.5"):
+    with pytest.raises(ValidationError, match=r"test_share must be between 0 and 1, got 1\.5"):
         random_basket_split(data, test_share=1.5)

@@ -1,4 +1,4 @@
-"""The runner scores a model's real answers; the leaderboard round-trips through files and the store."""
+"""The runner scores real answers; the leaderboard round-trips through files and the store."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def shop():
 
 
 def test_models_only_ever_see_training_baskets_and_visible_items(shop) -> None:
-    data, split = shop
+    _, split = shop
     spy = SpyCooccurrence()
     queries = make_queries("basket-completion", split, max_queries=500, seed=0)
     evaluate([spy, "popularity"], split, "basket-completion", max_queries=500)
@@ -71,7 +71,8 @@ def test_next_basket_reports_repeat_and_new_recall() -> None:
     data = tiny_shop()
     split = make_split(data, "last-basket")
     queries = make_queries("next-basket", split)
-    # Hand-made answer: u1 (last basket a,d,e; bought a,b,c before) gets [a, d] -> repeat 1/1, new 1/2.
+    # Hand-made answers. u1: last basket a,d,e, bought a,b,c before; [a, d] finds
+    # its repeat item a (1/1) and new item d (1/2).
     order = {u: r for r, u in enumerate(data.users.to_external(queries.users))}
     recs = np.full((len(queries), 2), -1)
     recs[order["u1"]] = data.items.to_index(["a", "d"])
@@ -138,7 +139,7 @@ def test_bad_input_messages(shop) -> None:
     with pytest.raises(ValidationError, match="unknown model 'nope'; choose one of"):
         evaluate(["nope"], split, "basket-completion")
     small = time_split(tiny_shop(), "2024-02-06")  # only the single-item basket b8 tests
-    with pytest.raises(ValidationError, match="found no test queries .* at least two items"):
+    with pytest.raises(ValidationError, match=r"found no test queries .* at least two items"):
         evaluate(["popularity"], small, "basket-completion")
 
 
