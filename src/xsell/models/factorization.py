@@ -1,22 +1,18 @@
-"""Matrix factorization through the ``implicit`` library: ALS and BPR.
+"""Matrix factorization (ALS and BPR) through the ``implicit`` library.
 
-Both models learn one latent vector per item from a users x items (or baskets x
-items) matrix. A cart is scored by *folding it in*: the least-squares factor of a
-pseudo-user who bought exactly the cart (plus, for a known customer, their past
-purchases) is solved against the fixed item factors, so cart completion works for
-anonymous baskets and for customers the model never saw. For ALS this is the
-same solve as ``implicit``'s ``recalculate_user``; for BPR it is the same solve
-run on BPR's item factors (BPR itself has no fold-in).
-
-Only NumPy arrays are kept after fitting, so a saved model loads without
-``implicit`` installed.
+Both models learn one latent vector per item from a basket x item (or customer x
+item) matrix. A cart is scored by *folding it in* as a pseudo-user: for ALS the
+exact least-squares solve of Hu, Koren & Volinsky (2008) for a new row against
+the fixed item factors; for BPR, whose ranking loss has no closed-form fold-in,
+the mean of the cart's item vectors. A known customer adds their own vector.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,394 +21,330 @@ from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError, require
 from xsell.models.base import Recommender
 
-#: What a model can be trained on: one row per customer or one row per basket.
-TRAIN_ON: Final = ("users", "baskets")
+ON_CHOICES = ("baskets", "users")
+WEIGHTING_CHOICES = ("none", "bm25")
 
 
-def bm25_idf(matrix: sp.csr_matrix) -> tuple[np.ndarray, float]:
-    """Per-column idf and mean row length of ``matrix``, as ``implicit``'s ``bm25_weight`` uses."""
-    n_rows = float(matrix.shape[0])
-    df = np.bincount(matrix.indices, minlength=matrix.shape[1])
-    idf = np.log(n_rows) - np.log1p(df)
-    lengths = np.asarray(matrix.sum(axis=1)).ravel()
-    return idf, float(lengths.mean()) if len(lengths) else 1.0
-
-
-def bm25_rows(
-    rows: sp.csr_matrix, idf: np.ndarray, mean_length: float, k1: float, b: float
-) -> sp.csr_matrix:
-    """BM25-weight ``rows`` with a fitted idf and mean length.
-
-    On the training matrix itself this equals ``implicit.nearest_neighbours.bm25_weight``;
-    on new rows (a cart) it applies the training statistics, so a folded-in cart is
-    weighted the way training rows were.
-    """
-    rows = sp.csr_matrix(rows, dtype=np.float64, copy=True)
-    lengths = np.asarray(rows.sum(axis=1)).ravel()
-    norm = (1.0 - b) + b * lengths / (mean_length or 1.0)
-    row_of = np.repeat(np.arange(rows.shape[0]), np.diff(rows.indptr))
-    rows.data = rows.data * (k1 + 1.0) / (k1 * norm[row_of] + rows.data) * idf[rows.indices]
-    return rows
-
-
-def fold_in(
-    item_factors: np.ndarray, confidence: sp.csr_matrix, regularization: float
-) -> np.ndarray:
-    """Least-squares factors of pseudo-users with the given confidences (Hu, Koren, Volinsky).
-
-    Solves ``x = (YᵀY + λI + Yᵀ(C - I)Y)⁻¹ YᵀCp`` for every row, where ``C`` holds the
-    row's confidences on its items (1 elsewhere) and ``p`` is 1 on its items; this
-    is the solve ``implicit``'s ALS ``recalculate_user`` runs.
-
-    Parameters
-    ----------
-    item_factors:
-        ``n_items x f`` item factors ``Y``.
-    confidence:
-        ``n x n_items`` CSR of confidences (already scaled by ``alpha``).
-    regularization:
-        The ridge ``λ``.
-
-    Returns
-    -------
-    np.ndarray
-        ``n x f`` float64 factors; all zeros for an empty row.
-    """
-    factors = np.asarray(item_factors, dtype=np.float64)
-    f = factors.shape[1]
-    base = factors.T @ factors + regularization * np.eye(f)
-    out = np.zeros((confidence.shape[0], f), dtype=np.float64)
-    indptr, indices, data = confidence.indptr, confidence.indices, confidence.data
-    # One small solve per row, never batched, so a row's answer never depends on its batch.
-    for row in range(confidence.shape[0]):
-        lo, hi = indptr[row], indptr[row + 1]
-        if lo == hi:
-            continue
-        y = factors[indices[lo:hi]]
-        c = data[lo:hi].astype(np.float64)
-        a = base + (y.T * (c - 1.0)) @ y
-        out[row] = np.linalg.solve(a, y.T @ c)
-    return out
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """Limit BLAS to one thread: implicit slows down ~10x otherwise (its issue #649)."""
+    threadpoolctl = require("threadpoolctl", "models")
+    with threadpoolctl.threadpool_limits(1, "blas"):  # type: ignore[attr-defined]
+        yield
 
 
 @dataclass
 class _Factorization(Recommender):
-    """Shared fitting data, cart fold-in, scoring and reasons of ALS and BPR.
-
-    Parameters
-    ----------
-    factors:
-        Length of the latent vectors.
-    iterations:
-        Training epochs.
-    regularization:
-        L2 penalty of training (ALS: ridge; BPR: SGD weight decay).
-    alpha:
-        Confidence scale: a bought item counts ``alpha * value`` in the fold-in
-        (and, for ALS, in training), unbought ones 1.
-    on:
-        ``"baskets"`` trains on baskets x items (all baskets, anonymous ones too;
-        best for cart completion and for shops where few orders carry a customer
-        id); ``"users"`` on customers x items purchase counts.
-    bm25:
-        Weight the training matrix (and folded-in carts) with BM25, damping
-        items everybody buys.
-    bm25_k1, bm25_b:
-        BM25 parameters (``implicit``'s defaults).
-    half_life_days:
-        Time decay of training rows: a purchase counts ``0.5 ** (age / half_life)``.
-    history_weight:
-        For a known customer, their past purchases join the cart in the fold-in
-        with this weight per item (0 ignores history).
-    random_state:
-        Seed of the initial factors (results are reproducible).
-    num_threads:
-        Threads ``implicit`` trains with (0: all cores).
-    """
+    """Shared state and scoring of the factor models (not registered itself)."""
 
     personalized: ClassVar[bool] = True
 
+    on: str = "baskets"
     factors: int = 64
     iterations: int = 15
-    regularization: float = 0.05
-    alpha: float = 10.0
-    on: str = "baskets"
-    bm25: bool = False
+    regularization: float = 0.01
+    weighting: str = "none"
     bm25_k1: float = 100.0
     bm25_b: float = 0.8
-    half_life_days: float | None = None
-    history_weight: float = 0.5
+    user_weight: float = 1.0
     random_state: int = 0
-    num_threads: int = 0
 
     item_factors_: np.ndarray = field(
-        default_factory=lambda: np.zeros((0, 0), np.float32), init=False, repr=False
+        default_factory=lambda: np.zeros((0, 0)), init=False, repr=False
     )
-    known_items_: np.ndarray = field(
-        default_factory=lambda: np.zeros(0, bool), init=False, repr=False
+    user_factors_: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, 0)), init=False, repr=False
     )
-    unit_factors_: np.ndarray = field(
-        default_factory=lambda: np.zeros((0, 0), np.float32), init=False, repr=False
-    )
-    idf_: np.ndarray | None = field(default=None, init=False, repr=False)
+    trained_: np.ndarray = field(default_factory=lambda: np.zeros(0, bool), init=False, repr=False)
+    idf_: np.ndarray = field(default_factory=lambda: np.zeros(0), init=False, repr=False)
     mean_length_: float = field(default=1.0, init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        self._check_params()
+    # ----------------------------------------------------------- fitting
 
     def _check_params(self) -> None:
-        checks: list[tuple[str, Any, bool, str]] = [
-            ("factors", self.factors, isinstance(self.factors, int) and self.factors >= 1,
-             "an integer >= 1"),
-            ("iterations", self.iterations,
-             isinstance(self.iterations, int) and self.iterations >= 1, "an integer >= 1"),
-            ("regularization", self.regularization, self.regularization >= 0, "a number >= 0"),
-            ("alpha", self.alpha, self.alpha > 0, "a number > 0"),
-            ("on", self.on, self.on in TRAIN_ON, f"one of {list(TRAIN_ON)}"),
-            ("half_life_days", self.half_life_days,
-             self.half_life_days is None or self.half_life_days > 0, "None or a number > 0"),
-            ("history_weight", self.history_weight, self.history_weight >= 0, "a number >= 0"),
-            ("num_threads", self.num_threads,
-             isinstance(self.num_threads, int) and self.num_threads >= 0, "an integer >= 0"),
-        ]
-        for name, value, ok, expected in checks:
-            if not ok:
-                raise ValidationError(f"{self.name}: {name} must be {expected}, got {value!r}")
-
-    # ------------------------------------------------------------ training
-
-    def _train(self, matrix: sp.csr_matrix) -> np.ndarray:
-        """Item factors learned from ``matrix`` (rows x items, float32 CSR)."""
-        raise NotImplementedError
-
-    def training_matrix(self, data: ShopData) -> sp.csr_matrix:
-        """The rows x items matrix the model learns from (before BM25 and ``alpha``)."""
-        if self.on == "users":
-            if not (data.basket_user >= 0).any():
+        if self.on not in ON_CHOICES:
+            raise ValidationError(
+                f"{self.name}: on must be one of {list(ON_CHOICES)}, got {self.on!r}"
+            )
+        if self.weighting not in WEIGHTING_CHOICES:
+            raise ValidationError(
+                f"{self.name}: weighting must be one of {list(WEIGHTING_CHOICES)}, "
+                f"got {self.weighting!r}"
+            )
+        for name in ("factors", "iterations"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < 1:
                 raise ValidationError(
-                    f"{self.name}: on='users' needs orders with customer ids and the data has "
-                    "none; use on='baskets'"
+                    f"{self.name}: {name} must be a positive integer, got {value!r}"
                 )
-            if self.half_life_days:
-                return data.user_item_weighted(self.half_life_days)
-            return data.user_item
-        matrix = data.basket_item
-        if self.half_life_days:
-            matrix = sp.csr_matrix(
-                sp.diags(_basket_weights(data, self.half_life_days)) @ matrix, dtype=np.float32
+        if self.regularization < 0:
+            raise ValidationError(
+                f"{self.name}: regularization must be >= 0, got {self.regularization!r}"
             )
-        return matrix
 
-    def _fit(self, data: ShopData) -> None:
-        self._check_params()
-        matrix = sp.csr_matrix(self.training_matrix(data), dtype=np.float32)
-        matrix.eliminate_zeros()
-        if self.bm25:
-            self.idf_, self.mean_length_ = bm25_idf(matrix)
-            matrix = sp.csr_matrix(
-                bm25_rows(matrix, self.idf_, self.mean_length_, self.bm25_k1, self.bm25_b),
-                dtype=np.float32,
-            )
-            # Items bought in every row get idf <= 0; they carry no signal.
-            matrix.data = np.maximum(matrix.data, 0.0)
-            matrix.eliminate_zeros()
+    def _training_matrix(self, data: ShopData) -> sp.csr_matrix:
+        """Rows (baskets or customers) x items, BM25-weighted when asked for."""
+        if self.on == "users":
+            matrix = data.user_item.astype(np.float32).tocsr()
+            if matrix.nnz == 0:
+                raise ValidationError(
+                    f"{self.name}: on='users' needs baskets of known customers, and every "
+                    "basket is anonymous; use on='baskets'"
+                )
         else:
-            self.idf_ = None
-        threadpoolctl = require("threadpoolctl", "models")
-        with threadpoolctl.threadpool_limits(1, "blas"):  # type: ignore[attr-defined]
-            factors = self._train(matrix)
-        self.item_factors_ = np.ascontiguousarray(factors, dtype=np.float32)
-        self.known_items_ = np.diff(matrix.tocsc().indptr) > 0
-        norms = np.linalg.norm(self.item_factors_, axis=1, keepdims=True)
-        self.unit_factors_ = self.item_factors_ / np.where(norms > 0, norms, 1.0)
+            matrix = data.basket_item.astype(np.float32).tocsr()
+        counts = np.bincount(matrix.indices, minlength=matrix.shape[1])
+        self.trained_ = counts > 0
+        rows = max(matrix.shape[0], 1)
+        self.idf_ = np.log(rows) - np.log1p(counts.astype(np.float64))
+        lengths = np.asarray(matrix.sum(axis=1)).ravel()
+        self.mean_length_ = float(lengths.mean()) if len(lengths) else 1.0
+        return self._weigh(matrix)
 
-    # ------------------------------------------------------------ scoring
+    def _weigh(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        """Apply the training weighting to ``matrix`` (training rows or folded-in carts).
 
-    def fold_in_regularization(self) -> float:
-        """The ridge of the cart fold-in."""
-        return self.regularization
+        BM25 uses the idf and mean row length of the *training* matrix, so a cart is
+        weighted exactly as a training row holding the same items would have been
+        (the formula of ``implicit.nearest_neighbours.bm25_weight``).
+        """
+        if self.weighting == "none":
+            return matrix
+        matrix = matrix.tocsr(copy=True).astype(np.float64)
+        lengths = np.asarray(matrix.sum(axis=1)).ravel()
+        norm = (1.0 - self.bm25_b) + self.bm25_b * lengths / self.mean_length_
+        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        matrix.data = (
+            matrix.data
+            * (self.bm25_k1 + 1.0)
+            / (self.bm25_k1 * norm[rows] + matrix.data)
+            * self.idf_[matrix.indices]
+        )
+        return matrix.astype(np.float32).tocsr()
 
-    def context_rows(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> sp.csr_matrix:
-        """Each context as a pseudo-user row over the trained items (before ``alpha``)."""
-        n_trained = self.item_factors_.shape[0]
-        rows = sp.csr_matrix(baskets, dtype=np.float64)[:, :n_trained]
-        rows.data[:] = 1.0
-        if users is not None and self.history_weight > 0 and self.history_ is not None:
-            users = np.asarray(users, dtype=np.int64)
-            history = self.history_
-            ok = (users >= 0) & (users < history.shape[0])
-            picked = history[np.where(ok, users, 0)][:, :n_trained]
-            picked = sp.csr_matrix(sp.diags(ok.astype(np.float64)) @ picked, dtype=np.float64)
-            picked.eliminate_zeros()
-            picked.data[:] = self.history_weight
-            rows = sp.csr_matrix(rows + picked)
-        rows.sort_indices()
-        if self.idf_ is not None:
-            rows = bm25_rows(rows, self.idf_, self.mean_length_, self.bm25_k1, self.bm25_b)
-            rows.data = np.maximum(rows.data, 0.0)
-            rows.eliminate_zeros()
+    def _fit_implicit(self, model: Any, matrix: sp.csr_matrix) -> None:
+        with _one_blas_thread():
+            model.fit(matrix, show_progress=False)
+        self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+        self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+
+    # ----------------------------------------------------------- scoring
+
+    def _context_rows(self, baskets: sp.csr_matrix) -> sp.csr_matrix:
+        """The carts restricted to trained item columns (items added later are unknown)."""
+        n_trained = len(self.trained_)
+        rows = sp.csr_matrix(baskets)
+        if rows.shape[1] > n_trained:
+            rows = rows[:, :n_trained]
+        elif rows.shape[1] < n_trained:
+            rows = sp.csr_matrix(
+                (rows.data, rows.indices, rows.indptr), shape=(rows.shape[0], n_trained)
+            )
+        rows = sp.csr_matrix(rows.multiply(self.trained_[None, :].astype(np.float32)))
+        rows.eliminate_zeros()
         return rows
 
-    def user_factors(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
-        """Folded-in latent vectors of the contexts (``n x factors``; zeros for empty ones)."""
-        self.require_fitted()
-        rows = self.context_rows(baskets, users)
-        rows.data = rows.data * self.alpha
-        return fold_in(self.item_factors_, rows, self.fold_in_regularization())
+    def _fold_in(self, rows: sp.csr_matrix) -> np.ndarray:
+        """Latent vector of each row seen as a new user (zero for empty rows)."""
+        raise NotImplementedError
+
+    def _user_vectors(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Latent vectors of known customers and a mask of who has one."""
+        out = np.zeros((len(users), self.item_factors_.shape[1]), dtype=np.float64)
+        has = np.zeros(len(users), dtype=bool)
+        known = users >= 0
+        if self.on == "users":
+            direct = known & (users < self.user_factors_.shape[0])
+            out[direct] = self.user_factors_[users[direct]]
+            has |= direct
+            known &= ~direct
+        if known.any() and self.history_ is not None:
+            # Customers without a trained vector (on="baskets", or new since the fit)
+            # are folded in from their purchase history.
+            where = np.flatnonzero(known & (users < self.history_.shape[0]))
+            if len(where):
+                history = sp.csr_matrix(self.history_[users[where]], dtype=np.float32)
+                history.data[:] = 1.0
+                rows = self._context_rows(history)
+                out[where] = self._fold_in(rows)
+                has[where] = np.diff(rows.indptr) > 0
+        return out, has
 
     def score(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
         self.require_fitted()
-        vectors = self.user_factors(baskets, users)
-        n_trained = self.item_factors_.shape[0]
-        out = np.full((baskets.shape[0], self.n_items), -np.inf, dtype=np.float64)
+        rows = self._context_rows(baskets)
+        vectors = self._fold_in(rows)
+        evidence = np.diff(rows.indptr) > 0
+        if users is not None and self.user_weight > 0:
+            user_vectors, has_user = self._user_vectors(np.asarray(users, dtype=np.int64))
+            vectors = vectors + self.user_weight * user_vectors
+            evidence |= has_user
+        vectors = self._finish_vectors(vectors)
+        trained = len(self.trained_)
+        out = np.full((baskets.shape[0], self.n_items), -np.inf)
         scores = vectors @ self.item_factors_.T.astype(np.float64)
-        scores[:, ~self.known_items_] = -np.inf
-        # An empty context has no evidence at all.
-        scores[~np.any(vectors != 0, axis=1)] = -np.inf
-        out[:, :n_trained] = scores
+        scores[:, ~self.trained_] = -np.inf
+        out[:, :trained] = scores
+        out[~evidence] = -np.inf
         return out
 
-    # ------------------------------------------------------------ explanations
+    def _finish_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        return vectors
 
-    def similar_items(self, item: int, k: int = 10) -> list[tuple[int, float]]:
-        """Items whose factors point the same way as ``item``'s (cosine), best first."""
-        self.require_fitted()
-        if not 0 <= item < len(self.unit_factors_) or not self.known_items_[item]:
-            return []
-        cosine = self.unit_factors_ @ self.unit_factors_[item]
-        cosine[~self.known_items_] = -np.inf
-        cosine[item] = -np.inf
-        best = np.lexsort((np.arange(len(cosine)), -cosine))[:k]
-        return [(int(i), float(cosine[i])) for i in best if np.isfinite(cosine[i])]
+    # ----------------------------------------------------------- reasons
+
+    def _item_embedding(self) -> np.ndarray:
+        return self.item_factors_.astype(np.float64)
 
     def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         table = self.require_fitted()
-        n_trained = len(self.unit_factors_)
-        anchors = [int(i) for i in context if 0 <= int(i) < n_trained and self.known_items_[i]]
-        from_history = False
-        if not anchors and user >= 0:
-            anchors = [
-                int(i) for i in self.history_items(user)
-                if i < n_trained and self.known_items_[i]
-            ]
-            from_history = True
+        trained = len(self.trained_)
+        sources = [int(i) for i in context if 0 <= i < trained and self.trained_[i]]
+        if not sources and user >= 0:
+            sources = [int(i) for i in self.history_items(user) if i < trained and self.trained_[i]]
+        if not sources:
+            return ["fits the customer's taste profile (latent factors)" for _ in items]
+        embedding = self._item_embedding()
+        norms = np.linalg.norm(embedding, axis=1)
+        norms[norms == 0] = 1.0
+        unit = embedding / norms[:, None]
         out = []
         for item in items:
-            if not anchors or not 0 <= item < n_trained:
-                out.append("fits what customers with similar purchases buy")
+            if not 0 <= item < trained:
+                out.append("latent-factor match")
                 continue
-            cosine = self.unit_factors_[anchors] @ self.unit_factors_[item]
-            best = int(np.argmax(cosine))
-            name = table.names[anchors[best]]
-            lead = f"you bought '{name}'; customers" if from_history else "customers"
-            buy = "buy it" if from_history else f"buy '{name}'"
-            out.append(f"{lead} who {buy} also buy this (factor similarity {cosine[best]:.2f})")
+            similarity = unit[sources] @ unit[item]
+            best = int(np.argmax(similarity))
+            out.append(
+                f"often bought by customers who buy {table.names[sources[best]]!r} "
+                f"(factor similarity {similarity[best]:.2f})"
+            )
         return out
-
-
-def _basket_weights(data: ShopData, half_life_days: float) -> np.ndarray:
-    """``0.5 ** (age / half_life)`` per basket, age from the newest basket; unknown times count 1."""
-    times = data.basket_time
-    known = ~np.isnat(times)
-    weights = np.ones(len(times), dtype=np.float64)
-    if known.any():
-        newest = times[known].max()
-        age = (newest - times[known]).astype("timedelta64[s]").astype(np.float64) / 86400.0
-        weights[known] = 0.5 ** (age / half_life_days)
-    return weights
 
 
 @dataclass
 class ALS(_Factorization):
-    """Implicit-feedback ALS (``implicit.cpu.als.AlternatingLeastSquares``) with cart fold-in.
+    """Implicit-feedback alternating least squares (Hu, Koren & Volinsky 2008) via ``implicit``.
 
-    See :class:`_Factorization` for the parameters. Training confidences are
-    ``alpha * value`` (``implicit``'s convention); a cart is folded in with the
-    same ridge as training, exactly ``implicit``'s ``recalculate_user``.
-
-    Examples
-    --------
-    >>> import xsell
-    >>> from xsell.data.synthetic import make_shop
-    >>> data = make_shop(n_users=200, n_items=60, seed=1).to_shopdata()
-    >>> model = xsell.make_model("als", factors=16, iterations=5).fit(data)
-    >>> model.recommend_for_basket(["SKU00001"], k=3)["rank"].tolist()
-    [1, 2, 3]
+    Parameters
+    ----------
+    on:
+        ``"baskets"`` learns from basket x item (what goes in the same cart),
+        ``"users"`` from customer x item purchase counts (what the same people buy).
+    factors, iterations, regularization:
+        Size of the latent vectors, ALS sweeps, L2 penalty.
+    alpha:
+        Confidence of an observed purchase: ``c = alpha * weight``.
+    weighting:
+        ``"none"`` or ``"bm25"`` (down-weights very popular items and long rows);
+        ``bm25_k1`` and ``bm25_b`` are its parameters.
+    user_weight:
+        Weight of a known customer's own vector added to the cart's.
+    random_state:
+        Seed of the initial factors; fits are single-threaded and deterministic.
     """
 
     name = "als"
 
-    def _train(self, matrix: sp.csr_matrix) -> np.ndarray:
-        als = require("implicit.cpu.als", "models")
-        model = als.AlternatingLeastSquares(  # type: ignore[attr-defined]
-            factors=self.factors,
-            regularization=self.regularization,
-            alpha=self.alpha,
-            iterations=self.iterations,
-            num_threads=self.num_threads,
-            random_state=self.random_state,
-            dtype=np.float32,
-        )
-        model.fit(matrix, show_progress=False)
-        return np.asarray(model.item_factors)
+    alpha: float = 10.0
+
+    def _fit(self, data: ShopData) -> None:
+        self._check_params()
+        if self.alpha <= 0:
+            raise ValidationError(f"als: alpha must be > 0, got {self.alpha!r}")
+        require("implicit", "models")
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        matrix = self._training_matrix(data)
+        with _one_blas_thread():
+            model = AlternatingLeastSquares(
+                factors=self.factors,
+                regularization=self.regularization,
+                alpha=self.alpha,
+                iterations=self.iterations,
+                random_state=self.random_state,
+                num_threads=1,
+            )
+        self._fit_implicit(model, matrix)
+
+    def _solver(self) -> Any:
+        require("implicit", "models")
+        from implicit.cpu.als import AlternatingLeastSquares
+
+        with _one_blas_thread():
+            solver = AlternatingLeastSquares(
+                factors=self.item_factors_.shape[1],
+                regularization=self.regularization,
+                alpha=self.alpha,
+                num_threads=1,
+            )
+        solver.item_factors = self.item_factors_
+        solver.user_factors = self.user_factors_
+        return solver
+
+    def _fold_in(self, rows: sp.csr_matrix) -> np.ndarray:
+        """The ALS least-squares solve of each row against the fixed item factors.
+
+        ``x = (YᵀY + Yᵀ(C - I)Y + λI)⁻¹ YᵀCp`` with ``C = alpha * row``; implicit's
+        ``recalculate_user`` runs exactly this solve in native code.
+        """
+        weighted = self._weigh(rows)
+        if weighted.shape[0] == 0:
+            return np.zeros((0, self.item_factors_.shape[1]))
+        with _one_blas_thread():
+            vectors = self._solver().recalculate_user(np.arange(weighted.shape[0]), weighted)
+        return np.asarray(vectors, dtype=np.float64).reshape(weighted.shape[0], -1)
 
 
 @dataclass
 class BPR(_Factorization):
-    """Bayesian personalized ranking (``implicit.cpu.bpr``) with least-squares cart fold-in.
+    """Bayesian personalized ranking (Rendle et al. 2009) via ``implicit``.
 
-    BPR learns item factors (plus an item bias, kept as the last factor column)
-    by ranking bought over unbought items with SGD. Carts are folded in by the
-    least-squares solve of :func:`fold_in` on those factors with ridge
-    ``fold_in_ridge``, since BPR has no closed-form user update.
-
-    Parameters
-    ----------
-    learning_rate:
-        SGD step size.
-    fold_in_ridge:
-        Ridge of the cart fold-in.
-    verify_negative_samples:
-        Re-draw sampled negatives the row actually bought (slower, more exact).
-
-    Training is single-threaded by default: ``implicit``'s multi-threaded SGD is
-    not reproducible from a seed.
+    Same options as :class:`ALS` (without ``alpha``) plus ``learning_rate``. A cart's
+    vector is the mean of its items' vectors, since BPR has no closed-form fold-in.
     """
 
     name = "bpr"
 
     iterations: int = 100
-    regularization: float = 0.01
-    num_threads: int = 1
     learning_rate: float = 0.05
-    fold_in_ridge: float = 0.05
-    verify_negative_samples: bool = True
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if not self.learning_rate > 0:
-            raise ValidationError(
-                f"bpr: learning_rate must be a number > 0, got {self.learning_rate!r}"
-            )
-        if not self.fold_in_ridge > 0:
-            raise ValidationError(
-                f"bpr: fold_in_ridge must be a number > 0, got {self.fold_in_ridge!r}"
-            )
+    def _fit(self, data: ShopData) -> None:
+        self._check_params()
+        if self.learning_rate <= 0:
+            raise ValidationError(f"bpr: learning_rate must be > 0, got {self.learning_rate!r}")
+        require("implicit", "models")
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-    def fold_in_regularization(self) -> float:
-        return self.fold_in_ridge
-
-    def _train(self, matrix: sp.csr_matrix) -> np.ndarray:
-        bpr = require("implicit.cpu.bpr", "models")
-        model = bpr.BayesianPersonalizedRanking(  # type: ignore[attr-defined]
+        matrix = self._training_matrix(data)
+        model = BayesianPersonalizedRanking(
             factors=self.factors,
             learning_rate=self.learning_rate,
             regularization=self.regularization,
             iterations=self.iterations,
-            num_threads=self.num_threads,
-            verify_negative_samples=self.verify_negative_samples,
             random_state=self.random_state,
-            dtype=np.float32,
+            num_threads=1,
         )
-        model.fit(matrix, show_progress=False)
-        return np.asarray(model.item_factors)
+        self._fit_implicit(model, matrix)
+
+    def _fold_in(self, rows: sp.csr_matrix) -> np.ndarray:
+        # The last column of implicit's BPR item factors is the item bias.
+        embedding = self.item_factors_[:, :-1].astype(np.float64)
+        sizes = np.diff(rows.indptr).astype(np.float64)
+        binary = sp.csr_matrix((np.ones(rows.nnz), rows.indices, rows.indptr), shape=rows.shape)
+        means = binary @ embedding / np.maximum(sizes, 1.0)[:, None]
+        return np.hstack([means, np.zeros((rows.shape[0], 1))])
+
+    def _user_vectors(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        vectors, has = super()._user_vectors(users)
+        vectors[:, -1] = 0.0
+        return vectors, has
+
+    def _finish_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        # The user side of the bias column is 1, so every score carries the item bias once.
+        vectors = vectors.copy()
+        vectors[:, -1] = 1.0
+        return vectors
+
+    def _item_embedding(self) -> np.ndarray:
+        return self.item_factors_[:, :-1].astype(np.float64)
