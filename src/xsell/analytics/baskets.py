@@ -1,4 +1,4 @@
-"""Basket analysis: sizes, top items, top pairs by lift, category affinity, time patterns, repurchase."""
+"""Basket analysis: sizes, top items and pairs, category affinity, time patterns, repurchase."""
 
 from __future__ import annotations
 
@@ -169,14 +169,14 @@ def attach_rates(data: ShopData) -> pd.DataFrame:
 
 
 def time_patterns(data: ShopData) -> dict[str, pd.DataFrame]:
-    """Orders and revenue by hour of day, weekday and month (keys ``hour``, ``weekday``, ``month``)."""
+    """Orders and revenue by hour of day, weekday and month (keys hour, weekday, month)."""
     _need_baskets(data, "time patterns")
     times = pd.DatetimeIndex(need_times(data, "time patterns"))
     revenue = (
         pd.Series(line_revenue(data)).groupby(data.lines["basket"].to_numpy()).sum(min_count=1)
     )
     basket_revenue = revenue.reindex(range(data.n_baskets)).to_numpy()
-    known = ~times.isna()
+    known = ~np.asarray(times.isna())
     out: dict[str, pd.DataFrame] = {}
     for key, values, labels in (
         ("hour", times.hour, [f"{h:02d}" for h in range(24)]),

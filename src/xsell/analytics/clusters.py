@@ -88,8 +88,8 @@ def kmeans_segments(
     ks = [k for k in ks if k < n]
     if not ks:
         raise Unavailable(f"KMeans segments need more customers than clusters; there are {n}")
-    skewed = np.log1p(features.clip(lower=0))
-    matrix = preprocessing.StandardScaler().fit_transform(skewed.to_numpy())
+    skewed = np.log1p(features.clip(lower=0).to_numpy(np.float64))
+    matrix = preprocessing.StandardScaler().fit_transform(skewed)
     scores: dict[int, float] = {}
     labels_of: dict[int, np.ndarray] = {}
     # One BLAS/OpenMP thread: on a few thousand rows the thread start-up costs

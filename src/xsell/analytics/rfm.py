@@ -85,7 +85,7 @@ def rfm_segments(data: ShopData, now: np.datetime64 | str | None = None) -> pd.D
     per_user = baskets.groupby("user", sort=True).agg(
         last=("time", "max"), frequency=("time", "size")
     )
-    reference = np.datetime64(now, "ns") if now is not None else np.max(times[known])
+    reference = pd.Timestamp(now).to_datetime64() if now is not None else np.max(times[known])
     recency = (reference - per_user["last"].to_numpy()).astype("timedelta64[s]").astype(np.int64)
     revenue = line_revenue(data)
     line_user = data.lines["user"].to_numpy()

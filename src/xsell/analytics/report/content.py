@@ -1,0 +1,442 @@
+"""What the report says: sections of charts, tables and notes, computed from a store.
+
+Each part of a section is computed on its own; a part the data cannot answer
+(:class:`~xsell.analytics.common.Unavailable`, or any other xsell error) becomes
+a note saying why, and the rest of the report goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xsell.analytics import baskets, bundles, paths, sales
+from xsell.analytics.clusters import kmeans_segments
+from xsell.analytics.report import figures as F
+from xsell.analytics.rfm import rfm_segments
+from xsell.analytics.segment_rules import segment_rule_contrasts
+from xsell.analytics.segments import segment_profiles
+from xsell.data.shopdata import ShopData
+from xsell.data.store import Store
+from xsell.errors import XsellError
+from xsell.progress import Reporter, SilentReporter
+
+
+@dataclass
+class Part:
+    """One chart or table of a section (``figure`` or ``table``), or why it is missing."""
+
+    title: str
+    figure: Any = None
+    table: pd.DataFrame | None = None
+    caption: str = ""
+    missing: str = ""
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    intro: str = ""
+    parts: list[Part] = field(default_factory=list)
+
+    def add(self, title: str, build: Callable[[], Any], caption: str = "") -> Any:
+        """Run ``build``; keep its figure or table, or note why it could not be computed."""
+        try:
+            value = build()
+        except XsellError as exc:
+            self.parts.append(Part(title, missing=str(exc)))
+            return None
+        if isinstance(value, pd.DataFrame):
+            self.parts.append(Part(title, table=value, caption=caption))
+        elif value is not None:
+            self.parts.append(Part(title, figure=value, caption=caption))
+        return value
+
+    def missing(self) -> list[Part]:
+        return [p for p in self.parts if p.missing]
+
+
+@dataclass
+class ReportContent:
+    title: str
+    store: str
+    summary: list[tuple[str, str]]
+    notes: list[str]
+    sections: list[Section]
+
+    @property
+    def figures(self) -> list[Any]:
+        return [p.figure for s in self.sections for p in s.parts if p.figure is not None]
+
+    def missing(self) -> list[tuple[str, Part]]:
+        return [(s.title, p) for s in self.sections for p in s.missing()]
+
+
+#: Steps the progress bar counts (one per section plus loading).
+STEPS = 11
+
+
+def collect(store: Store | str | Path, reporter: Reporter | None = None) -> ReportContent:
+    """Compute every section of the report from ``store``."""
+    store = store if isinstance(store, Store) else Store(store)
+    reporter = reporter or SilentReporter()
+    reporter.step("loading the store", 0)
+    ingests = _ingests(store)
+    summary: list[tuple[str, str]] = [("store", str(store.path))]
+    notes: list[str] = []
+    why_no_data = ""
+    try:
+        data: ShopData | None = ShopData.from_store(store)
+    except XsellError as exc:
+        data = None
+        why_no_data = str(exc)
+        notes.append(f"No analysis of orders: {exc}")
+    reporter.step("overview", 1)
+    sections = [_overview(data, ingests, summary, notes)]
+    builders: list[tuple[str, Callable[..., Section]]] = [
+        ("sales", _sales),
+        ("RFM segments", _rfm),
+        ("clusters", _clusters),
+        ("baskets", _baskets),
+        ("time patterns", _time),
+        ("shopping paths", _paths),
+        ("segment-aware rules", _segment_rules),
+        ("bundles", _bundles),
+    ]
+    state: dict[str, Any] = {}
+    for name, build in builders:
+        reporter.step(name, 0)
+        if data is None:
+            sections.append(
+                Section(name, name.capitalize(), parts=[Part(name, missing=why_no_data)])
+            )
+        else:
+            sections.append(build(data, store, state))
+        reporter.step(name, 1)
+    sections.append(_rules_and_leaderboard(store, data, state))
+    reporter.step("done", 1)
+    return ReportContent(
+        title="xsell shop report",
+        store=str(store.path),
+        summary=summary,
+        notes=notes,
+        sections=sections,
+    )
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def _ingests(store: Store) -> list[dict[str, Any]]:
+    with store.connect() as con:
+        rows = con.execute("SELECT report FROM ingests ORDER BY ingest_id").fetchall()
+    return [json.loads(r[0]) for r in rows if r[0]]
+
+
+def _overview(
+    data: ShopData | None,
+    ingests: list[dict[str, Any]],
+    summary: list[tuple[str, str]],
+    notes: list[str],
+) -> Section:
+    section = Section("overview", "Overview")
+    for ingest in ingests:
+        if ingest.get("kind") != "lines" or ingest.get("skipped"):
+            continue
+        raw = ingest.get("raw_profile", {})
+        kept = ingest.get("kept_profile", {})
+        reasons = ", ".join(f"{r} {n:,}" for r, n in ingest.get("reasons", {}).items())
+        summary.append(
+            (
+                f"file {Path(ingest['path']).name}",
+                f"{ingest['rows_in']:,} rows read, {ingest['rows_kept']:,} kept"
+                + (f" (rejected: {reasons})" if reasons else ""),
+            )
+        )
+        if raw.get("customers") is not None and kept.get("customers") is not None:
+            dropped = int(raw["customers"]) - int(kept["customers"])
+            notes.append(
+                f"{Path(ingest['path']).name}: {raw['customers']:,} customer ids in the file; "
+                f"{kept['customers']:,} have at least one kept order and are the customers "
+                "segmented here"
+                + (
+                    f" ({dropped:,} had only rejected lines: cancellations, returns, "
+                    "fees or bad prices)."
+                    if dropped > 0
+                    else "."
+                )
+            )
+    if data is None:
+        return section
+    figures = sales.order_figures(data)
+    summary.extend(
+        [
+            ("orders", f"{figures['orders']:,.0f} ({figures['anonymous_orders']:,.0f} anonymous)"),
+            ("customers with orders", f"{figures['customers']:,.0f}"),
+            ("items sold", f"{figures['items']:,.0f}"),
+            ("revenue", _money(figures["revenue"])),
+            ("average order value", _money(figures["average_order_value"])),
+            ("distinct items per order", f"{figures['items_per_order']:.1f}"),
+            ("units per order", f"{figures['units_per_order']:.1f}"),
+        ]
+    )
+    times = data.basket_time
+    if not np.isnat(times).all():
+        summary.append(
+            (
+                "period",
+                f"{pd.Timestamp(np.nanmin(times)):%Y-%m-%d} .. "
+                f"{pd.Timestamp(np.nanmax(times)):%Y-%m-%d}",
+            )
+        )
+    return section
+
+
+def _money(value: float) -> str:
+    return "unknown (no prices)" if not np.isfinite(value) else f"{value:,.2f}"
+
+
+def _sales(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
+    s = Section(
+        "sales", "Sales", "Revenue over time, best sellers, and what was cancelled or returned."
+    )
+    s.add("Revenue per week", lambda: F.revenue_line(sales.revenue_over_time(data, "W")))
+    s.add(
+        "Top products by revenue", lambda: F.hbar(sales.top_products(data, 15), "revenue", "name")
+    )
+    s.add(
+        "Top categories by revenue",
+        lambda: F.hbar(sales.top_categories(data, 15), "revenue", "category"),
+    )
+    s.add(
+        "Cancellations and returns",
+        lambda: sales.return_rates(store, data),
+        "Lines rejected at ingest as cancellations (cancel-prefixed orders) or returns "
+        "(negative quantities), against the kept lines; value is |quantity| x price.",
+    )
+    return s
+
+
+def _rfm(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
+    s = Section(
+        "rfm",
+        "Customer segments (RFM)",
+        "Each customer scores 1-5 on recency (R), frequency (F) and monetary value (M) by "
+        "quintile; R and F place them in a named segment.",
+    )
+    table = s.add("RFM table", lambda: rfm_segments(data))
+    if table is None:
+        return s
+    s.parts.pop()  # the per-customer table is too long to show; its summaries follow
+    state["rfm"] = table
+    profiles = s.add("Segments", lambda: segment_profiles(data, table))
+    if profiles is not None:
+        s.parts.pop()
+        state["rfm_profiles"] = profiles
+        s.add("Customers and revenue by segment", lambda: F.segment_bars(profiles))
+        s.add("R x F grid (customers)", lambda: F.rf_grid(table))
+        s.add(
+            "Segment profiles",
+            lambda: _drop_empty(profiles),
+            f"{len(table):,} customers with orders (sizes add up to this).",
+        )
+    return s
+
+
+def _clusters(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
+    s = Section(
+        "clusters",
+        "Behavioural clusters (KMeans)",
+        "KMeans on log-scaled, standardized recency, frequency, spend, basket size and range; "
+        "the number of clusters is the one with the best silhouette.",
+    )
+    table = s.add("clusters", lambda: kmeans_segments(data))
+    if table is None:
+        return s
+    s.parts.pop()
+    s.add("Silhouette by number of clusters", lambda: F.silhouette_line(table.attrs["silhouette"]))
+    profiles = segment_profiles(data, table)
+    s.add("Customers and revenue by cluster", lambda: F.segment_bars(profiles))
+    means = table.groupby("segment").mean(numeric_only=True).drop(columns="cluster")
+    s.add("Cluster centres (means)", lambda: means.reset_index())
+    s.add("Cluster profiles", lambda: _drop_empty(profiles))
+    return s
+
+
+def _baskets(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
+    s = Section("baskets", "Basket analysis", "What goes together, and how big baskets are.")
+    s.add("Basket size (distinct items)", lambda: F.size_histogram(baskets.basket_sizes(data)))
+    s.add(
+        "Items in the most baskets", lambda: F.hbar(baskets.top_items(data, 15), "baskets", "name")
+    )
+    pairs = s.add(
+        "Top pairs by lift",
+        lambda: _pair_table(baskets.top_pairs(data, 20)),
+        f"Pairs in at least {baskets.pair_min_count(data.n_baskets):,} baskets; "
+        "p: one-sided Fisher exact test, q: Benjamini-Hochberg over all frequent pairs.",
+    )
+    state["pairs"] = pairs
+    s.add("Category affinity (lift)", lambda: F.heatmap(baskets.category_affinity(data), "lift"))
+    s.add(
+        "Cross-category attach rate",
+        lambda: F.heatmap(baskets.attach_rates(data), "attach rate"),
+        "Row: the category in the basket; column: the share of those baskets also holding it.",
+    )
+    repeat = s.add(
+        "Repurchase intervals",
+        lambda: baskets.repurchase_intervals(data, k=20),
+        "Days until the same customer buys the same item again (orders on one day "
+        "count once): the timing for replenishment reminders.",
+    )
+    if repeat is not None:
+        s.add("Median days to repurchase", lambda: F.repurchase_bars(repeat))
+    return s
+
+
+def _time(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
+    s = Section("time", "When people buy", "Orders by hour of day, weekday and month.")
+    patterns = s.add("time", lambda: baskets.time_patterns(data))
+    if patterns is None:
+        return s
+    s.parts.pop()
+    for key in ("hour", "weekday", "month"):
+        s.add(f"Orders by {key}", lambda key=key: F.time_bars(patterns[key], key))
+    return s
+
+
+def _paths(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
+    s = Section("paths", "Shopping paths", "From browsing events: view -> cart -> purchase.")
+    table = s.add(
+        "Funnel per category",
+        lambda: paths.funnel(data),
+        "Distinct (customer, item) pairs reaching each stage.",
+    )
+    if table is not None:
+        s.add("Funnel (all items)", lambda: F.funnel(table))
+    s.add(
+        "Most common item-to-item moves",
+        lambda: paths.transitions(data, 20),
+        "Consecutive items viewed or carted in one session (30-minute gap).",
+    )
+    return s
+
+
+def _segment_rules(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
+    s = Section(
+        "segment_rules",
+        "Segment-aware rules",
+        "Pairs mined within each RFM segment: where their lift differs most between segments.",
+    )
+    if "rfm" not in state:
+        s.parts.append(Part("contrasts", missing="no RFM segments (see above)"))
+        return s
+    table = s.add(
+        "Pairs whose lift differs most", lambda: segment_rule_contrasts(data, state["rfm"])
+    )
+    if table is not None:
+        s.add("Lift by segment", lambda: F.contrast_heatmap(table))
+    return s
+
+
+def _bundles(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
+    s = Section(
+        "bundles",
+        "Bundle candidates",
+        "Sets of 2-3 items bought together far above chance (lift >= 2), across categories when "
+        "the catalog has them, ranked by the share of the best seller's orders holding the set.",
+    )
+    table = s.add("Bundles", lambda: bundles.bundle_candidates(data, k=10))
+    if table is not None:
+        s.parts.pop()
+        s.add(
+            "Bundles",
+            lambda: table.drop(columns=["items"])[
+                [
+                    "names",
+                    "size",
+                    "count",
+                    "lift",
+                    "all_confidence",
+                    "price",
+                    "categories",
+                    "evidence",
+                ]
+            ],
+            f"Sets in at least {bundles.bundle_min_count(data.n_baskets):,} orders.",
+        )
+    return s
+
+
+def _rules_and_leaderboard(store: Store, data: ShopData | None, state: dict[str, Any]) -> Section:
+    from xsell.evaluation.leaderboard import latest_leaderboard
+    from xsell.mining import load_rules
+
+    s = Section("rules", "Strongest rules and the evaluation leaderboard")
+
+    def rules() -> pd.DataFrame:
+        shown = load_rules(store).head(20)
+        name = "antecedent_names" if "antecedent_names" in shown.columns else "antecedent"
+        cname = "consequent_names" if "consequent_names" in shown.columns else "consequent"
+        return pd.DataFrame(
+            {
+                "if bought": [" + ".join(map(str, v)) for v in shown[name]],
+                "then": [" + ".join(map(str, v)) for v in shown[cname]],
+                "count": shown["count"],
+                "confidence": shown["confidence"],
+                "lift": shown["lift"],
+                "q_value": shown.get("q_value", np.nan),
+            }
+        )
+
+    s.add("Saved rules (latest version)", rules)
+
+    def leaderboard() -> pd.DataFrame:
+        board = latest_leaderboard(store)
+        if board is None:
+            raise XsellError("no evaluation run yet; run `xsell evaluate`")
+        columns = board.metric_columns()
+        rows = [
+            {"model": r.get("model"), **{c: r.get(c) for c in columns}, "fit_s": r.get("fit_s")}
+            for r in board.rows
+        ]
+        return pd.DataFrame(rows)
+
+    s.add("Latest leaderboard", leaderboard)
+    return s
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _pair_table(pairs: pd.DataFrame) -> pd.DataFrame:
+    return pairs[
+        [
+            "name_a",
+            "name_b",
+            "count",
+            "lift",
+            "confidence_ab",
+            "confidence_ba",
+            "p_value",
+            "q_value",
+        ]
+    ].rename(
+        columns={
+            "name_a": "item A",
+            "name_b": "item B",
+            "confidence_ab": "P(B|A)",
+            "confidence_ba": "P(A|B)",
+        }
+    )
+
+
+def _drop_empty(frame: pd.DataFrame) -> pd.DataFrame:
+    empty = [c for c in frame.columns if frame[c].astype(str).str.strip().isin(["", "nan"]).all()]
+    return frame.drop(columns=empty)
