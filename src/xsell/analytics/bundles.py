@@ -115,7 +115,7 @@ def bundle_candidates(
     table = table.iloc[kept].drop(columns="index").reset_index(drop=True)
     table["evidence"] = [
         f"together in {c:,} orders ({a:.0%} of the orders with its best seller), "
-        f"{lift:,.1f}x the {e:.1f} expected by chance"
+        f"{lift:,.1f}x the {e:.2g} expected by chance"
         for c, a, lift, e in zip(
             table["count"],
             table["all_confidence"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +47,19 @@ class Section:
     intro: str = ""
     parts: list[Part] = field(default_factory=list)
 
-    def add(self, title: str, build: Callable[[], Any], caption: str = "") -> Any:
-        """Run ``build``; keep its figure or table, or note why it could not be computed."""
+    def compute(self, title: str, build: Callable[[], Any]) -> Any:
+        """Run ``build`` and return its value, or note why it could not be computed (None)."""
         try:
-            value = build()
+            return build()
         except XsellError as exc:
             self.parts.append(Part(title, missing=str(exc)))
             return None
+
+    def add(self, title: str, build: Callable[[], Any], caption: str = "") -> Any:
+        """Run ``build``; keep its figure or table, or note why it could not be computed."""
+        value = self.compute(title, build)
         if isinstance(value, pd.DataFrame):
-            self.parts.append(Part(title, table=value, caption=caption))
+            self.parts.append(Part(title, table=_drop_empty(value), caption=caption))
         elif value is not None:
             self.parts.append(Part(title, figure=value, caption=caption))
         return value
@@ -99,7 +104,8 @@ def collect(store: Store | str | Path, reporter: Reporter | None = None) -> Repo
         why_no_data = str(exc)
         notes.append(f"No analysis of orders: {exc}")
     reporter.step("overview", 1)
-    sections = [_overview(data, ingests, summary, notes)]
+    _overview(data, ingests, summary, notes)
+    sections: list[Section] = []
     builders: list[tuple[str, Callable[..., Section]]] = [
         ("sales", _sales),
         ("RFM segments", _rfm),
@@ -145,8 +151,8 @@ def _overview(
     ingests: list[dict[str, Any]],
     summary: list[tuple[str, str]],
     notes: list[str],
-) -> Section:
-    section = Section("overview", "Overview")
+) -> None:
+    """Fill the summary rows and notes: what was read, kept, and the headline figures."""
     for ingest in ingests:
         if ingest.get("kind") != "lines" or ingest.get("skipped"):
             continue
@@ -174,7 +180,7 @@ def _overview(
                 )
             )
     if data is None:
-        return section
+        return
     figures = sales.order_figures(data)
     summary.extend(
         [
@@ -196,7 +202,6 @@ def _overview(
                 f"{pd.Timestamp(np.nanmax(times)):%Y-%m-%d}",
             )
         )
-    return section
 
 
 def _money(value: float) -> str:
@@ -231,20 +236,18 @@ def _rfm(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
         "Each customer scores 1-5 on recency (R), frequency (F) and monetary value (M) by "
         "quintile; R and F place them in a named segment.",
     )
-    table = s.add("RFM table", lambda: rfm_segments(data))
+    table = s.compute("RFM scores", lambda: rfm_segments(data))
     if table is None:
         return s
-    s.parts.pop()  # the per-customer table is too long to show; its summaries follow
     state["rfm"] = table
-    profiles = s.add("Segments", lambda: segment_profiles(data, table))
+    profiles = s.compute("Segment profiles", lambda: segment_profiles(data, table))
     if profiles is not None:
-        s.parts.pop()
         state["rfm_profiles"] = profiles
         s.add("Customers and revenue by segment", lambda: F.segment_bars(profiles))
         s.add("R x F grid (customers)", lambda: F.rf_grid(table))
         s.add(
             "Segment profiles",
-            lambda: _drop_empty(profiles),
+            lambda: profiles,
             f"{len(table):,} customers with orders (sizes add up to this).",
         )
     return s
@@ -257,16 +260,15 @@ def _clusters(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
         "KMeans on log-scaled, standardized recency, frequency, spend, basket size and range; "
         "the number of clusters is the one with the best silhouette.",
     )
-    table = s.add("clusters", lambda: kmeans_segments(data))
+    table = s.compute("Clusters", lambda: kmeans_segments(data))
     if table is None:
         return s
-    s.parts.pop()
     s.add("Silhouette by number of clusters", lambda: F.silhouette_line(table.attrs["silhouette"]))
     profiles = segment_profiles(data, table)
     s.add("Customers and revenue by cluster", lambda: F.segment_bars(profiles))
     means = table.groupby("segment").mean(numeric_only=True).drop(columns="cluster")
     s.add("Cluster centres (means)", lambda: means.reset_index())
-    s.add("Cluster profiles", lambda: _drop_empty(profiles))
+    s.add("Cluster profiles", lambda: profiles)
     return s
 
 
@@ -302,12 +304,11 @@ def _baskets(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
 
 def _time(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
     s = Section("time", "When people buy", "Orders by hour of day, weekday and month.")
-    patterns = s.add("time", lambda: baskets.time_patterns(data))
+    patterns = s.compute("Orders by time", lambda: baskets.time_patterns(data))
     if patterns is None:
         return s
-    s.parts.pop()
-    for key in ("hour", "weekday", "month"):
-        s.add(f"Orders by {key}", lambda key=key: F.time_bars(patterns[key], key))
+    for key, frame in patterns.items():
+        s.add(f"Orders by {key}", partial(F.time_bars, frame, key))
     return s
 
 
@@ -352,9 +353,8 @@ def _bundles(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
         "Sets of 2-3 items bought together far above chance (lift >= 2), across categories when "
         "the catalog has them, ranked by the share of the best seller's orders holding the set.",
     )
-    table = s.add("Bundles", lambda: bundles.bundle_candidates(data, k=10))
+    table = s.compute("Bundles", lambda: bundles.bundle_candidates(data, k=10))
     if table is not None:
-        s.parts.pop()
         s.add(
             "Bundles",
             lambda: table.drop(columns=["items"])[
@@ -438,5 +438,11 @@ def _pair_table(pairs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _drop_empty(frame: pd.DataFrame) -> pd.DataFrame:
-    empty = [c for c in frame.columns if frame[c].astype(str).str.strip().isin(["", "nan"]).all()]
+    if frame.empty:
+        return frame
+    empty = [
+        c
+        for c in frame.columns
+        if frame[c].astype(str).str.strip().isin(["", "nan", "None", "<NA>"]).all()
+    ]
     return frame.drop(columns=empty)

@@ -23,7 +23,8 @@ h2 { color: #1d3557; border-bottom: 2px solid #e9eef5; padding-bottom: 6px; }
 h3 { margin: 18px 0 6px 0; font-size: 16px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 12px; }
 table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
-th, td { border-bottom: 1px solid #e3e7ee; padding: 4px 10px; text-align: left; vertical-align: top; }
+th, td { border-bottom: 1px solid #e3e7ee; padding: 4px 10px; text-align: left;
+         vertical-align: top; }
 th { background: #f0f3f8; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .caption { color: #5a6b7d; font-size: 13px; margin: 2px 0 8px 0; }
@@ -50,9 +51,9 @@ def render_html(content: ReportContent) -> tuple[str, int]:
         body.append(f'<p class="caption">{html.escape(note)}</p>')
     if missing:
         body.append("<h3>Not computed</h3><ul>")
-        for section, part in missing:
+        for where, part in missing:
             body.append(
-                f"<li><b>{html.escape(section)}: {html.escape(part.title)}</b> — "
+                f"<li><b>{html.escape(where)}: {html.escape(part.title)}</b> — "
                 f"{html.escape(part.missing)}</li>"
             )
         body.append("</ul>")
