@@ -113,6 +113,23 @@ def test_demo_runs_end_to_end_on_the_synthetic_shop(tmp_path: Path) -> None:
     assert kinds == ["lines", "lines", "catalog", "customers"]
     assert summary["stats"]["customers"] == 300
     assert summary["stats"]["events"] > 0
+    assert len(summary["rules"]) == 5
+    assert all(rule["lift"] > 1 and rule["baskets"] >= 20 for rule in summary["rules"])
+    board = summary["leaderboard"]
+    assert {row["model"] for row in board["rows"]} == {
+        "popularity",
+        "personal",
+        "cooccurrence",
+        "itemknn",
+        "als",
+        "rules",
+    }
+    recall = {row["model"]: row["recall@10"] for row in board["rows"]}
+    assert max(recall.values()) > recall["popularity"]  # co-purchases beat best sellers
     answers = summary["suggestions"]["answers"]
     assert len(answers) == 3 and all(len(a["top"]) == 5 for a in answers)
     assert all(row["reason"] for a in answers for row in a["top"])
+    # The best model finds the planted complements of the synthetic shop.
+    assert sum(1 for a in answers if a["partner_rank"] is not None) >= 2
+    report = Path(summary["report"])
+    assert report.exists() and report.stat().st_size > 100_000

@@ -17,6 +17,8 @@ from xsell.data.store import Store
 from xsell.data.synthetic import make_shop
 from xsell.progress import progress_bar
 
+DEMO_MODELS = "popularity,personal,cooccurrence,itemknn,als,rules"
+
 
 @app.command()
 def demo(
@@ -32,10 +34,14 @@ def demo(
     ] = Path("xsell-demo"),
     users: Annotated[int, typer.Option("--users", help="Synthetic shop: customers.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Synthetic shop: random seed.")] = 0,
+    models: Annotated[
+        str, typer.Option("--models", help="Models to compare on a held-out month.")
+    ] = DEMO_MODELS,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Write report.html.")] = True,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     quiet: QuietOption = False,
 ) -> None:
-    """Ingest, inspect, fit and ask for suggestions, end to end, and print a summary."""
+    """Ingest, inspect, mine rules, compare models, suggest and report, end to end."""
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     store = Store(out / "xsell.duckdb")
@@ -43,7 +49,7 @@ def demo(
         stale.unlink(missing_ok=True)
     summary: dict[str, Any] = {"store": str(store.path)}
     shop = None
-    with progress_bar("demo", total=4, quiet=is_quiet(quiet) or json_output) as bar:
+    with progress_bar("demo", total=7, quiet=is_quiet(quiet) or json_output) as bar:
         bar.step("preparing data", 0)
         if paths:
             reports = [ingest_lines(store, p, preset=preset) for p in paths]
@@ -75,9 +81,21 @@ def demo(
             k: figures[k] for k in ("lines", "baskets", "customers", "items", "events")
         }
         data = ShopData.from_store(store)
-        bar.step("loaded", 1)
-        summary["suggestions"] = _suggestions(data, shop)
-        bar.step("suggested", 1)
+        bar.step("mining rules", 1)
+        summary["rules"] = _rules(data, store)
+        bar.step("comparing models", 1)
+        leaderboard = _leaderboard(data, store, [m.strip() for m in models.split(",") if m.strip()])
+        summary["leaderboard"] = leaderboard
+        best = leaderboard["best"]
+        bar.step("suggesting", 1)
+        summary["suggestions"] = _suggestions(data, shop, best)
+        bar.step("writing the report", 1)
+        if report:
+            from xsell.analytics.report import build_report
+
+            result = build_report(store, out / "report.html")
+            summary["report"] = str(result.path)
+        bar.step("done", 1)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     if json_output:
         print_json(summary)
@@ -85,11 +103,61 @@ def demo(
     _print_summary(summary)
 
 
-def _suggestions(data: ShopData, shop: Any) -> dict[str, Any]:
-    """Fit the best co-purchase model available and ask it about a few anchors."""
+def _rules(data: ShopData, store: Store) -> list[dict[str, Any]]:
+    """The strongest pair rules by lift (at least 20 baskets), saved in the store."""
+    from xsell.mining import save_rules, top_k_rules
+
+    rules = top_k_rules(data, 200, sort_by="lift", min_count=20, max_len=3)
+    save_rules(store, rules, params={"source": "xsell demo", "min_count": 20})
+    names = dict(zip(data.items.ids, data.item_names(), strict=True))
+    return [
+        {
+            "if": [names.get(i, i) for i in row.antecedent],
+            "then": [names.get(i, i) for i in row.consequent],
+            "baskets": int(row.count),
+            "confidence": float(row.confidence),
+            "lift": float(row.lift),
+        }
+        for row in rules.head(5).itertuples()
+    ]
+
+
+def _leaderboard(data: ShopData, store: Store, models: list[str]) -> dict[str, Any]:
+    """Basket completion on the last month of orders; the leaderboard is saved in the store."""
+    import numpy as np
+    import pandas as pd
+
+    from xsell.evaluation import evaluate, make_split
+
+    last = pd.Timestamp(np.nanmax(data.basket_time))
+    cut = (last - pd.Timedelta(days=30)).strftime("%Y-%m-%d")
+    board = evaluate(
+        models,
+        make_split(data, cut),
+        "basket-completion",
+        ks=(10,),
+        split_name=cut,
+        dataset="demo",
+        max_queries=3000,
+    )
+    board.save_to_store(store)
+    rows = [
+        {
+            "model": row["model"],
+            "recall@10": float(row["recall@10"]),
+            "ndcg@10": float(row["ndcg@10"]),
+            "coverage@10": float(row["coverage@10"]),
+            "fit_s": float(row["fit_s"]),
+        }
+        for row in board.rows
+    ]
+    return {"split": cut, "queries": board.n_queries, "rows": rows, "best": rows[0]["model"]}
+
+
+def _suggestions(data: ShopData, shop: Any, name: str) -> dict[str, Any]:
+    """Fit the best model of the leaderboard on all data and ask it about a few anchors."""
     from xsell.models import REGISTRY, make_model
 
-    name = "cooccurrence" if _available("cooccurrence") else "popularity"
     model = make_model(name).fit(data)
     if shop is not None:
         anchors = [(p.anchor, p.partner) for p in shop.planted_pairs[:3]]
@@ -115,16 +183,6 @@ def _suggestions(data: ShopData, shop: Any) -> dict[str, Any]:
     return {"model": name, "known_models": sorted(REGISTRY), "answers": answers}
 
 
-def _available(name: str) -> bool:
-    from xsell.models import model_class
-
-    try:
-        model_class(name)
-    except ImportError:
-        return False
-    return True
-
-
 def _print_summary(summary: dict[str, Any]) -> None:
     table = Table(title="ingested", title_justify="left")
     for column in ("file", "kind", "read", "kept", "rejected"):
@@ -145,6 +203,36 @@ def _print_summary(summary: dict[str, Any]) -> None:
         f"store {summary['store']}: {stats['lines']:,} lines, {stats['baskets']:,} baskets, "
         f"{stats['customers']:,} customers, {stats['items']:,} items, {stats['events']:,} events"
     )
+    rules = Table(title="strongest rules (lift, at least 20 baskets)", title_justify="left")
+    for column in ("if bought", "then also", "baskets", "confidence", "lift"):
+        rules.add_column(
+            column, justify="right" if column in ("baskets", "confidence", "lift") else "left"
+        )
+    for rule in summary["rules"]:
+        rules.add_row(
+            " + ".join(map(str, rule["if"])),
+            " + ".join(map(str, rule["then"])),
+            f"{rule['baskets']:,}",
+            f"{rule['confidence']:.0%}",
+            f"{rule['lift']:.1f}",
+        )
+    console.print(rules)
+    board = summary["leaderboard"]
+    table = Table(
+        title=f"basket completion after {board['split']} ({board['queries']:,} hidden items)",
+        title_justify="left",
+    )
+    for column in ("model", "recall@10", "ndcg@10", "coverage@10", "fit s"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for row in board["rows"]:
+        table.add_row(
+            row["model"],
+            f"{row['recall@10']:.3f}",
+            f"{row['ndcg@10']:.3f}",
+            f"{row['coverage@10']:.2f}",
+            f"{row['fit_s']:.2f}",
+        )
+    console.print(table)
     suggestions = summary["suggestions"]
     for answer in suggestions["answers"]:
         title = f"goes with {answer['item']} ({answer['name']}) — model {suggestions['model']}"
@@ -159,4 +247,6 @@ def _print_summary(summary: dict[str, Any]) -> None:
         for row in answer["top"]:
             result.add_row(str(row["rank"]), row["item_id"], str(row["name"]), row["reason"])
         console.print(result)
+    if "report" in summary:
+        console.print(f"report: [bold]{summary['report']}[/]")
     console.print(f"[bold green]demo finished[/] in {summary['seconds']:.1f} s")
