@@ -199,9 +199,12 @@ class _Factorization(Recommender):
     def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         table = self.require_fitted()
         trained = len(self.trained_)
-        sources = [int(i) for i in context if 0 <= i < trained and self.trained_[i]]
-        if not sources and user >= 0:
-            sources = [int(i) for i in self.history_items(user) if i < trained and self.trained_[i]]
+        # A known customer's own vector also drives the scores, so their past purchases
+        # are candidate explanations next to the cart.
+        candidates = [*context, *(self.history_items(user).tolist() if user >= 0 else [])]
+        sources = list(
+            dict.fromkeys(int(i) for i in candidates if 0 <= i < trained and self.trained_[i])
+        )
         if not sources:
             return ["fits the customer's taste profile (latent factors)" for _ in items]
         embedding = self._item_embedding()
