@@ -128,10 +128,9 @@ def start_server(bundle: Path, workers: int, extra: list[str], workdir: Path) ->
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                # every worker must have loaded the model: ask a few times
-                if all(httpx.get(url + "/readyz").status_code == 200 for _ in range(8)):
-                    return process, url
+            # every worker must have loaded the model: ask a few times
+            if all(httpx.get(url + "/readyz", timeout=1).status_code == 200 for _ in range(8)):
+                return process, url
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()
@@ -174,22 +173,48 @@ def parse_wrk(output: str) -> dict[str, float]:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: (.*)", output)
     found["non_2xx"] = float(bad.group(1)) if bad else 0.0
-    found["socket_errors"] = float(sum(int(n) for n in re.findall(r"\d+", errors.group(1)))) if errors else 0.0
+    found["socket_errors"] = (
+        float(sum(int(n) for n in re.findall(r"\d+", errors.group(1)))) if errors else 0.0
+    )
     return found
 
 
-def run_wrk(url: str, script: Path, duration: int, connections: int, path: str) -> dict[str, float]:
-    # a short warm-up (JIT-free, but fills the cache as a live shop's would be)
+def run_wrk(
+    url: str, script: Path, duration: int, connections: int, path: str, warm: list[str]
+) -> dict[str, float]:
+    import httpx
+
+    # warm-up: every distinct request once (a live shop's cache is warm), then 2 s of wrk
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for page in warm:
+            client.get(page)
     subprocess.run(
         ["wrk", "-t1", f"-c{connections}", "-d2s", "-s", str(script), url + path],
         capture_output=True, check=True,
     )  # fmt: skip
+    before = cache_counts(url)
     done = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
          url + path],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    return parse_wrk(done.stdout)
+    found = parse_wrk(done.stdout)
+    after = cache_counts(url)
+    lookups = sum(after) - sum(before)
+    found["hit_rate"] = (after[0] - before[0]) / lookups if lookups else float("nan")
+    return found
+
+
+def cache_counts(url: str) -> tuple[float, float]:
+    """Item-page cache (hits, misses) from /metrics."""
+    import httpx
+
+    text = httpx.get(url + "/metrics").text
+    counts = []
+    for result in ("hit", "miss"):
+        match = re.search(rf'xsell_cache_lookups_total{{result="{result}"}} ([\d.e+]+)', text)
+        counts.append(float(match.group(1)) if match else 0.0)
+    return counts[0], counts[1]
 
 
 def in_process(model: Any, baskets: list[list[str]]) -> dict[str, float]:
@@ -218,7 +243,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", default="1,2", help="worker counts to try")
-    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xsell-bench-serving")
+    parser.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "xsell-bench-serving"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update the results file")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -230,6 +257,7 @@ def main() -> None:
     print(f"in process, per basket answer: {timings}", flush=True)
     basket_lua = lua_script(args.workdir, "basket", "basket", baskets)
     page_lua = lua_script(args.workdir, "pages", "page", pages)
+    page_paths = [f"/v1/items/{item}/complements?k=10" for item in pages]
     rows = []
     for workers in [int(w) for w in args.workers.split(",")]:
         for label, script, path, extra in (
@@ -239,7 +267,8 @@ def main() -> None:
         ):
             process, url = start_server(bundle, workers, extra, args.workdir)
             try:
-                found = run_wrk(url, script, args.duration, args.connections, path)
+                warm = [] if label == "basket" else sorted(set(page_paths))
+                found = run_wrk(url, script, args.duration, args.connections, path, warm)
             finally:
                 stop_server(process)
             found.update(workers=workers, label=label)  # type: ignore[arg-type]
@@ -248,7 +277,9 @@ def main() -> None:
     report(rows, timings, note, data, args)
 
 
-def report(rows: list[dict[str, Any]], timings: dict[str, float], note: str, data: Any, args: Any) -> None:
+def report(
+    rows: list[dict[str, Any]], timings: dict[str, float], note: str, data: Any, args: Any
+) -> None:
     lines = [
         "# Serving benchmark",
         "",
@@ -263,11 +294,14 @@ def report(rows: list[dict[str, Any]], timings: dict[str, float], note: str, dat
         "basket = 5 items of a real order (2,000 different), k=10; item page = complements, "
         "k=10, items drawn by popularity (5,000 draws).",
         "",
-        "| workers | request | requests/s | p50 ms | p90 ms | p99 ms | non-2xx | goal |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| workers | request | requests/s | p50 ms | p90 ms | p99 ms | non-2xx | cache hits "
+        "| goal |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
         goal = GOALS.get(row["label"])
+        rate = row.get("hit_rate", float("nan"))
+        hits = "" if row["label"] == "basket" or rate != rate else f"{rate:.0%}"
         verdict = ""
         if goal is not None:
             met = row["rps"] >= goal and (row["label"] != "basket" or row["p99"] < 20)
@@ -277,7 +311,7 @@ def report(rows: list[dict[str, Any]], timings: dict[str, float], note: str, dat
         lines.append(
             f"| {row['workers']} | {row['label']} | {row['rps']:,.0f} | {row['p50']:.2f} | "
             f"{row['p90']:.2f} | {row['p99']:.2f} | {int(row['non_2xx'] + row['socket_errors'])} "
-            f"| {verdict} |"
+            f"| {hits} | {verdict} |"
         )
     fast, table = timings["fast path"], timings["table API"]
     lines += [
@@ -287,7 +321,8 @@ def report(rows: list[dict[str, Any]], timings: dict[str, float], note: str, dat
         "| path | ms per answer | ratio |",
         "| --- | ---: | ---: |",
         f"| API fast path (`serving.answers.basket_answer`) | {fast:.3f} | 1.0 |",
-        f"| model table API (`recommend_for_basket`, DataFrame) | {table:.3f} | {table / fast:.1f}x |",
+        f"| model table API (`recommend_for_basket`, DataFrame) | {table:.3f} "
+        f"| {table / fast:.1f}x |",
         "",
     ]
     text = "\n".join(lines)

@@ -15,7 +15,6 @@ import httpx
 
 from tests.conftest import ROOT
 
-
 #: ``xsell serve`` alone (not every CLI module, which other engineers may be editing).
 SERVE = "import xsell.cli.commands_serve; from xsell.cli.app import app; app()"
 

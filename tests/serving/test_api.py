@@ -72,12 +72,16 @@ def test_basket_answers_equal_the_models_table_api_under_business_rules(
         assert got.status_code == 200, got.text
         expected = model.recommend_for_basket(basket, k=k, user=customer, rules=options)
         assert _ids(got.json()) == expected["item_id"].tolist()
-        assert [s["score"] for s in got.json()["items"]] == pytest.approx(expected["score"].tolist())
+        assert [s["score"] for s in got.json()["items"]] == pytest.approx(
+            expected["score"].tolist()
+        )
         used_fast_path += int((expected["source"] == "model").all())
     assert used_fast_path >= 5  # most baskets are answered by the model alone (the fast path)
 
 
-def test_explain_adds_the_rule_trace(make_client: Client, pairs_bundle: Path, shop_data: ShopData) -> None:
+def test_explain_adds_the_rule_trace(
+    make_client: Client, pairs_bundle: Path, shop_data: ShopData
+) -> None:
     client = make_client(pairs_bundle)
     first, second = (str(i) for i in shop_data.items.ids[:2])
     plain = client.post("/v1/recommendations/basket", json={"items": [first], "k": 3}).json()
@@ -222,7 +226,9 @@ def test_rate_limit_per_key_answers_429_with_retry_after(
     assert client.get(url).status_code == 200  # anonymous reads are not limited
 
 
-def test_cors_preflight_names_the_allowed_origin(make_client: Client, popularity_bundle: Path) -> None:
+def test_cors_preflight_names_the_allowed_origin(
+    make_client: Client, popularity_bundle: Path
+) -> None:
     client = make_client(popularity_bundle, cors_origins=("https://shop.example",))
     got = client.options(
         "/v1/recommendations/basket",
@@ -260,4 +266,4 @@ def test_health_model_info_and_prometheus_counts(
     assert f'xsell_http_requests_total{{method="GET",{route},status="200"}} 3.0' in text
     assert f'xsell_http_requests_total{{method="GET",{route},status="404"}} 1.0' in text
     assert 'xsell_cache_lookups_total{result="hit"} 2.0' in text
-    assert f'xsell_http_request_seconds_count{{{route}}} 4.0' in text
+    assert f"xsell_http_request_seconds_count{{{route}}} 4.0" in text

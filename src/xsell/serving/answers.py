@@ -121,7 +121,9 @@ def basket_answer(
         fast = _fast_answer(model, table, known, k, rules, customer)
         if fast is not None:
             return {"items": fast, "unknown_items": [], "trace": None}
-    frame = model.recommend_for_basket(list(items), k=k, user=customer, rules=rules, explain=explain)
+    frame = model.recommend_for_basket(
+        list(items), k=k, user=customer, rules=rules, explain=explain
+    )
     return frame_answer(frame, table, unknown, explain)
 
 
@@ -169,7 +171,7 @@ def frame_answer(
                 "category": _text(row.category),
                 "price": _number(row.price),
                 "score": _number(row.score) or 0.0,
-                "reasons": _reasons(row.reason),
+                "reasons": _reasons(str(row.reason)),
                 "source": str(row.source),
             }
         )
@@ -177,7 +179,9 @@ def frame_answer(
     if explain:
         trace = {}
         if len(frame):
-            trace = {str(rule): [str(i) for i in ids] for rule, ids in frame["trace"].iloc[0].items()}
+            trace = {
+                str(rule): [str(i) for i in ids] for rule, ids in frame["trace"].iloc[0].items()
+            }
     return {"items": items, "unknown_items": list(unknown), "trace": trace}
 
 
@@ -194,7 +198,9 @@ def customer_answer(
     table = model.require_fitted()
     if customer_index(model, customer) < 0 and not fallback:
         raise UnknownCustomerError(customer)
-    frame = model.recommend([customer], k=k, exclude_seen=exclude_seen, rules=rules, explain=explain)
+    frame = model.recommend(
+        [customer], k=k, exclude_seen=exclude_seen, rules=rules, explain=explain
+    )
     return frame_answer(frame, table, [], explain)
 
 

@@ -339,9 +339,7 @@ def _items_router(service: Service) -> APIRouter:
         answer = answers.basket_answer(
             served.model, [item_id], k, rules, explain=explain, fallback=fallback
         )
-        body = orjson.dumps(
-            {"model": served.model.name, "model_version": served.version, **answer}
-        )
+        body = orjson.dumps({"model": served.model.name, "model_version": served.version, **answer})
         if cache is not None:
             cache.put(item_id, key, body)
         return Response(body, media_type="application/json")
@@ -380,8 +378,9 @@ def _items_router(service: Service) -> APIRouter:
                 }
                 for i in bundle.items
             ]
-            prices = [it["price"] for it in items]
-            combined = None if any(p is None for p in prices) else round(float(sum(prices)), 2)
+            prices = [answers._number(table.prices[i]) for i in bundle.items]
+            known = [p for p in prices if p is not None]
+            combined = round(sum(known), 2) if len(known) == len(prices) else None
             out.append({"items": items, "combined_price": combined, "strength": describe(bundle)})
         return _json(
             {

@@ -41,9 +41,7 @@ class BundleFinder:
 
     source: str
     note: str
-    by_item: dict[str, list[tuple[tuple[str, ...], dict[str, float]]]] = field(
-        default_factory=dict
-    )
+    by_item: dict[str, list[tuple[tuple[str, ...], dict[str, float]]]] = field(default_factory=dict)
 
     @classmethod
     def for_bundle(cls, bundle: Path, rules_store: Path | None) -> BundleFinder:
@@ -90,8 +88,12 @@ class BundleFinder:
         return cls(source="association_rules", note=f"from the {origin}", by_item=by_item)
 
     def find(
-        self, item: str, item_index: int, k: int, complements: Complements, lookup: Callable[
-            [str], int]
+        self,
+        item: str,
+        item_index: int,
+        k: int,
+        complements: Complements,
+        lookup: Callable[[str], int],
     ) -> list[Bundle]:
         """The ``k`` strongest bundles with ``item``, the item first in each."""
         if self.source == "association_rules":

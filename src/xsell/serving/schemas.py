@@ -44,9 +44,9 @@ class RuleOptions(_Strict):
 
     @model_validator(mode="after")
     def _price_band(self) -> RuleOptions:
-        if self.min_price is not None and self.max_price is not None:
-            if self.min_price > self.max_price:
-                raise ValueError(f"min_price {self.min_price} is above max_price {self.max_price}")
+        low, high = self.min_price, self.max_price
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_price {low} is above max_price {high}")
         return self
 
     def business_rules(self) -> BusinessRules:
@@ -76,7 +76,6 @@ class BasketRequest(RuleOptions):
     fallback: bool = Field(
         False, description="Answer unknown items with best sellers instead of 404."
     )
-
 
 
 class SuggestionOut(BaseModel):

@@ -186,4 +186,3 @@ class ModelState:
             self.control_token = str(orjson.loads(self.control.read_bytes()).get("token"))
         except (FileNotFoundError, orjson.JSONDecodeError):
             self.control_token = None
-
