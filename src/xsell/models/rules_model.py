@@ -196,27 +196,28 @@ class RulesModel(Recommender):
     def _index(self, data: ShopData, rules: pd.DataFrame) -> None:
         """Build the antecedent and value matrices over the dense item indices of ``data``."""
         n_items = data.n_items
-        ids = data.items
-        ante_rows: list[tuple[int, ...]] = []
-        cons: list[int] = []
-        source: list[int] = []
-        for r, (ante, con) in enumerate(zip(rules["antecedent"], rules["consequent"], strict=True)):
-            a = ids.to_index([str(i) for i in ante])
-            c = ids.to_index([str(i) for i in con])
-            if len(a) == 0 or (a < 0).any():
-                continue
-            key = tuple(sorted(int(i) for i in a))
-            for item in c:
-                if item >= 0 and int(item) not in key:
-                    ante_rows.append(key)
-                    cons.append(int(item))
-                    source.append(r)
+        ante_idx, ante_rule, ante_len = _dense_sides(rules["antecedent"], data)
+        cons_idx, cons_rule, _ = _dense_sides(rules["consequent"], data)
+        n_rules = len(rules)
+        invalid = np.bincount(ante_rule[ante_idx < 0], minlength=n_rules) > 0
+        invalid |= ante_len == 0
+        # Antecedents as rows of sorted item indices padded with n_items: np.unique finds the
+        # distinct ones.
+        width = max(int(ante_len.max()) if n_rules else 0, 1)
+        padded = np.full((n_rules, width), n_items, dtype=np.int64)
+        position = np.arange(len(ante_idx)) - np.repeat(np.cumsum(ante_len) - ante_len, ante_len)
+        padded[ante_rule, position] = np.where(ante_idx >= 0, ante_idx, n_items)
+        padded.sort(axis=1)
+        distinct, inverse = np.unique(padded[~invalid], axis=0, return_inverse=True)
+        ante_of_rule = np.full(n_rules, -1, dtype=np.int64)
+        ante_of_rule[~invalid] = inverse.ravel()
+        keep = (cons_idx >= 0) & ~invalid[cons_rule]
+        keep &= ~(padded[cons_rule] == cons_idx[:, None]).any(axis=1)
+        source = cons_rule[keep]
         kept = rules.iloc[source].reset_index(drop=True)
         value = kept[self.metric].to_numpy(dtype=np.float64)
-        unique: dict[tuple[int, ...], int] = {}
-        ante_of = np.array(
-            [unique.setdefault(key, len(unique)) for key in ante_rows], dtype=np.int64
-        )
+        ante_of = ante_of_rule[source]
+        cons = cons_idx[keep]
         cons_arr = np.asarray(cons, dtype=np.int64)
         # One entry per (antecedent, consequent): a multi-item consequent may repeat a rule;
         # keep the strongest.
@@ -228,13 +229,13 @@ class RulesModel(Recommender):
         chosen = order[first]
         self.rules_ = kept.iloc[chosen].reset_index(drop=True)
         ante_of, cons_arr, value = ante_of[chosen], cons_arr[chosen], value[chosen]
-        n_ante = len(unique)
-        keys = list(unique)
-        sizes = np.array([len(k) for k in keys], dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(sizes)])
-        indices = np.array([i for k in keys for i in k], dtype=np.int32)
+        n_ante = len(distinct)
+        present = distinct < n_items
+        sizes = present.sum(axis=1)
+        rows = np.repeat(np.arange(n_ante), sizes)
         self.antecedents_ = sp.csr_matrix(
-            (np.ones(len(indices), dtype=np.float32), indices, indptr), shape=(n_ante, n_items)
+            (np.ones(len(rows), dtype=np.float32), (rows, distinct[present])),
+            shape=(n_ante, n_items),
         )
         self.antecedent_size_ = sizes.astype(np.float32)
         self.values_ = sp.csr_matrix((value, (ante_of, cons_arr)), shape=(n_ante, n_items))
@@ -298,6 +299,14 @@ class RulesModel(Recommender):
             best = self.rules_.iloc[int(rule_ids[np.argmax(strength)])]
             out.append(_evidence(best, table.ids.to_index, table.names, len(rule_ids)))
         return out
+
+
+def _dense_sides(side: pd.Series, data: ShopData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One rule side as flat dense item indices (-1 unknown), their rule numbers, and lengths."""
+    lengths = np.fromiter((len(t) for t in side), dtype=np.int64, count=len(side))
+    flat = [str(i) for t in side for i in t]
+    index = data.items.to_index(flat) if flat else np.empty(0, dtype=np.int64)
+    return np.asarray(index, dtype=np.int64), np.repeat(np.arange(len(side)), lengths), lengths
 
 
 def _max_product(fired: sp.csr_matrix, values: sp.csr_matrix) -> sp.csr_matrix:
