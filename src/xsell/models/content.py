@@ -290,6 +290,7 @@ class ContentBased(Recommender):
         """
         n_known = self.features_.shape[0]
         rows = sp.csr_matrix(baskets, dtype=np.float64)[:, :n_known]
+        rows.sum_duplicates()
         rows.data[:] = 1.0
         if users is not None and self.history_ is not None:
             users = np.asarray(users, dtype=np.int64)
@@ -301,9 +302,10 @@ class ContentBased(Recommender):
             weight = np.where(empty, 1.0, self.history_weight) * ok
             past.data[:] = 1.0
             past = sp.csr_matrix(sp.diags(weight) @ past)
+            past.sum_duplicates()
             past.eliminate_zeros()
             # A past purchase that is also in the basket counts once, as a basket item.
-            rows = sp.csr_matrix(rows + past - past.multiply(rows))
+            rows = sp.csr_matrix(rows.maximum(past))
         rows.eliminate_zeros()
         return rows
 
