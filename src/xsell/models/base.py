@@ -457,7 +457,9 @@ class Recommender(ABC):
         ranked = top_k(scores[None, :], min(len(table), k * 4 if rules.max_per_category else k))[0]
         ranked = ranked[ranked >= 0]
         picked = rules.cap_per_category(table, ranked.tolist(), k, trace)
-        reasons = self.reasons(context, user_index, picked) if picked else []
+        # Items added by ``update`` that the model has not learned say nothing about it.
+        learned = [i for i in context if i < (self.n_items_known_ or len(table))]
+        reasons = self.reasons(learned, user_index, picked) if picked else []
         note = (f"unknown item {', '.join(unknown[:3])}; " if unknown else "") + (
             f"unknown customer {user}; " if user is not None and user_index < 0 else ""
         )
@@ -465,7 +467,16 @@ class Recommender(ABC):
         sources = ["model"] * len(picked)
         values = [float(scores[i]) for i in picked]
         if len(picked) < k:
-            fill, fill_reasons = self._fallback(context, unknown, user, user_index, allowed, picked, k)
+            # With a per-category cap, ask for every candidate and cap the whole list.
+            wanted = len(table) if rules.max_per_category else k
+            fill, fill_reasons = self._fallback(
+                context, unknown, user, user_index, allowed, picked, wanted
+            )
+            if rules.max_per_category:
+                capped = rules.cap_per_category(table, [*picked, *fill], k, trace)
+                keep = set(capped[len(picked) :])
+                fill_reasons = [r for i, r in zip(fill, fill_reasons, strict=True) if i in keep]
+                fill = [i for i in fill if i in keep]
             picked += fill
             reasons += fill_reasons
             sources += ["fallback"] * len(fill)

@@ -150,9 +150,11 @@ class Cooccurrence(Recommender):
         table = self.require_fitted()
         assert self.similarity_ is not None and self.counts_ is not None
         out = []
-        ctx = np.asarray(list(context), dtype=np.int64)
+        n = self.similarity_.shape[0]
+        # A wrapper (hybrid) may ask with items added since this model last learned.
+        ctx = np.asarray([a for a in context if a < n], dtype=np.int64)
         for b in items:
-            if len(ctx) == 0:
+            if len(ctx) == 0 or b >= n:
                 out.append(f"popular: in {int(table.popularity[b]):,} past orders")
                 continue
             strengths = np.asarray(self.similarity_[ctx, b].todense()).ravel()
