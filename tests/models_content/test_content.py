@@ -239,3 +239,17 @@ def test_names_missing_everywhere_still_fit() -> None:
     # no names, categories, brands or prices: nothing is similar, the fallback answers
     answer = model.recommend_for_basket(["A"], k=2)
     assert (answer["source"] == "fallback").all()
+
+
+def test_item_added_live_is_suggested_by_its_name(tiny: ShopData) -> None:
+    need_module("sklearn")
+    model = ContentBased(ngram_range=(1, 1), stop_words=None, price_weight=0.0).fit(tiny)
+    model.update([["NEW", "C"]], users=[None], names={"NEW": "lunch bag green"})
+    answer = model.recommend_for_basket(["A"], k=4)
+    row = answer[answer["item_id"] == "NEW"].iloc[0]
+    assert row["source"] == "model"
+    assert row["reason"] == "similar to 'lunch bag red' (shared words 'lunch bag')"
+    # A new item has only a name vector, over the fitted vocabulary ("green" is unknown):
+    # text cosine of {lunch, bag} with {lunch, bag, red} (equal idf) is 2 / sqrt(6), and the
+    # weights are 1.75 (A) and 1 (NEW, text only).
+    assert row["score"] == pytest.approx(2 / math.sqrt(6) / math.sqrt(1.75))

@@ -412,7 +412,11 @@ class ContentBased(Recommender):
         if self.text_weight > 0:
             stop = self._stop_words()
             theirs = set(self.words_[anchor])
-            shared = [w for w in dict.fromkeys(self.words_[item]) if w in theirs and w not in stop]
+            shared = [
+                w
+                for w in dict.fromkeys(self.words_[item])
+                if w in theirs and w not in stop and len(w) > 1
+            ]
             if shared:
                 details.append(f"shared words '{' '.join(shared[:4])}'")
         band = self.price_band_[item]
