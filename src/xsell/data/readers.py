@@ -7,7 +7,6 @@ rejected row can be shown to the user exactly as it was in the file.
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -203,33 +202,45 @@ def _excel_text(value: object) -> str:
 
 
 def read_baskets(path: Path, delimiter: str = ",", encoding: str | None = None) -> RawTable:
-    """Read one basket per line; the basket id is the line number."""
+    """Read one basket per line; the basket id is the line number.
+
+    Lines are read by Arrow as one text column and split in Arrow compute, so a
+    FIMI file of 900,000 items reads in a fraction of a second.
+    """
+    import pyarrow.compute as pc
+
     encoding = encoding or detect_encoding(path)
-    text = path.read_text(encoding=encoding)
-    baskets: list[str] = []
-    items: list[str | None] = []
-    lines: list[int] = []
-    split = str.split if delimiter == " " else None
-    for number, line in enumerate(io.StringIO(text), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        tokens = split(line) if split else line.split(delimiter)
-        for token in tokens:
-            token = token.strip()
-            baskets.append(str(number))
-            items.append(token or None)
-            lines.append(number)
-    if not lines:
-        raise InputFileError(f"{path}: no baskets found (every line is empty)")
-    table = pa.table(
-        {
-            "basket": pa.array(baskets, pa.string()),
-            "item": pa.array(items, pa.string()),
-            LINE: pa.array(lines, pa.int64()),
-        }
+    arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
+    table = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(
+            encoding=arrow_encoding, column_names=["line"], block_size=1 << 22
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter="\x1f", quote_char=False, ignore_empty_lines=False
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={"line": pa.string()}, strings_can_be_null=False
+        ),
     )
-    return RawTable(path, table, encoding)
+    lines = pc.utf8_trim_whitespace(table.column("line").combine_chunks())
+    if delimiter == " ":
+        tokens = pc.utf8_split_whitespace(lines)
+    else:
+        tokens = pc.split_pattern(lines, pattern=delimiter)
+    numbers = pc.add(pc.list_parent_indices(tokens), 1)
+    items = pc.utf8_trim_whitespace(pc.list_flatten(tokens))
+    # A blank line gives one empty token: not an item (a trailing delimiter's empty
+    # token is kept and becomes a "missing item" rejection with its line number).
+    empty_line = pc.equal(pc.take(lines, pc.subtract(numbers, 1)), "")
+    keep = pc.invert(empty_line)
+    items, numbers = pc.filter(items, keep), pc.filter(numbers, keep)
+    if len(items) == 0:
+        raise InputFileError(f"{path}: no baskets found (every line is empty)")
+    items = pc.if_else(pc.equal(items, ""), pa.scalar(None, pa.string()), items)
+    numbers = numbers.cast(pa.int64())
+    raw = pa.table({"basket": pc.cast(numbers, pa.string()), "item": items, LINE: numbers})
+    return RawTable(path, raw, encoding)
 
 
 def read_file(
