@@ -180,7 +180,7 @@ def time_patterns(data: ShopData) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     for key, values, labels in (
         ("hour", times.hour, [f"{h:02d}" for h in range(24)]),
-        ("weekday", times.weekday, list(WEEKDAYS)),
+        ("weekday", times.day_of_week, list(WEEKDAYS)),
         ("month", times.month - 1, list(MONTHS)),
     ):
         slots = np.asarray(values[known], dtype=np.int64)
