@@ -69,7 +69,8 @@ class Cooccurrence(Recommender):
         ``count``, ``confidence`` (directional P(b|a)), ``lift``, ``jaccard``,
         ``cosine`` or ``inclusion``.
     min_count:
-        Pairs seen in fewer (weighted) baskets are ignored.
+        Pairs seen in fewer baskets are ignored; with ``half_life_days`` the
+        baskets are the decayed weights, so an old pair counts less than 1.
     neighbours:
         Keep only this many strongest partners per item (``None`` keeps all).
     half_life_days:
@@ -82,7 +83,7 @@ class Cooccurrence(Recommender):
     name = "cooccurrence"
 
     measure: str = "jaccard"
-    min_count: float = 1.0
+    min_count: float = 0.0
     neighbours: int | None = 200
     half_life_days: float | None = None
     aggregate: str = "sum"
