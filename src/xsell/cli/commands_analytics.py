@@ -78,7 +78,7 @@ def segments(
             f"{row.customers:,}",
             f"{row.customer_share:.1%}",
             f"{row.orders:,}",
-            "-" if row.revenue_share != row.revenue_share else f"{row.revenue_share:.1%}",
+            _percent(float(row.revenue_share)),  # type: ignore[arg-type]
             str(row.top_items),
         )
     console.print(view)
@@ -158,6 +158,10 @@ def report(
     console.print(f"wrote [bold]{result.path}[/] ({result.charts} charts)")
     for section, part in missing:
         console.print(f"[yellow]not computed[/] {section}: {part.title}: {part.missing}")
+
+
+def _percent(value: float) -> str:
+    return "-" if value != value else f"{value:.1%}"
 
 
 def _write_csv(frame: object, path: Path) -> None:
