@@ -129,3 +129,11 @@ def test_synthetic_shop_is_deterministic_and_plants_what_it_says() -> None:
     # (organic purchases only add to it); 10% slack for sampling noise.
     assert joint >= 0.9 * expected
     assert len(data.events) > 0 and set(data.events["event"]) == {"view", "cart"}
+
+
+@pytest.mark.parametrize("n_items", [4, 20])
+def test_small_catalogs_plant_what_fits(n_items: int) -> None:
+    shop = make_shop(n_users=30, n_items=n_items, seed=1)
+    planted = {p.anchor for p in shop.planted_pairs} | {p.partner for p in shop.planted_pairs}
+    assert len(planted) == 2 * len(shop.planted_pairs)  # no item in two pairs
+    assert set(shop.lines["item_id"]) <= set(shop.catalog["item_id"])

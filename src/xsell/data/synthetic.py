@@ -248,25 +248,30 @@ def _plant(
     pairs: list[tuple[int, int, float]] = []
     triples: list[tuple[tuple[int, int, int], float]] = []
 
-    def partner_for(anchor: int, avoid: set[int]) -> int:
+    def partner_for(anchor: int, avoid: set[int]) -> int | None:
         candidates = [
             int(i)
             for i in order[len(order) // 4 :]
             if item_category[i] != item_category[anchor] and int(i) not in avoid
         ]
-        return int(rng.choice(candidates))
+        return int(rng.choice(candidates)) if candidates else None
 
+    # A small catalog may not hold enough distinct items: plant as many as fit.
     for anchor in anchors_pool:
         anchor = int(anchor)
         if anchor in used:
             continue
         if len(pairs) < n_pairs:
             partner = partner_for(anchor, used | {anchor})
+            if partner is None:
+                continue
             used |= {anchor, partner}
             pairs.append((anchor, partner, float(np.round(rng.uniform(0.4, 0.8), 2))))
         elif len(triples) < n_triples:
             b = partner_for(anchor, used | {anchor})
-            c = partner_for(anchor, used | {anchor, b})
+            c = partner_for(anchor, used | {anchor, b}) if b is not None else None
+            if b is None or c is None:
+                continue
             used |= {anchor, b, c}
             triples.append(((anchor, b, c), float(np.round(rng.uniform(0.4, 0.7), 2))))
         else:
