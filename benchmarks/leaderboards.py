@@ -242,6 +242,24 @@ def goals(board: Leaderboard) -> list[str]:
     return lines
 
 
+def write(args: argparse.Namespace, sections: list[str], seconds: float, final: bool) -> None:
+    if args.no_write:
+        return
+    header = (
+        "# Offline leaderboards\n\n"
+        f"`.venv/bin/python benchmarks/leaderboards.py` — {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}; "
+        f"{args.max_queries:,} seeded test queries per board at most; "
+        f"{'whole run' if final else 'partial run so far'} {seconds:.0f} s.\n"
+        "Peers are `implicit` 0.7 models called directly. q/s = queries answered per second "
+        "(top-20, batch), fit s = training time.\n\n"
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    tmp = RESULTS.with_suffix(".md.tmp")
+    tmp.write_text(header + "\n".join(sections))
+    tmp.replace(RESULTS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(DATASETS))
@@ -291,19 +309,9 @@ def main() -> None:
                 text += "".join(f"- `{m}` not run: {why}\n" for m, why in failures.items())
             sections.append(f"### {name}: {protocol}, split {split_spec}\n\n{text}")
             log(text)
-    total = time.perf_counter() - started_all
-    header = (
-        "# Offline leaderboards\n\n"
-        f"`.venv/bin/python benchmarks/leaderboards.py` — {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {sys.version.split()[0]}; "
-        f"{args.max_queries:,} seeded test queries per board at most; whole run {total:.0f} s.\n"
-        "Peers are `implicit` 0.7 models called directly. q/s = queries answered per second "
-        "(top-20, batch), fit s = training time.\n\n"
-    )
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(header + "\n".join(sections))
-        log(f"wrote {RESULTS}")
+            # Written after every board, so an interrupted run still leaves its results.
+            write(args, sections, time.perf_counter() - started_all, final=False)
+    write(args, sections, time.perf_counter() - started_all, final=True)
 
 
 if __name__ == "__main__":
