@@ -150,7 +150,7 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(
                 "--checks", "all", "--header", f"X-API-Key: {KEY}", "--max-examples", "150",
                 "--seed", "1", "--workers", "2", "--no-color",
             ],
-            cwd=ROOT, capture_output=True, text=True, timeout=170,
+            cwd=ROOT, capture_output=True, text=True, timeout=280,
         )  # fmt: skip
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
