@@ -110,15 +110,16 @@ def _rules(data: ShopData, store: Store) -> list[dict[str, Any]]:
     rules = top_k_rules(data, 200, sort_by="lift", min_count=20, max_len=3)
     save_rules(store, rules, params={"source": "xsell demo", "min_count": 20})
     names = dict(zip(data.items.ids, data.item_names(), strict=True))
+    records: list[dict[Any, Any]] = rules.head(5).to_dict("records")
     return [
         {
-            "if": [names.get(i, i) for i in row.antecedent],
-            "then": [names.get(i, i) for i in row.consequent],
-            "baskets": int(row.count),
-            "confidence": float(row.confidence),
-            "lift": float(row.lift),
+            "if": [names.get(i, i) for i in row["antecedent"]],
+            "then": [names.get(i, i) for i in row["consequent"]],
+            "baskets": int(row["count"]),
+            "confidence": float(row["confidence"]),
+            "lift": float(row["lift"]),
         }
-        for row in rules.head(5).itertuples()
+        for row in records
     ]
 
 
