@@ -127,9 +127,16 @@ def test_bad_measure_and_aggregate_are_named() -> None:
 
 
 def test_min_count_applies_to_decayed_counts() -> None:
-    """Documented: with decay, ``min_count`` compares the *weighted* count (1/16 + 1/8 < 1)."""
+    """With decay, ``min_count`` compares the *weighted* count (milk+bread: 1/16 + 1/8 < 1)."""
     data = dated(TINY, [0, 10, 20, 30, 40, 40])
-    model = make_model("cooccurrence", measure="count", half_life_days=10.0, neighbours=None)
+    model = make_model(
+        "cooccurrence", measure="count", half_life_days=10.0, neighbours=None, min_count=1
+    )
     got = as_table(model.fit(data))
     assert ("milk", "bread") not in got
     assert got["bread", "butter"] == pytest.approx(1 / 16 + 1 / 4 + 1)
+    # The default keeps every pair seen at all.
+    everything = as_table(
+        make_model("cooccurrence", measure="count", half_life_days=10.0, neighbours=None).fit(data)
+    )
+    assert everything["milk", "bread"] == pytest.approx(1 / 16 + 1 / 8)

@@ -27,18 +27,21 @@ AGGREGATES: Final = ("sum", "max")
 def similarity_from_counts(
     counts: sp.csr_matrix, n_baskets: float, measure: str, min_count: float = 1.0
 ) -> sp.csr_matrix:
-    """Item x item similarities (row ``a`` -> column ``b``) from pair counts with supports on the diagonal.
+    """Item x item similarities (row ``a``, column ``b``) from counts, supports on the diagonal.
 
     ``confidence`` is directional, P(b | a) = C[a,b] / C[a,a]; ``lift`` is
     C[a,b] * N / (C[a,a] C[b,b]); ``jaccard`` C / (C[a,a] + C[b,b] - C);
     ``cosine`` C / sqrt(C[a,a] C[b,b]); ``inclusion`` C / min(C[a,a], C[b,b]).
     The diagonal and pairs below ``min_count`` are dropped.
     """
-    counts = sp.csr_matrix(counts, dtype=np.float64)
-    support = counts.diagonal()
-    coo = counts.tocoo()
-    keep = (coo.row != coo.col) & (coo.data >= min_count) & (coo.data > 0)
-    rows, cols, c = coo.row[keep], coo.col[keep], coo.data[keep]
+    counts = sp.csr_matrix(counts)
+    support = counts.diagonal().astype(np.float64)
+    n_rows = counts.shape[0]
+    # Mask the CSR arrays directly: a COO round trip sorts all (11.5 M on Instacart) pairs.
+    every_row = np.repeat(np.arange(n_rows, dtype=np.int32), np.diff(counts.indptr))
+    keep = (every_row != counts.indices) & (counts.data >= min_count) & (counts.data > 0)
+    rows, cols = every_row[keep], counts.indices[keep]
+    c = counts.data[keep].astype(np.float64)
     sa, sb = support[rows], support[cols]
     if measure == "count":
         value = c
@@ -54,9 +57,10 @@ def similarity_from_counts(
         value = c / np.minimum(sa, sb)
     else:
         raise ValidationError(f"measure must be one of {list(MEASURES)}, got {measure!r}")
-    out = sp.csr_matrix((value, (rows, cols)), shape=counts.shape)
-    out.sort_indices()
-    return out
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    # Indices stay in the product's order; prune_rows sorts what it keeps.
+    return sp.csr_matrix((value, cols, indptr), shape=counts.shape)
 
 
 @dataclass
@@ -163,7 +167,11 @@ class Cooccurrence(Recommender):
             together = float(self.counts_[a, b])
             support_a, support_b = float(self.counts_[a, a]), float(self.counts_[b, b])
             share = together / support_a if support_a else 0.0
-            lift = together * self.n_baskets_ / (support_a * support_b) if support_a * support_b else 0.0
+            lift = (
+                together * self.n_baskets_ / (support_a * support_b)
+                if support_a * support_b
+                else 0.0
+            )
             label = table.names[a] if table.names[a] is not None else table.ids.ids[a]
             out.append(f"bought with '{label}' in {share:.0%} of its orders (lift {lift:.1f})")
         return out
