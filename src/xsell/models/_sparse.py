@@ -10,7 +10,7 @@ from xsell.data.shopdata import ShopData
 
 
 @numba.njit(cache=True)
-def _top_mask(
+def _top_k_mask(
     indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, k: int
 ) -> np.ndarray:  # pragma: no cover
     keep = np.ones(len(data), dtype=np.bool_)
@@ -37,7 +37,7 @@ def prune_rows(matrix: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
     if k is None or matrix.nnz == 0:
         matrix.sort_indices()
         return matrix
-    keep = _top_mask(matrix.indptr.astype(np.int64), matrix.indices, matrix.data, int(k))
+    keep = _top_k_mask(matrix.indptr.astype(np.int64), matrix.indices, matrix.data, int(k))
     # Masking the CSR arrays directly avoids a COO round trip (a sort of every entry).
     rows = np.repeat(np.arange(matrix.shape[0], dtype=np.int32), np.diff(matrix.indptr))
     indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
@@ -78,10 +78,15 @@ def sparse_scores(
                 cols = similarity.indices[lo:hi]
                 out[r, cols] = np.maximum(out[r, cols], similarity.data[lo:hi])
         return out
-    product = sp.csr_matrix(baskets.astype(np.float64) @ similarity)
+    product = summed_evidence(baskets, similarity)
     rows = np.repeat(np.arange(n), np.diff(product.indptr))
     out[rows, product.indices] = product.data
     return out
+
+
+def summed_evidence(baskets: sp.csr_matrix, similarity: sp.csr_matrix) -> sp.csr_matrix:
+    """CSR of summed similarity rows per context; an absent entry means no evidence."""
+    return sp.csr_matrix(sp.csr_matrix(baskets).astype(np.float64) @ similarity)
 
 
 def decay_weights(times: np.ndarray, half_life_days: float | None) -> np.ndarray | None:
