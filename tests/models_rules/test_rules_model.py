@@ -10,7 +10,7 @@ import pytest
 from xsell.data.shopdata import ShopData
 from xsell.data.synthetic import SyntheticShop
 from xsell.errors import ValidationError
-from xsell.mining import frequent_itemsets, association_rules, save_rules
+from xsell.mining import association_rules, frequent_itemsets, save_rules
 from xsell.models import load_model, make_model
 from xsell.models.base import basket_rows
 from xsell.models.rules_model import RulesModel
@@ -91,16 +91,18 @@ def test_reasons_name_two_item_antecedents(tiny: ShopData) -> None:
 
 def _brute_force(model: RulesModel, data: ShopData, basket: set[int]) -> np.ndarray:
     """Scores by checking every kept rule one by one."""
+    index = {item: i for i, item in enumerate(data.items.ids)}
     out = np.full(data.n_items, -np.inf)
     fired: dict[int, list[float]] = {}
     for ante, cons, value in zip(
-        model.rules_["antecedent"], model.rules_["consequent"], model.rules_[model.metric],
+        model.rules_["antecedent"],
+        model.rules_["consequent"],
+        model.rules_[model.metric],
         strict=True,
     ):
-        ante_idx = set(data.items.to_index(list(ante)).tolist())
-        if ante_idx <= basket:
-            for c in data.items.to_index(list(cons)).tolist():
-                fired.setdefault(c, []).append(float(value))
+        if {index[a] for a in ante} <= basket:
+            for c in cons:
+                fired.setdefault(index[c], []).append(float(value))
     for item, values in fired.items():
         if model.combine == "max":
             out[item] = max(values)
@@ -121,9 +123,7 @@ def test_batch_scores_equal_brute_force_matching(shop_data: ShopData, combine: s
         sorted(set(rng.choice(shop_data.n_items, size=rng.integers(0, 6), replace=False).tolist()))
         for _ in range(40)
     ]
-    baskets += [
-        shop_data.basket_items(b).tolist() for b in rng.choice(shop_data.n_baskets, 40)
-    ]
+    baskets += [shop_data.basket_items(b).tolist() for b in rng.choice(shop_data.n_baskets, 40)]
     scores = model.score(basket_rows(baskets, shop_data.n_items))
     for row, basket in zip(scores, baskets, strict=True):
         np.testing.assert_allclose(row, _brute_force(model, shop_data, set(basket)), rtol=1e-9)
@@ -188,7 +188,10 @@ def test_save_load_and_refit_change_nothing(shop_data: ShopData, tmp_path: Path)
     [
         ({"combine": "mean"}, r"combine must be one of \['max', 'noisy_or', 'sum'\], got 'mean'"),
         ({"metric": "leverage"}, r"metric must be one of \['confidence', 'lift'\], got 'leverage'"),
-        ({"combine": "noisy_or", "metric": "lift"}, r"needs metric='confidence', got metric='lift'"),
+        (
+            {"combine": "noisy_or", "metric": "lift"},
+            r"needs metric='confidence', got metric='lift'",
+        ),
         ({"max_len": 1}, r"max_len must be an integer >= 2 .*got 1"),
         ({"min_confidence": 1.5}, r"min_confidence must be in \[0, 1\], got 1.5"),
         ({"min_support": 0.1, "top_k": 5}, "set min_support or top_k, not both"),
