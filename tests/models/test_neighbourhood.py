@@ -190,3 +190,26 @@ def test_userknn_never_counts_the_customer_as_their_own_neighbour(shop_data: Sho
     scores = model.score(row, np.array([user]))[0]
     neighbour_items = np.flatnonzero(np.isfinite(scores))
     assert not set(neighbour_items) >= set(own) or len(neighbour_items) > len(own)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [("cooccurrence", {}), ("cooccurrence", {"measure": "count"}), ("itemknn", {})],
+)
+def test_sparse_ranking_equals_dense_ranking(shop_data: ShopData, name: str, params: dict) -> None:
+    from xsell.models.base import basket_rows, top_k
+
+    model = make_model(name, **params).fit(shop_data)
+    contexts = [list(shop_data.basket_items(b)) for b in range(0, 600, 3)]
+    fast = model.recommend_batch(contexts, k=15)
+    rows = basket_rows(contexts, shop_data.n_items)
+    scores = model.score(rows)
+    np.testing.assert_array_equal(fast, top_k(scores, 15, rows))
+    # Brute force with the documented tie rule (higher score, then lower item index).
+    for r, context in enumerate(contexts):
+        row = scores[r].copy()
+        row[context] = -np.inf
+        finite = np.flatnonzero(np.isfinite(row))
+        want = finite[np.lexsort((finite, -row[finite]))][:15]
+        assert fast[r][: len(want)].tolist() == want.tolist()
+        assert (fast[r][len(want) :] == -1).all()

@@ -134,8 +134,33 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     picked = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -picked), axis=1)
     best = np.take_along_axis(part, order, axis=1)
+    # argpartition picks arbitrarily among items tied with the k-th score: redo those rows.
+    kth = picked.min(axis=1, initial=np.inf)
+    crowded = np.flatnonzero(np.isfinite(kth) & ((scores >= kth[:, None]).sum(axis=1) > k))
+    for r in crowded:
+        candidates = np.flatnonzero(scores[r] >= kth[r])
+        best[r] = candidates[np.lexsort((candidates, -scores[r, candidates]))][:k]
     finite = np.isfinite(np.take_along_axis(scores, best, axis=1))
     return np.where(finite, best, -1)
+
+
+def top_k_sparse(
+    scores: sp.csr_matrix, k: int, exclude: sp.csr_matrix | None = None
+) -> np.ndarray:
+    """:func:`top_k` of a CSR whose absent entries are ``-inf`` (same order, same padding)."""
+    n, n_items = scores.shape
+    out = np.full((n, min(k, n_items)), -1, dtype=np.int64)
+    for r in range(n):
+        lo, hi = scores.indptr[r], scores.indptr[r + 1]
+        cols, values = scores.indices[lo:hi], scores.data[lo:hi]
+        keep = np.isfinite(values)
+        if exclude is not None and exclude.indptr[r + 1] > exclude.indptr[r]:
+            banned = exclude.indices[exclude.indptr[r] : exclude.indptr[r + 1]]
+            keep &= ~np.isin(cols, banned)
+        cols, values = cols[keep], values[keep]
+        best = cols[np.lexsort((cols, -values))][: out.shape[1]]
+        out[r, : len(best)] = best
+    return out
 
 
 @dataclass
@@ -305,11 +330,43 @@ class Recommender(ABC):
         Items in the context itself are excluded unless ``exclude_context`` is false.
         """
         rows = basket_rows(contexts, self.n_items)
-        scores = self.score(rows, users)
         mask = rows if exclude_context else None
         if exclude is not None:
             mask = exclude if mask is None else ((mask + exclude) > 0).astype(np.float32).tocsr()
-        return top_k(scores, k, mask)
+        evidence = self._sparse_evidence(rows, users)
+        if evidence is not None:
+            return top_k_sparse(evidence, k, mask)
+        return top_k(self.score(rows, users), k, mask)
+
+    def score_sparse(
+        self, baskets: sp.csr_matrix, users: np.ndarray | None = None
+    ) -> sp.csr_matrix | None:
+        """Optional fast path of :meth:`score`: a CSR whose absent entries mean ``-inf``.
+
+        Models whose evidence is sparse (co-occurrence, item-kNN) return it, so
+        batches are ranked without a dense ``n x n_items`` matrix; ``None`` (the
+        default) means "use :meth:`score`". Both must rank alike.
+        """
+        return None
+
+    def _sparse_evidence(
+        self, baskets: sp.csr_matrix, users: np.ndarray | None
+    ) -> sp.csr_matrix | None:
+        """:meth:`score_sparse` over the items and users the model learned, widened to all items."""
+        n_items = baskets.shape[1]
+        known = self.n_items_known_ or n_items
+        if n_items > known:
+            baskets = sp.csr_matrix(baskets)[:, :known]
+        if users is not None and self.n_users_known_:
+            users = np.where(np.asarray(users) >= self.n_users_known_, -1, users)
+        out = self.score_sparse(baskets, users)
+        if out is None:
+            return None
+        out = sp.csr_matrix(out)
+        if out.shape[1] < n_items:
+            out = out.copy()
+            out.resize((out.shape[0], n_items))
+        return out
 
     def suggest(
         self,

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
-from xsell.models._sparse import basket_weights, prune_rows, sparse_scores
+from xsell.models._sparse import basket_weights, prune_rows, sparse_scores, summed_evidence
 from xsell.models.base import Recommender
 
 MEASURES: Final = ("count", "confidence", "lift", "jaccard", "cosine", "inclusion")
@@ -150,6 +150,15 @@ class Cooccurrence(Recommender):
         self.require_fitted()
         assert self.similarity_ is not None
         return sparse_scores(baskets, self.similarity_, self.aggregate)
+
+    def score_sparse(
+        self, baskets: sp.csr_matrix, users: np.ndarray | None = None
+    ) -> sp.csr_matrix | None:
+        self.require_fitted()
+        assert self.similarity_ is not None
+        if self.aggregate != "sum":
+            return None
+        return summed_evidence(baskets, self.similarity_)
 
     def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         table = self.require_fitted()

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError, require
-from xsell.models._sparse import prune_rows, sparse_scores
+from xsell.models._sparse import prune_rows, sparse_scores, summed_evidence
 from xsell.models.base import Recommender
 
 WEIGHTINGS: Final = ("none", "bm25", "tfidf")
@@ -93,6 +93,13 @@ class ItemKNN(Recommender):
         self.require_fitted()
         assert self.similarity_ is not None
         return sparse_scores(baskets, self.similarity_)
+
+    def score_sparse(
+        self, baskets: sp.csr_matrix, users: np.ndarray | None = None
+    ) -> sp.csr_matrix | None:
+        self.require_fitted()
+        assert self.similarity_ is not None
+        return summed_evidence(baskets, self.similarity_)
 
     def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         table = self.require_fitted()
