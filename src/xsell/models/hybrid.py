@@ -52,7 +52,10 @@ class Hybrid(Recommender):
         Seeds which item of each validation basket is hidden and which baskets
         are sampled when there are more than ``max_queries``.
     normalise:
-        ``"rank"`` (share of finite scores at or below) or ``"minmax"``.
+        ``"minmax"`` (default; linear from the row minimum to its maximum) or
+        ``"rank"`` (share of finite scores at or below). On the synthetic shop min-max
+        gives the higher validation hit rate: ranks lift weak co-occurrences as high
+        as strong ones.
     grid_steps:
         Weights are searched on a simplex grid of step ``1 / grid_steps`` (up to
         three components; more use coordinate search on the same steps).
@@ -68,7 +71,7 @@ class Hybrid(Recommender):
     validation_share: float = 0.2
     k: int = 10
     seed: int = 0
-    normalise: str = "rank"
+    normalise: str = "minmax"
     grid_steps: int = 10
     max_queries: int = 5000
 
