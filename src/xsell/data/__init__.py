@@ -1,4 +1,4 @@
-"""Getting a shop's data in: readers, cleaning, the DuckDB store, ShopData, splits, a synthetic shop."""
+"""A shop's data: readers, cleaning, the DuckDB store, ShopData, splits, a synthetic shop."""
 
 from __future__ import annotations
 
