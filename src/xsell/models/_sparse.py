@@ -47,6 +47,39 @@ def prune_rows(matrix: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
     return out
 
 
+def replace_rows(matrix: sp.csr_matrix, rows: np.ndarray, new_rows: sp.csr_matrix) -> sp.csr_matrix:
+    """``matrix`` with ``rows`` replaced by the rows of ``new_rows`` (``len(rows) x n_cols``).
+
+    Builds the arrays with a few vectorised copies instead of a sparse sum or a
+    LIL round trip, so replacing a handful of rows of a large matrix is cheap.
+    """
+    n = matrix.shape[0]
+    new_rows = sp.csr_matrix(new_rows)
+    lengths = np.diff(matrix.indptr)
+    new_lengths = lengths.copy()
+    new_lengths[rows] = np.diff(new_rows.indptr)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(new_lengths, out=indptr[1:])
+    replaced = np.zeros(n, dtype=bool)
+    replaced[rows] = True
+    # Old entries of rows that stay keep their order; the shift of each row is the
+    # change of its start.
+    row_of = np.repeat(np.arange(n), lengths)
+    keep = ~replaced[row_of]
+    shift = indptr[:-1] - matrix.indptr[:-1]
+    destination = np.flatnonzero(keep) + shift[row_of[keep]]
+    data = np.empty(indptr[-1], dtype=np.result_type(matrix.data, new_rows.data))
+    indices = np.empty(indptr[-1], dtype=matrix.indices.dtype)
+    data[destination] = matrix.data[keep]
+    indices[destination] = matrix.indices[keep]
+    for j, row in enumerate(rows):
+        lo, hi = new_rows.indptr[j], new_rows.indptr[j + 1]
+        start = indptr[row]
+        data[start : start + hi - lo] = new_rows.data[lo:hi]
+        indices[start : start + hi - lo] = new_rows.indices[lo:hi]
+    return sp.csr_matrix((data, indices, indptr), shape=matrix.shape)
+
+
 def basket_weights(data: ShopData, half_life_days: float | None) -> np.ndarray:
     """Weight of every basket: ``0.5 ** (age / half_life_days)``, 1 without decay or time."""
     if not half_life_days:

@@ -17,7 +17,13 @@ import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
-from xsell.models._sparse import basket_weights, prune_rows, sparse_scores, summed_evidence
+from xsell.models._sparse import (
+    basket_weights,
+    prune_rows,
+    replace_rows,
+    sparse_scores,
+    summed_evidence,
+)
 from xsell.models.base import Recommender
 
 MEASURES: Final = ("count", "confidence", "lift", "jaccard", "cosine", "inclusion")
@@ -129,20 +135,21 @@ class Cooccurrence(Recommender):
         """
         assert self.counts_ is not None and self.similarity_ is not None
         n = baskets.shape[1]
-        counts = _resized(self.counts_, n)
         added = sp.csr_matrix(baskets.T.tocsr() @ baskets, dtype=np.float32)
-        counts = sp.csr_matrix(counts + added, dtype=np.float32)
-        self.counts_ = counts
-        self.n_baskets_ += baskets.shape[0]
+        # Only the rows of the items in the new orders change (added is symmetric), so
+        # they are spliced in: a sparse sum or a LIL round trip of the whole matrices
+        # took ~1.8 s per order on Instacart.
         touched = np.unique(baskets.indices)
-        similarity = _resized(self.similarity_, n).tolil()
+        self.n_baskets_ += baskets.shape[0]
+        counts = _resized(self.counts_, n)
+        similarity = _resized(self.similarity_, n)
         if len(touched):
+            rows = sp.csr_matrix(counts[touched] + added[touched], dtype=np.float32)
+            counts = replace_rows(counts, touched, rows)
             fresh = self._similarity(_rows_only(counts, touched))
-            for a in touched:
-                row = fresh.getrow(int(a))
-                similarity.rows[a] = row.indices.tolist()
-                similarity.data[a] = row.data.tolist()
-        self.similarity_ = similarity.tocsr()
+            similarity = replace_rows(similarity, touched, fresh[touched])
+        self.counts_ = counts
+        self.similarity_ = similarity
         self.n_items_known_ = n
         self.n_users_known_ = len(self.users_) if self.users_ is not None else 0
 
@@ -196,8 +203,9 @@ def _resized(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
 
 def _rows_only(counts: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
     """``counts`` with only ``rows`` kept (plus the whole diagonal, for the supports)."""
-    mask = np.zeros(counts.shape[0], dtype=np.float32)
-    mask[rows] = 1.0
-    kept = sp.diags(mask) @ counts
-    diagonal = sp.diags(counts.diagonal() * (1.0 - mask))
+    n = counts.shape[0]
+    kept = replace_rows(sp.csr_matrix((n, n), dtype=counts.dtype), rows, counts[rows])
+    others = np.ones(n, dtype=bool)
+    others[rows] = False
+    diagonal = sp.diags(np.where(others, counts.diagonal(), 0.0).astype(counts.dtype))
     return sp.csr_matrix(kept + diagonal)
