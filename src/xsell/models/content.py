@@ -321,19 +321,38 @@ class ContentBased(Recommender):
         n_known = self.features_.shape[0]
         profiles = self._profiles(baskets, users)
         total = np.asarray(profiles.sum(axis=1)).ravel()
-        inverse = np.where(total > 0, 1.0 / np.where(total > 0, total, 1.0), 0.0)
-        mean_sim = sp.diags(inverse) @ ((profiles @ self.features_) @ self.features_.T)
-        sims = np.asarray(mean_sim.todense(), dtype=np.float64)
+        inverse = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+        sims = self._similarity_to(profiles, inverse)
         if self.complement_categories:
             affinity = self._category_affinity(profiles) * inverse[:, None]
             codes = self.category_codes_
             item_affinity = np.where(codes >= 0, affinity[:, np.maximum(codes, 0)], 0.0)
             scores = np.where(item_affinity > 0, item_affinity * (1.0 + sims), -np.inf)
         else:
-            scores = np.where(sims > self.min_similarity, sims, -np.inf)
-        out = np.full((baskets.shape[0], max(baskets.shape[1], n_known)), -np.inf)
-        out[:, :n_known] = scores
-        return out[:, : baskets.shape[1]] if baskets.shape[1] >= n_known else out
+            # In place: score rows of large catalogs are big (passes over them dominate).
+            sims[sims <= self.min_similarity] = -np.inf
+            scores = sims
+        if baskets.shape[1] > n_known:
+            pad = np.full((scores.shape[0], baskets.shape[1] - n_known), -np.inf)
+            scores = np.hstack([scores, pad])
+        return scores
+
+    def _similarity_to(self, profiles: sp.csr_matrix, row_scale: np.ndarray) -> np.ndarray:
+        """``diag(row_scale) P F Fᵀ`` as a dense, C-ordered ``n x items`` array.
+
+        The feature columns the profiles touch are few, so ``P F`` is made dense
+        on those columns only and multiplied by the matching sparse columns of
+        ``F``: a sparse x dense product, several times faster than sparse x sparse
+        when the answer is dense. Entries of ``F`` outside those columns would
+        only add exact zeros, so each row's result does not depend on its batch.
+        """
+        query = sp.csr_matrix(profiles @ self.features_)
+        columns = np.unique(query.indices)
+        if len(columns) == 0:
+            return np.zeros((profiles.shape[0], self.features_.shape[0]))
+        compact = query[:, columns].toarray() * row_scale[:, None]
+        features = sp.csr_matrix(self.features_[:, columns])
+        return np.ascontiguousarray(np.asarray(features @ compact.T, dtype=np.float64).T)
 
     def _category_affinity(self, profiles: sp.csr_matrix) -> np.ndarray:
         """Context x category: summed log-lift (> 1 only) from the context items' categories."""
