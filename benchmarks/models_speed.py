@@ -20,12 +20,13 @@ import argparse
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from implicit.nearest_neighbours import CosineRecommender  # noqa: E402
+from implicit.nearest_neighbours import CosineRecommender
 
 from xsell.data.ingest import ingest_lines
 from xsell.data.shopdata import ShopData
@@ -72,6 +73,10 @@ def query_speed(model: Recommender, data: ShopData) -> float:
     return best_of(run, repeat=1)
 
 
+def _fit_cooccurrence(data: ShopData, params: dict[str, Any]) -> None:
+    make_model("cooccurrence", **params).fit(data)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="Write the markdown table here.")
@@ -81,21 +86,36 @@ def main() -> None:
     x64 = sp.csr_matrix(x, dtype=np.float64)
     rows: list[tuple[str, float]] = []
     rows.append(("bare XᵀX (SciPy, float32)", best_of(lambda: x.T.tocsr() @ x)))
-    for label, params in [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("xsell cooccurrence, jaccard, top 200", {}),
-        ("xsell cooccurrence, lift, top 50, decay 30 d", {"measure": "lift", "neighbours": 50, "half_life_days": 30}),
-        ("xsell cooccurrence, confidence, all pairs", {"measure": "confidence", "neighbours": None}),
-    ]:
-        rows.append((label, best_of(lambda p=params: make_model("cooccurrence", **p).fit(data))))
+        (
+            "xsell cooccurrence, lift, top 50, decay 30 d",
+            {"measure": "lift", "neighbours": 50, "half_life_days": 30},
+        ),
+        (
+            "xsell cooccurrence, confidence, all pairs",
+            {"measure": "confidence", "neighbours": None},
+        ),
+    ]
+    for label, params in cases:
+        rows.append((label, best_of(partial(_fit_cooccurrence, data, params))))
 
     def peer() -> None:
         CosineRecommender(K=100).fit(x64, show_progress=False)
 
     rows.append(("implicit CosineRecommender(K=100).fit", best_of(peer)))
-    rows.append(("xsell itemknn, cosine, top 100", best_of(
-        lambda: make_model("itemknn", weighting="none").fit(data))))
-    rows.append(("xsell itemknn, BM25, top 100", best_of(
-        lambda: make_model("itemknn", weighting="bm25").fit(data))))
+    rows.append(
+        (
+            "xsell itemknn, cosine, top 100",
+            best_of(lambda: make_model("itemknn", weighting="none").fit(data)),
+        )
+    )
+    rows.append(
+        (
+            "xsell itemknn, BM25, top 100",
+            best_of(lambda: make_model("itemknn", weighting="bm25").fit(data)),
+        )
+    )
     bare = rows[0][1]
     lines = [
         f"Instacart train lines: {data.n_baskets:,} baskets x {data.n_items:,} items, "
@@ -118,9 +138,9 @@ def main() -> None:
     print(text)
     if args.out:
         # Written aside, then renamed, so a killed run leaves the old figures.
-        partial = args.out.with_suffix(".tmp")
-        partial.write_text(text + "\n")
-        partial.replace(args.out)
+        aside = args.out.with_suffix(".tmp")
+        aside.write_text(text + "\n")
+        aside.replace(args.out)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,11 @@ def test_personal_learns_new_orders_live(dated: ShopData) -> None:
 
 def _xsell(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "xsell.cli.main", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "xsell.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -95,15 +99,29 @@ def test_train_and_recommend_commands(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle"
     trained = runner.invoke(
         app,
-        ["train", "cooccurrence", "--store", str(store), "--param", "measure=lift",
-         "--param", "neighbours=50", "--out", str(bundle), "--quiet", "--json"],
+        [
+            "train",
+            "cooccurrence",
+            "--store",
+            str(store),
+            "--param",
+            "measure=lift",
+            "--param",
+            "neighbours=50",
+            "--out",
+            str(bundle),
+            "--quiet",
+            "--json",
+        ],
     )
     assert trained.exit_code == 0, trained.output
     summary = json.loads(trained.output)
     assert summary["params"]["measure"] == "lift" and summary["params"]["neighbours"] == 50
     model = load_model(bundle)
     anchor = shop.planted_pairs[0].anchor
-    shown = runner.invoke(app, ["recommend", "--bundle", str(bundle), "--item", anchor, "--k", "3", "--json"])
+    shown = runner.invoke(
+        app, ["recommend", "--bundle", str(bundle), "--item", anchor, "--k", "3", "--json"]
+    )
     assert shown.exit_code == 0, shown.output
     rows = json.loads(shown.output)
     assert [r["item_id"] for r in rows] == model.complements(anchor, k=3)["item_id"].tolist()
@@ -112,6 +130,16 @@ def test_train_and_recommend_commands(tmp_path: Path) -> None:
     missing = _xsell("recommend", "--bundle", str(bundle), cwd=tmp_path)
     assert missing.returncode == 2
     assert "give one of --basket ID,ID, --customer ID or --item ID" in missing.stderr
-    bad = _xsell("train", "cooccurrence", "--store", str(store), "--param", "measure", "--out", "b", cwd=tmp_path)
+    bad = _xsell(
+        "train",
+        "cooccurrence",
+        "--store",
+        str(store),
+        "--param",
+        "measure",
+        "--out",
+        "b",
+        cwd=tmp_path,
+    )
     assert bad.returncode == 2 and "--param expects name=value, got 'measure'" in bad.stderr
     assert np.isfinite(summary["fit_seconds"])

@@ -60,12 +60,18 @@ def _rule_cases(shop: SyntheticShop) -> list[tuple[dict, object]]:
     some = catalog.index[:40].tolist()
     return [
         ({"in_stock_only": True}, lambda ids: catalog.loc[ids, "in_stock"].all()),
-        ({"categories": categories[:2]}, lambda ids: catalog.loc[ids, "category"].isin(categories[:2]).all()),
+        (
+            {"categories": categories[:2]},
+            lambda ids: catalog.loc[ids, "category"].isin(categories[:2]).all(),
+        ),
         (
             {"exclude_categories": categories[:3]},
             lambda ids: not catalog.loc[ids, "category"].isin(categories[:3]).any(),
         ),
-        ({"min_price": 5.0, "max_price": 20.0}, lambda ids: catalog.loc[ids, "price"].between(5, 20).all()),
+        (
+            {"min_price": 5.0, "max_price": 20.0},
+            lambda ids: catalog.loc[ids, "price"].between(5, 20).all(),
+        ),
         ({"max_per_category": 1}, lambda ids: catalog.loc[ids, "category"].is_unique),
         ({"allow": some}, lambda ids: set(ids) <= set(some)),
         ({"deny": some}, lambda ids: not set(ids) & set(some)),
@@ -84,19 +90,23 @@ def test_every_business_rule_is_honoured(
         assert ids and holds(ids), (rules, ids)  # type: ignore[operator]
         assert not set(ids) & set(cart)
     own = set(catalog.loc[cart, "category"])
-    ids = fitted.recommend_for_basket(cart, k=8, rules={"complements_only": True})["item_id"]
-    assert not set(catalog.loc[ids, "category"]) & own
+    suggested = fitted.recommend_for_basket(cart, k=8, rules={"complements_only": True})
+    assert not set(catalog.loc[suggested["item_id"], "category"]) & own
     customer = _customers(shop_data, 1)[0]
-    bought = set(shop_data.items.to_external(shop_data.user_item[shop_data.users.index_of(customer)].indices))
-    ids = fitted.recommend_for_basket(cart, k=8, user=customer, rules={"exclude_bought": True})["item_id"]
-    assert not set(ids) & bought
-    ids = fitted.recommend([customer], k=8, exclude_seen=True)["item_id"]
-    assert not set(ids) & bought
+    bought = set(
+        shop_data.items.to_external(shop_data.user_item[shop_data.users.index_of(customer)].indices)
+    )
+    answer = fitted.recommend_for_basket(cart, k=8, user=customer, rules={"exclude_bought": True})
+    assert not set(answer["item_id"]) & bought
+    answer = fitted.recommend([customer], k=8, exclude_seen=True)
+    assert not set(answer["item_id"]) & bought
     assert len(fitted.recommend([customer], k=8, exclude_seen=False)) == 8
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_explain_traces_what_each_rule_removed(name: str, fitted: Recommender, shop: SyntheticShop) -> None:
+def test_explain_traces_what_each_rule_removed(
+    name: str, fitted: Recommender, shop: SyntheticShop
+) -> None:
     cart = _cart(shop)
     deny = fitted.recommend_for_basket(cart, k=3)["item_id"].tolist()
     answer = fitted.recommend_for_basket(cart, k=3, rules={"deny": deny}, explain=True)
@@ -110,12 +120,16 @@ def test_explain_traces_what_each_rule_removed(name: str, fitted: Recommender, s
 def test_batch_equals_one_by_one(name: str, fitted: Recommender, shop_data: ShopData) -> None:
     customers = [*_customers(shop_data, 3), "nobody"]
     batch = fitted.recommend(customers, k=6, exclude_seen=False)
-    single = pd.concat([fitted.recommend([c], k=6, exclude_seen=False) for c in customers], ignore_index=True)
+    single = pd.concat(
+        [fitted.recommend([c], k=6, exclude_seen=False) for c in customers], ignore_index=True
+    )
     pd.testing.assert_frame_equal(batch, single)
     contexts = [list(shop_data.basket_items(b)) for b in range(5)]
     users = shop_data.basket_user[:5].astype(np.int64)
     together = fitted.recommend_batch(contexts, users, k=5)
-    apart = np.vstack([fitted.recommend_batch([c], users[i : i + 1], k=5) for i, c in enumerate(contexts)])
+    apart = np.vstack(
+        [fitted.recommend_batch([c], users[i : i + 1], k=5) for i, c in enumerate(contexts)]
+    )
     np.testing.assert_array_equal(together, apart)
 
 
@@ -180,5 +194,7 @@ def test_planted_partner_is_in_the_top_5(
 ) -> None:
     pairs = _busy_anchors(shop, shop_data)
     assert len(pairs) >= 8
-    found = [partner in set(fitted.complements(anchor, k=5)["item_id"]) for anchor, partner in pairs]
+    found = [
+        partner in set(fitted.complements(anchor, k=5)["item_id"]) for anchor, partner in pairs
+    ]
     assert np.mean(found) >= 0.8, f"{name} found {sum(found)} of {len(pairs)} planted partners"

@@ -56,7 +56,11 @@ def test_min_count_pruning_and_scores(tiny: ShopData) -> None:
     assert top1.similarity_ is not None and top1.similarity_[i].nnz == 1
     rows = sp.csr_matrix(np.array([[1, 1, 0, 0]], dtype=np.float32))  # cart {a, b}
     summed = Cooccurrence(measure="confidence", neighbours=None).fit(tiny).score(rows)[0]
-    biggest = Cooccurrence(measure="confidence", neighbours=None, aggregate="max").fit(tiny).score(rows)[0]
+    biggest = (
+        Cooccurrence(measure="confidence", neighbours=None, aggregate="max")
+        .fit(tiny)
+        .score(rows)[0]
+    )
     c, d = tiny.items.to_index(["c", "d"])
     assert summed[c] == pytest.approx(2 / 3 + 1 / 3) and biggest[c] == pytest.approx(2 / 3)
     assert summed[d] == pytest.approx(1 / 3) and biggest[d] == pytest.approx(1 / 3)
@@ -127,7 +131,7 @@ def test_update_equals_refit_on_all_orders(measure: str) -> None:
     after = live.complements("d", k=10)
     assert "e" not in set(before["item_id"])
     assert after.set_index("item_id").loc["e", "source"] == "model"
-    assert after.set_index("item_id").loc["e", "reason"].startswith("bought with 'd' in 33%")
+    assert str(after.set_index("item_id").loc["e", "reason"]).startswith("bought with 'd' in 33%")
 
 
 def _brute_cosine(x: np.ndarray) -> np.ndarray:
@@ -186,7 +190,9 @@ def test_userknn_never_counts_the_customer_as_their_own_neighbour(shop_data: Sho
     model = make_model("userknn", neighbours=1, idf=False).fit(shop_data)
     user = int(np.argmax(np.diff(shop_data.user_item.indptr)))
     own = shop_data.user_item[user].indices
-    row = sp.csr_matrix((np.ones(len(own)), (np.zeros(len(own)), own)), shape=(1, shop_data.n_items))
+    row = sp.csr_matrix(
+        (np.ones(len(own)), (np.zeros(len(own)), own)), shape=(1, shop_data.n_items)
+    )
     scores = model.score(row, np.array([user]))[0]
     neighbour_items = np.flatnonzero(np.isfinite(scores))
     assert not set(neighbour_items) >= set(own) or len(neighbour_items) > len(own)

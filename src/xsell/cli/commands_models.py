@@ -10,8 +10,16 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from xsell.cli.app import DEFAULT_STORE, JsonOption, QuietOption, StoreOption, app, console
-from xsell.cli.app import is_quiet, print_json
+from xsell.cli.app import (
+    DEFAULT_STORE,
+    JsonOption,
+    QuietOption,
+    StoreOption,
+    app,
+    console,
+    is_quiet,
+    print_json,
+)
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
 from xsell.models import load_model, make_model
@@ -77,7 +85,9 @@ def recommend(
         str | None, typer.Option("--basket", help="Comma-separated item ids in the cart.")
     ] = None,
     customer: Annotated[str | None, typer.Option("--customer", help="Customer id.")] = None,
-    item: Annotated[str | None, typer.Option("--item", help="Item id: frequently bought with.")] = None,
+    item: Annotated[
+        str | None, typer.Option("--item", help="Item id: frequently bought with.")
+    ] = None,
     k: Annotated[int, typer.Option("--k", help="How many suggestions.")] = 10,
     json_output: JsonOption = False,
 ) -> None:
@@ -114,9 +124,14 @@ def _print(frame: pd.DataFrame, title: str) -> None:
         table.add_row(
             str(row.rank),
             str(row.item_id),
-            "" if row.name is None or pd.isna(row.name) else str(row.name),
-            "" if row.category is None or pd.isna(row.category) else str(row.category),
+            _text(row.name),
+            _text(row.category),
             f"{row.score:.3g}",
             str(row.reason),
         )
     console.print(table)
+
+
+def _text(value: object) -> str:
+    """A catalog cell for display; missing (None / NaN) shows as empty."""
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)

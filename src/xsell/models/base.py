@@ -18,8 +18,8 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
 from functools import wraps
+from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -81,7 +81,9 @@ class ItemTable:
         n = len(new_ids)
         return ItemTable(
             ids=IdMap([*self.ids.ids, *new_ids]),
-            names=np.concatenate([self.names, np.array([names.get(i) for i in new_ids], dtype=object)]),
+            names=np.concatenate(
+                [self.names, np.array([names.get(i) for i in new_ids], dtype=object)]
+            ),
             categories=np.concatenate([self.categories, np.full(n, None, dtype=object)]),
             prices=np.concatenate([self.prices, np.full(n, np.nan)]),
             in_stock=np.concatenate([self.in_stock, np.ones(n, dtype=bool)]),
@@ -128,8 +130,10 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
         rows = np.repeat(np.arange(exclude.shape[0]), np.diff(exclude.indptr))
         scores[rows, exclude.indices] = -np.inf
     k = min(k, scores.shape[1])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(
-        np.arange(scores.shape[1]), (scores.shape[0], 1)
+    part = (
+        np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        if k < scores.shape[1]
+        else np.tile(np.arange(scores.shape[1]), (scores.shape[0], 1))
     )
     picked = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -picked), axis=1)
@@ -144,9 +148,7 @@ def top_k(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None = None) -> n
     return np.where(finite, best, -1)
 
 
-def top_k_sparse(
-    scores: sp.csr_matrix, k: int, exclude: sp.csr_matrix | None = None
-) -> np.ndarray:
+def top_k_sparse(scores: sp.csr_matrix, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
     """:func:`top_k` of a CSR whose absent entries are ``-inf`` (same order, same padding)."""
     n, n_items = scores.shape
     out = np.full((n, min(k, n_items)), -1, dtype=np.int64)
@@ -197,7 +199,7 @@ class Recommender(ABC):
         super().__init_subclass__(**kwargs)
         own = cls.__dict__.get("score")
         if own is not None and not getattr(own, "_grows_with_items", False):
-            setattr(cls, "score", _grow_safe(own))
+            setattr(cls, "score", _grow_safe(own))  # noqa: B010  (mypy: no method assignment)
 
     # ----------------------------------------------------------- to implement
 
@@ -226,9 +228,7 @@ class Recommender(ABC):
     def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         """Why each of ``items`` is suggested for ``context`` (and ``user``)."""
         table = self.require_fitted()
-        return [
-            f"popular: in {int(table.popularity[i]):,} past orders" for i in items
-        ]
+        return [f"popular: in {int(table.popularity[i]):,} past orders" for i in items]
 
     # ----------------------------------------------------------- shared
 
@@ -280,7 +280,8 @@ class Recommender(ABC):
         users = [None] * len(baskets) if users is None else list(users)
         if len(users) != len(baskets):
             raise ValidationError(
-                f"update needs one user per basket: got {len(baskets)} baskets and {len(users)} users"
+                "update needs one user per basket: "
+                f"got {len(baskets)} baskets and {len(users)} users"
             )
         clean = [list(dict.fromkeys(str(i) for i in basket)) for basket in baskets]
         new_items = [i for i in dict.fromkeys(i for b in clean for i in b) if i not in table.ids]
@@ -301,7 +302,7 @@ class Recommender(ABC):
         self.history_ = _grow_history(self.history_, user_idx, added, len(self.users_))
         self._update(added, user_idx)
 
-    def _update(self, baskets: sp.csr_matrix, users: np.ndarray) -> None:
+    def _update(self, baskets: sp.csr_matrix, users: np.ndarray) -> None:  # noqa: B027
         """Hook: learn from new baskets (binary CSR over the grown item table) and their users.
 
         The default learns nothing: the fitted state stays as it was and new items
@@ -465,16 +466,22 @@ class Recommender(ABC):
     ) -> pd.DataFrame:
         table = self.require_fitted()
         _check_k(k)
-        rules = BusinessRules.from_dict(rules) if isinstance(rules, dict) or rules is None else rules
+        rules = (
+            BusinessRules.from_dict(rules) if isinstance(rules, dict) or rules is None else rules
+        )
         user_idx = np.array(
-            [self.users_.index_of(str(u)) if u is not None and self.users_ is not None else -1
-             for u in users],
+            [
+                self.users_.index_of(str(u)) if u is not None and self.users_ is not None else -1
+                for u in users
+            ],
             dtype=np.int64,
         )
         known_ctx: list[list[int]] = []
         unknown_ctx: list[list[str]] = []
         for context in contexts:
-            idx = table.ids.to_index([str(c) for c in context]) if len(context) else np.empty(0, int)
+            idx = (
+                table.ids.to_index([str(c) for c in context]) if len(context) else np.empty(0, int)
+            )
             known_ctx.append([int(i) for i in idx if i >= 0])
             unknown_ctx.append([str(c) for c, i in zip(context, idx, strict=True) if i < 0])
         bought = [self.history_items(int(u)) for u in user_idx]
@@ -488,8 +495,16 @@ class Recommender(ABC):
         for r, query in enumerate(queries):
             frames.append(
                 self._one_answer(
-                    query, known_ctx[r], unknown_ctx[r], users[r], int(user_idx[r]), bought[r],
-                    np.asarray(scores[r], dtype=np.float64), k, rules, explain,
+                    query,
+                    known_ctx[r],
+                    unknown_ctx[r],
+                    users[r],
+                    int(user_idx[r]),
+                    bought[r],
+                    np.asarray(scores[r], dtype=np.float64),
+                    k,
+                    rules,
+                    explain,
                 )
             )
         return pd.concat(frames, ignore_index=True) if frames else _empty_answer(explain)
@@ -555,7 +570,7 @@ class Recommender(ABC):
             readable = {
                 rule: table.ids.to_external(items).tolist() for rule, items in (trace or {}).items()
             }
-            frame["trace"] = [readable] * len(frame)
+            frame["trace"] = pd.Series([readable] * len(frame), index=frame.index, dtype=object)
         return frame
 
     def _fallback(

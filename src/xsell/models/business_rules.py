@@ -59,10 +59,12 @@ class BusinessRules:
     deny: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.min_price is not None and self.max_price is not None and self.min_price > self.max_price:
-            raise ValidationError(
-                f"min_price {self.min_price} is above max_price {self.max_price}"
-            )
+        if (
+            self.min_price is not None
+            and self.max_price is not None
+            and self.min_price > self.max_price
+        ):
+            raise ValidationError(f"min_price {self.min_price} is above max_price {self.max_price}")
         if self.max_per_category is not None and self.max_per_category < 1:
             raise ValidationError(
                 f"max_per_category must be at least 1, got {self.max_per_category}"
@@ -77,9 +79,10 @@ class BusinessRules:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValidationError(
-                f"unknown business rule {', '.join(map(repr, unknown))}; known rules are {sorted(known)}"
+                f"unknown business rule {', '.join(map(repr, unknown))}; "
+                f"known rules are {sorted(known)}"
             )
-        clean = {
+        clean: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list | set | frozenset) else v for k, v in values.items()
         }
         return cls(**clean)
@@ -91,7 +94,7 @@ class BusinessRules:
         bought: Sequence[int] = (),
         trace: dict[str, list[int]] | None = None,
     ) -> np.ndarray:
-        """Boolean mask of the items these rules allow for ``context`` and a customer's ``bought`` items.
+        """Mask of the items these rules allow for ``context`` and a customer's ``bought`` items.
 
         When ``trace`` is given, each rule's name maps to the item indices it removed
         (that were still allowed by the rules before it).

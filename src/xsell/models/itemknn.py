@@ -38,7 +38,7 @@ def weighted_item_vectors(
 
 
 def cosine_neighbours(vectors: sp.csr_matrix, neighbours: int | None) -> sp.csr_matrix:
-    """Row x row cosine similarities of ``vectors``, without the diagonal, top ``neighbours`` per row."""
+    """Row x row cosine similarities of ``vectors``, no diagonal, top ``neighbours`` per row."""
     norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
     inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     unit = sp.csr_matrix(sp.diags(inverse) @ vectors)
@@ -59,7 +59,8 @@ class ItemKNN(Recommender):
     neighbours:
         Most similar items kept per item.
     source:
-        Item vectors over ``baskets`` (bought together) or ``customers`` (bought by the same people).
+        Item vectors over ``baskets`` (bought together) or ``customers`` (bought by
+        the same people).
     k1, b:
         BM25 parameters.
     """

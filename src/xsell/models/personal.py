@@ -91,7 +91,9 @@ class PersonalHistory(Recommender):
             if times > 0:
                 out.append(f"repeat: you bought it in {int(times)} of your orders")
             elif known:
-                out.append(f"new for you: popular in the shop ({int(table.popularity[i]):,} orders)")
+                out.append(
+                    f"new for you: popular in the shop ({int(table.popularity[i]):,} orders)"
+                )
             else:
                 out.append(f"popular in the shop ({int(table.popularity[i]):,} orders)")
         return out

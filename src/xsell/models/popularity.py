@@ -16,7 +16,7 @@ from xsell.models.base import Recommender
 
 @dataclass
 class Popularity(Recommender):
-    """Scores each item by how many baskets hold it, optionally recent ones and the cart's categories.
+    """Best sellers: baskets holding each item, optionally recent ones, cart's categories first.
 
     Parameters
     ----------
@@ -59,7 +59,9 @@ class Popularity(Recommender):
                 mine = baskets.indices[baskets.indptr[r] : baskets.indptr[r + 1]]
                 cats = {table.categories[i] for i in mine if table.categories[i] is not None}
                 if cats:
-                    same = np.isin(table.categories[: out.shape[1]], np.array(sorted(cats), dtype=object))
+                    same = np.isin(
+                        table.categories[: out.shape[1]], np.array(sorted(cats), dtype=object)
+                    )
                     out[r, same] += bonus
         return out
 

@@ -94,7 +94,7 @@ class UserKNN(Recommender):
         return out
 
     def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
-        table = self.require_fitted()
+        self.require_fitted()
         assert self.bought_ is not None
         known_user = 0 <= user < self.bought_.shape[0]
         users = np.array([user]) if known_user else None
