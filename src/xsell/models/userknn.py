@@ -58,16 +58,19 @@ class UserKNN(Recommender):
         """Per query row: (neighbour user indices, cosine) of the best ``neighbours`` customers."""
         assert self.profiles_ is not None and self.item_weight_ is not None
         q = _unit_rows(sp.csr_matrix(query @ sp.diags(self.item_weight_)))
-        sims = np.asarray((q @ self.profiles_.T).todense())
-        if users is not None:
-            mine = np.flatnonzero(users >= 0)
-            sims[mine, users[mine]] = 0.0
+        # Sparse: only customers sharing an item with the query are candidates.
+        sims = sp.csr_matrix(q @ self.profiles_.T)
         out = []
-        k = min(self.neighbours, sims.shape[1])
-        for row in sims:
-            best = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
-            best = best[row[best] > 0]
-            out.append(np.stack([best.astype(np.float64), row[best]]))
+        for r in range(sims.shape[0]):
+            lo, hi = sims.indptr[r], sims.indptr[r + 1]
+            who, value = sims.indices[lo:hi], sims.data[lo:hi]
+            keep = value > 0
+            if users is not None and users[r] >= 0:
+                keep &= who != users[r]
+            who, value = who[keep], value[keep]
+            # Ties go to the lower customer index, so answers are reproducible.
+            best = np.lexsort((who, -value))[: self.neighbours]
+            out.append(np.stack([who[best].astype(np.float64), value[best]]))
         return out
 
     def _query(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> sp.csr_matrix:
