@@ -253,3 +253,12 @@ def test_item_added_live_is_suggested_by_its_name(tiny: ShopData) -> None:
     # text cosine of {lunch, bag} with {lunch, bag, red} (equal idf) is 2 / sqrt(6), and the
     # weights are 1.75 (A) and 1 (NEW, text only).
     assert row["score"] == pytest.approx(2 / math.sqrt(6) / math.sqrt(1.75))
+
+
+def test_customer_added_live_is_scored_from_live_history(tiny: ShopData) -> None:
+    need_module("sklearn")
+    model = ContentBased(ngram_range=(1, 1), stop_words=None, price_weight=0.0).fit(tiny)
+    model.update([["A"]], users=["NEW-CUSTOMER"])
+    answer = model.recommend_for_basket([], k=2, user="NEW-CUSTOMER")
+    assert answer["item_id"].tolist() == ["A", "B"]
+    assert answer["reason"][1].startswith("similar to 'lunch bag red', which you bought")

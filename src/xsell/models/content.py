@@ -259,8 +259,13 @@ class ContentBased(Recommender):
         return sp.csr_matrix(matrix)
 
     def _update(self, baskets: sp.csr_matrix, users: np.ndarray) -> None:
-        """Give items added live a name-only feature vector, so they are suggested at once."""
+        """Give items added live a name-only feature vector, so they are suggested at once.
+
+        Customers added live are scored from their (live) purchase history.
+        """
         table = self.require_fitted()
+        if self.users_ is not None:
+            self.n_users_known_ = len(self.users_)
         old = self.features_.shape[0]
         new = len(table) - old
         if new <= 0:
@@ -277,8 +282,6 @@ class ContentBased(Recommender):
         self.brands_ = np.concatenate([self.brands_, np.full(new, None, dtype=object)])
         self.price_band_ = np.concatenate([self.price_band_, np.full(new, -1)])
         self.n_items_known_ = len(table)
-        if self.users_ is not None:
-            self.n_users_known_ = len(self.users_)
 
     # ------------------------------------------------------------ scoring
 
