@@ -133,6 +133,7 @@ def main() -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     # Import scikit-learn before timing, so the first fit is not charged ~1.5 s of import.
     import sklearn.feature_extraction.text  # noqa: F401
+
     header = [
         "| data | items | model | recall@10 | vs popularity | fit s | queries/s | "
         "scoring 1,000 queries: sparse vs dense reference |",
