@@ -526,8 +526,14 @@ class Recommender(ABC):
         trace: dict[str, list[int]] | None = {} if explain else None
         allowed = rules.allowed(table, context, bought.tolist(), trace)
         scores = np.where(allowed, scores, -np.inf)
-        ranked = top_k(scores[None, :], min(len(table), k * 4 if rules.max_per_category else k))[0]
-        ranked = ranked[ranked >= 0]
+        if rules.max_per_category:
+            # The cap may skip any number of candidates: rank every one with evidence, or an
+            # item of a less crowded category would lose its place to a best-seller fallback.
+            finite = np.flatnonzero(np.isfinite(scores))
+            ranked = finite[np.lexsort((finite, -scores[finite]))]
+        else:
+            ranked = top_k(scores[None, :], min(len(table), k))[0]
+            ranked = ranked[ranked >= 0]
         picked = rules.cap_per_category(table, ranked.tolist(), k, trace)
         # Items added by ``update`` that the model has not learned say nothing about it.
         learned = [i for i in context if i < (self.n_items_known_ or len(table))]
