@@ -99,6 +99,23 @@ class Hybrid(Recommender):
             self.weights_ = self._search(data)
         self.components_ = [self._component(i).fit(data) for i in range(len(self.models))]
 
+    def update(
+        self,
+        baskets: Sequence[Sequence[str]],
+        users: Sequence[str | None] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> None:
+        """Learn from new orders: the blend's tables grow and every component learns too.
+
+        Components were fitted on the same data, so their item and user maps grow
+        in step with the blend's, and the blend then knows every new item.
+        """
+        super().update(baskets, users, names)
+        for component in self.components_:
+            component.update(baskets, users, names)
+        self.n_items_known_ = self.n_items
+        self.n_users_known_ = len(self.users_) if self.users_ is not None else 0
+
     def _check_params(self) -> None:
         if len(self.models) == 0:
             raise ValidationError("models must name at least one component, got none")

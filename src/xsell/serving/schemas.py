@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from xsell.models.business_rules import BusinessRules
 
@@ -23,15 +23,17 @@ class _Strict(BaseModel):
 class RuleOptions(_Strict):
     """The business rules of a request; each maps to a :class:`BusinessRules` field."""
 
-    exclude_bought: bool = Field(False, description="Leave out what the customer bought before.")
-    in_stock_only: bool = Field(False, description="Leave out items marked out of stock.")
+    exclude_bought: StrictBool = Field(
+        False, description="Leave out what the customer bought before."
+    )
+    in_stock_only: StrictBool = Field(False, description="Leave out items marked out of stock.")
     categories: list[Category] | None = Field(
         None, max_length=500, description="Only items of these categories."
     )
     exclude_categories: list[Category] = Field(
         default_factory=list, max_length=500, description="Never items of these categories."
     )
-    complements_only: bool = Field(
+    complements_only: StrictBool = Field(
         False, description="Never items of the categories already in the basket."
     )
     min_price: float | None = Field(None, description="Lowest price (inclusive).")
@@ -72,8 +74,8 @@ class BasketRequest(RuleOptions):
     )
     customer: CustomerId | None = Field(None, description="Customer id, when signed in.")
     k: int = Field(10, ge=1, le=MAX_K, description="How many suggestions.")
-    explain: bool = Field(False, description="Add the business-rule trace.")
-    fallback: bool = Field(
+    explain: StrictBool = Field(False, description="Add the business-rule trace.")
+    fallback: StrictBool = Field(
         False, description="Answer unknown items with best sellers instead of 404."
     )
 
