@@ -24,7 +24,7 @@ from xsell.models._sparse import (
     sparse_scores,
     summed_evidence,
 )
-from xsell.models.base import Recommender
+from xsell.models.base import ItemTable, Recommender
 
 MEASURES: Final = ("count", "confidence", "lift", "jaccard", "cosine", "inclusion")
 AGGREGATES: Final = ("sum", "max")
@@ -101,6 +101,10 @@ class Cooccurrence(Recommender):
     counts_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     similarity_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     n_baskets_: float = field(default=0.0, init=False, repr=False)
+    #: ``(counts_, its diagonal)``: item supports for ``reasons``, valid while ``counts_`` is that.
+    supports_: tuple[sp.csr_matrix, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if self.measure not in MEASURES:
@@ -119,8 +123,11 @@ class Cooccurrence(Recommender):
         x = data.basket_item
         weighted = sp.csr_matrix(x.multiply(weights[:, None].astype(np.float32)), dtype=np.float32)
         self.counts_ = sp.csr_matrix(x.T.tocsr() @ weighted, dtype=np.float32)
+        # Sorted rows let ``reasons`` find a pair by binary search (serving hot path).
+        self.counts_.sort_indices()
         self.n_baskets_ = float(weights.sum())
         self.similarity_ = self._similarity(self.counts_)
+        self.supports_ = (self.counts_, self.counts_.diagonal().astype(np.float64))
 
     def _similarity(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         full = similarity_from_counts(counts, self.n_baskets_, self.measure, self.min_count)
@@ -141,14 +148,19 @@ class Cooccurrence(Recommender):
         # took ~1.8 s per order on Instacart.
         touched = np.unique(baskets.indices)
         self.n_baskets_ += baskets.shape[0]
+        supports = np.zeros(n, dtype=np.float64)
+        supports[: self.counts_.shape[0]] = self._supports()
         counts = _resized(self.counts_, n)
         similarity = _resized(self.similarity_, n)
         if len(touched):
             rows = sp.csr_matrix(counts[touched] + added[touched], dtype=np.float32)
+            rows.sort_indices()
+            supports[touched] = [_entries(rows, j, np.array([a]))[0] for j, a in enumerate(touched)]
             counts = replace_rows(counts, touched, rows)
             fresh = self._similarity(_rows_only(counts, touched))
             similarity = replace_rows(similarity, touched, fresh[touched])
         self.counts_ = counts
+        self.supports_ = (counts, supports)
         self.similarity_ = similarity
         self.n_items_known_ = n
         self.n_users_known_ = len(self.users_) if self.users_ is not None else 0
@@ -165,32 +177,101 @@ class Cooccurrence(Recommender):
         assert self.similarity_ is not None
         if self.aggregate != "sum":
             return None
+        if baskets.shape[0] == 1:
+            # One cart (the API): a sparse product costs ~10x more than gathering its rows.
+            return _one_cart_evidence(sp.csr_matrix(baskets), self.similarity_)
         return summed_evidence(baskets, self.similarity_)
+
+    def _supports(self) -> np.ndarray:
+        """The diagonal of ``counts_`` (baskets holding each item), cached with the matrix."""
+        assert self.counts_ is not None
+        if self.supports_ is None or self.supports_[0] is not self.counts_:
+            self.supports_ = (self.counts_, self.counts_.diagonal().astype(np.float64))
+        return self.supports_[1]
 
     def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         table = self.require_fitted()
-        assert self.similarity_ is not None and self.counts_ is not None
-        out = []
-        n = self.similarity_.shape[0]
+        similarity, counts = self.similarity_, self.counts_
+        assert similarity is not None and counts is not None
+        n = similarity.shape[0]
         # A wrapper (hybrid) may ask with items added since this model last learned.
         ctx = np.asarray([a for a in context if a < n], dtype=np.int64)
-        for b in items:
-            if len(ctx) == 0 or b >= n:
-                out.append(f"popular: in {int(table.popularity[b]):,} past orders")
-                continue
-            strengths = np.asarray(self.similarity_[ctx, b].todense()).ravel()
-            a = int(ctx[int(np.argmax(strengths))])
-            together = float(self.counts_[a, b])
-            support_a, support_b = float(self.counts_[a, a]), float(self.counts_[b, b])
-            share = together / support_a if support_a else 0.0
-            lift = (
-                together * self.n_baskets_ / (support_a * support_b)
-                if support_a * support_b
-                else 0.0
-            )
-            label = table.names[a] if table.names[a] is not None else table.ids.ids[a]
-            out.append(f"bought with '{label}' in {share:.0%} of its orders (lift {lift:.1f})")
+        wanted = np.asarray(items, dtype=np.int64)
+        learned = wanted < n
+        if len(ctx) == 0 or not learned.any():
+            return [f"popular: in {int(table.popularity[b]):,} past orders" for b in items]
+        inside = wanted[learned]
+        # One row slice per cart item (not one sparse look-up per pair): the strongest
+        # partner of each suggestion, first in cart order on ties.
+        strengths = np.vstack([_entries(similarity, int(a), inside) for a in ctx])
+        partner = ctx[np.argmax(strengths, axis=0)]
+        together = np.zeros(len(inside))
+        for a in np.unique(partner):
+            mine = partner == a
+            together[mine] = _entries(counts, int(a), inside[mine])
+        supports = self._supports()
+        support_a, support_b = supports[partner], supports[inside]
+        texts = iter(
+            _bought_with(table, int(a), float(c), float(sa), float(sb), self.n_baskets_)
+            for a, c, sa, sb in zip(partner, together, support_a, support_b, strict=True)
+        )
+        return [
+            next(texts) if inside_b else f"popular: in {int(table.popularity[b]):,} past orders"
+            for b, inside_b in zip(items, learned, strict=True)
+        ]
+
+
+def _bought_with(
+    table: ItemTable, a: int, together: float, support_a: float, support_b: float, n: float
+) -> str:
+    share = together / support_a if support_a else 0.0
+    lift = together * n / (support_a * support_b) if support_a * support_b else 0.0
+    label = table.names[a] if table.names[a] is not None else table.ids.ids[a]
+    return f"bought with '{label}' in {share:.0%} of its orders (lift {lift:.1f})"
+
+
+def _entries(matrix: sp.csr_matrix, row: int, cols: np.ndarray) -> np.ndarray:
+    """``matrix[row, cols]`` as float64 (0 where absent), from one row slice."""
+    lo, hi = int(matrix.indptr[row]), int(matrix.indptr[row + 1])
+    out = np.zeros(len(cols), dtype=np.float64)
+    if hi == lo or len(cols) == 0:
         return out
+    found, data = matrix.indices[lo:hi], matrix.data[lo:hi]
+    if matrix.has_sorted_indices:
+        pos = np.minimum(np.searchsorted(found, cols), hi - lo - 1)
+        hit = found[pos] == cols
+        out[hit] = data[pos[hit]]
+        return out
+    # Unsorted row (a bundle fitted before counts were kept sorted): one pass over the row.
+    unique, inverse = np.unique(cols, return_inverse=True)
+    pos = np.minimum(np.searchsorted(unique, found), len(unique) - 1)
+    hit = unique[pos] == found
+    summed = np.zeros(len(unique), dtype=np.float64)
+    np.add.at(summed, pos[hit], data[hit])
+    return summed[inverse]
+
+
+def _one_cart_evidence(basket: sp.csr_matrix, similarity: sp.csr_matrix) -> sp.csr_matrix:
+    """:func:`summed_evidence` of a single row, bit for bit (same summation order)."""
+    n_items = similarity.shape[1]
+    if not basket.has_canonical_format:
+        basket = basket.copy()
+        basket.sum_duplicates()
+    if basket.nnz == 0:
+        return sp.csr_matrix((1, n_items), dtype=np.float64)
+    items = basket.indices[basket.indptr[0] : basket.indptr[1]]
+    weights = basket.data[basket.indptr[0] : basket.indptr[1]].astype(np.float64)
+    starts, ends = similarity.indptr[items], similarity.indptr[items + 1]
+    cols = np.concatenate([similarity.indices[s:e] for s, e in zip(starts, ends, strict=True)])
+    values = np.concatenate(
+        [w * similarity.data[s:e] for w, s, e in zip(weights, starts, ends, strict=True)]
+    ).astype(np.float64)
+    unique, inverse = np.unique(cols, return_inverse=True)
+    # bincount adds in input order, i.e. cart item by cart item, like the sparse product.
+    sums = np.bincount(inverse, weights=values, minlength=len(unique))
+    keep = sums != 0
+    indptr = np.array([0, int(keep.sum())], dtype=np.int64)
+    return sp.csr_matrix((sums[keep], unique[keep], indptr), shape=(1, n_items))
 
 
 def _resized(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:
