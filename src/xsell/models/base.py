@@ -369,6 +369,21 @@ class Recommender(ABC):
             out.resize((out.shape[0], n_items))
         return out
 
+    def _cart_evidence(
+        self, items: Sequence[int], user: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """:meth:`score_sparse` of one cart as (item indices, scores); ``None``: use ``score``.
+
+        The serving hot path; models may answer it without building sparse matrices.
+        """
+        rows = basket_rows([items], self.n_items)
+        evidence = self._sparse_evidence(rows, np.array([user]) if user >= 0 else None)
+        if evidence is None:
+            return None
+        end = int(evidence.indptr[1])
+        cols = evidence.indices[:end].astype(np.int64)
+        return cols, np.asarray(evidence.data[:end], dtype=np.float64)
+
     def suggest(
         self,
         items: Sequence[int] = (),

@@ -182,6 +182,18 @@ class Cooccurrence(Recommender):
             return _one_cart_evidence(sp.csr_matrix(baskets), self.similarity_)
         return summed_evidence(baskets, self.similarity_)
 
+    def _cart_evidence(
+        self, items: Sequence[int], user: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        self.require_fitted()
+        assert self.similarity_ is not None
+        if self.aggregate != "sum":
+            return None
+        n = self.similarity_.shape[0]
+        known = min(self.n_items_known_ or n, n)
+        cart = np.unique(np.asarray([i for i in items if 0 <= i < known], dtype=np.int64))
+        return _gathered_rows(self.similarity_, cart)
+
     def _supports(self) -> np.ndarray:
         """The diagonal of ``counts_`` (baskets holding each item), cached with the matrix."""
         assert self.counts_ is not None
@@ -253,25 +265,41 @@ def _entries(matrix: sp.csr_matrix, row: int, cols: np.ndarray) -> np.ndarray:
 
 def _one_cart_evidence(basket: sp.csr_matrix, similarity: sp.csr_matrix) -> sp.csr_matrix:
     """:func:`summed_evidence` of a single row, bit for bit (same summation order)."""
-    n_items = similarity.shape[1]
     if not basket.has_canonical_format:
         basket = basket.copy()
         basket.sum_duplicates()
-    if basket.nnz == 0:
-        return sp.csr_matrix((1, n_items), dtype=np.float64)
-    items = basket.indices[basket.indptr[0] : basket.indptr[1]]
+    items = basket.indices[basket.indptr[0] : basket.indptr[1]].astype(np.int64)
     weights = basket.data[basket.indptr[0] : basket.indptr[1]].astype(np.float64)
+    cols, sums = _gathered_rows(similarity, items, weights)
+    indptr = np.array([0, len(cols)], dtype=np.int64)
+    return sp.csr_matrix((sums, cols, indptr), shape=(1, similarity.shape[1]))
+
+
+def _gathered_rows(
+    similarity: sp.csr_matrix, items: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Columns (ascending) and nonzero sums of the ``items`` rows, each times its weight.
+
+    Adds in the order of ``items``, like the sparse product ``basket @ similarity``.
+    """
+    if len(items) == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
     starts, ends = similarity.indptr[items], similarity.indptr[items + 1]
     cols = np.concatenate([similarity.indices[s:e] for s, e in zip(starts, ends, strict=True)])
-    values = np.concatenate(
-        [w * similarity.data[s:e] for w, s, e in zip(weights, starts, ends, strict=True)]
-    ).astype(np.float64)
-    unique, inverse = np.unique(cols, return_inverse=True)
-    # bincount adds in input order, i.e. cart item by cart item, like the sparse product.
-    sums = np.bincount(inverse, weights=values, minlength=len(unique))
+    values = np.concatenate([similarity.data[s:e] for s, e in zip(starts, ends, strict=True)])
+    values = values.astype(np.float64)
+    if weights is not None and (weights != 1.0).any():
+        values *= np.repeat(weights, ends - starts)
+    if len(cols) == 0:
+        return cols.astype(np.int64), values
+    # A stable sort keeps each column's terms in cart order and bincount adds one term after
+    # the other (no pairwise summation), so the sums equal the product's bit for bit.
+    order = np.argsort(cols, kind="stable")
+    cols, values = cols[order], values[order]
+    starts_group = np.concatenate(([True], cols[1:] != cols[:-1]))
+    sums = np.bincount(np.cumsum(starts_group) - 1, weights=values)
     keep = sums != 0
-    indptr = np.array([0, int(keep.sum())], dtype=np.int64)
-    return sp.csr_matrix((sums[keep], unique[keep], indptr), shape=(1, n_items))
+    return cols[starts_group][keep].astype(np.int64), sums[keep]
 
 
 def _resized(matrix: sp.csr_matrix, n: int) -> sp.csr_matrix:

@@ -138,23 +138,21 @@ def _fast_answer(
     """The model's own top ``k`` (``None`` when fewer than ``k``: the caller fills up)."""
     user = customer_index(model, customer)
     bought = model.history_items(user)
-    rows = basket_rows([context], len(table))
-    users = np.array([user]) if user >= 0 else None
     allowed = rules.allowed(table, context, bought.tolist(), None)
     # The cap may skip any number of candidates: then rank every one with evidence.
     depth = None if rules.max_per_category else k
-    evidence = model._sparse_evidence(rows, users)
+    evidence = model._cart_evidence(context, user)
     if evidence is not None:
         # Sparse evidence (co-occurrence, item-kNN): rank only the items it names,
         # not a dense row of every item (~10x less work per request).
-        end = evidence.indptr[1]
-        cols = evidence.indices[:end].astype(np.int64)
-        values = np.asarray(evidence.data[:end], dtype=np.float64)
+        cols, values = evidence
         keep = allowed[cols] & np.isfinite(values)
         cols, values = cols[keep], values[keep]
         order = np.lexsort((cols, -values))[:depth]
         ranked, ranked_scores = cols[order].tolist(), values[order].tolist()
     else:
+        rows = basket_rows([context], len(table))
+        users = np.array([user]) if user >= 0 else None
         scores = np.asarray(model.score(rows, users)[0], dtype=np.float64)
         scores = np.where(allowed, scores, -np.inf)
         if depth is None:
