@@ -179,8 +179,30 @@ def parse_wrk(output: str) -> dict[str, float]:
     return found
 
 
+def server_cpu_seconds(process: Any) -> float:
+    """User + system CPU time of the server process and its workers (Linux ``/proc``)."""
+    total = 0.0
+    pids = [process.pid]
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    if children.exists():
+        pids += [int(p) for p in children.read_text().split()]
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def run_wrk(
-    url: str, script: Path, duration: int, connections: int, path: str, warm: list[str]
+    url: str,
+    script: Path,
+    duration: int,
+    connections: int,
+    path: str,
+    warm: list[str],
+    process: Any,
 ) -> dict[str, float]:
     import httpx
 
@@ -193,12 +215,16 @@ def run_wrk(
         capture_output=True, check=True,
     )  # fmt: skip
     before = cache_counts(url)
+    cpu_before = server_cpu_seconds(process)
     done = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
          url + path],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     found = parse_wrk(done.stdout)
+    # CPU per request does not depend on what else runs on the machine, unlike requests/s.
+    found["cpu_ms"] = (server_cpu_seconds(process) - cpu_before) / found["requests"] * 1000
+    found["load"] = os.getloadavg()[0]
     after = cache_counts(url)
     lookups = sum(after) - sum(before)
     found["hit_rate"] = (after[0] - before[0]) / lookups if lookups else float("nan")
@@ -268,12 +294,12 @@ def main() -> None:
             process, url = start_server(bundle, workers, extra, args.workdir)
             try:
                 warm = [] if label == "basket" else sorted(set(page_paths))
-                found = run_wrk(url, script, args.duration, args.connections, path, warm)
+                found = run_wrk(url, script, args.duration, args.connections, path, warm, process)
             finally:
                 stop_server(process)
-            found.update(workers=workers, label=label)  # type: ignore[arg-type]
-            rows.append(found)
-            print(f"{workers} worker(s) {label}: {found}", flush=True)
+            row: dict[str, Any] = {**found, "workers": workers, "label": label}
+            rows.append(row)
+            print(f"{workers} worker(s) {label}: {row}", flush=True)
     report(rows, timings, note, data, args)
 
 
@@ -295,8 +321,8 @@ def report(
         "k=10, items drawn by popularity (5,000 draws).",
         "",
         "| workers | request | requests/s | p50 ms | p90 ms | p99 ms | non-2xx | cache hits "
-        "| goal |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| server CPU ms/request | load avg | goal |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
         goal = GOALS.get(row["label"])
@@ -311,7 +337,7 @@ def report(
         lines.append(
             f"| {row['workers']} | {row['label']} | {row['rps']:,.0f} | {row['p50']:.2f} | "
             f"{row['p90']:.2f} | {row['p99']:.2f} | {int(row['non_2xx'] + row['socket_errors'])} "
-            f"| {hits} | {verdict} |"
+            f"| {hits} | {row['cpu_ms']:.2f} | {row['load']:.1f} | {verdict} |"
         )
     fast, table = timings["fast path"], timings["table API"]
     lines += [

@@ -155,7 +155,7 @@ class Cooccurrence(Recommender):
         if len(touched):
             rows = sp.csr_matrix(counts[touched] + added[touched], dtype=np.float32)
             rows.sort_indices()
-            supports[touched] = [_entries(rows, j, np.array([a]))[0] for j, a in enumerate(touched)]
+            supports[touched] = _entries(rows, np.arange(len(touched)), touched)
             counts = replace_rows(counts, touched, rows)
             fresh = self._similarity(_rows_only(counts, touched))
             similarity = replace_rows(similarity, touched, fresh[touched])
@@ -191,7 +191,7 @@ class Cooccurrence(Recommender):
             return None
         n = self.similarity_.shape[0]
         known = min(self.n_items_known_ or n, n)
-        cart = np.unique(np.asarray([i for i in items if 0 <= i < known], dtype=np.int64))
+        cart = np.array(sorted({int(i) for i in items if 0 <= i < known}), dtype=np.int64)
         return _gathered_rows(self.similarity_, cart)
 
     def _supports(self) -> np.ndarray:
@@ -215,12 +215,9 @@ class Cooccurrence(Recommender):
         inside = wanted[learned]
         # One row slice per cart item (not one sparse look-up per pair): the strongest
         # partner of each suggestion, first in cart order on ties.
-        strengths = np.vstack([_entries(similarity, int(a), inside) for a in ctx])
-        partner = ctx[np.argmax(strengths, axis=0)]
-        together = np.zeros(len(inside))
-        for a in np.unique(partner):
-            mine = partner == a
-            together[mine] = _entries(counts, int(a), inside[mine])
+        strengths = _entries(similarity, np.repeat(ctx, len(inside)), np.tile(inside, len(ctx)))
+        partner = ctx[np.argmax(strengths.reshape(len(ctx), len(inside)), axis=0)]
+        together = _entries(counts, partner, inside)
         supports = self._supports()
         support_a, support_b = supports[partner], supports[inside]
         texts = iter(
@@ -242,25 +239,26 @@ def _bought_with(
     return f"bought with '{label}' in {share:.0%} of its orders (lift {lift:.1f})"
 
 
-def _entries(matrix: sp.csr_matrix, row: int, cols: np.ndarray) -> np.ndarray:
-    """``matrix[row, cols]`` as float64 (0 where absent), from one row slice."""
-    lo, hi = int(matrix.indptr[row]), int(matrix.indptr[row + 1])
-    out = np.zeros(len(cols), dtype=np.float64)
-    if hi == lo or len(cols) == 0:
+def _entries(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``matrix[rows[i], cols[i]]`` as float64 (0 where absent), from one slice per distinct row."""
+    distinct = sorted(set(rows.tolist()))
+    starts, ends = matrix.indptr[distinct], matrix.indptr[np.asarray(distinct) + 1]
+    found = np.concatenate([matrix.indices[s:e] for s, e in zip(starts, ends, strict=True)])
+    data = np.concatenate([matrix.data[s:e] for s, e in zip(starts, ends, strict=True)])
+    out = np.zeros(len(rows), dtype=np.float64)
+    if len(found) == 0:
         return out
-    found, data = matrix.indices[lo:hi], matrix.data[lo:hi]
-    if matrix.has_sorted_indices:
-        pos = np.minimum(np.searchsorted(found, cols), hi - lo - 1)
-        hit = found[pos] == cols
-        out[hit] = data[pos[hit]]
-        return out
-    # Unsorted row (a bundle fitted before counts were kept sorted): one pass over the row.
-    unique, inverse = np.unique(cols, return_inverse=True)
-    pos = np.minimum(np.searchsorted(unique, found), len(unique) - 1)
-    hit = unique[pos] == found
-    summed = np.zeros(len(unique), dtype=np.float64)
-    np.add.at(summed, pos[hit], data[hit])
-    return summed[inverse]
+    # (row's rank among the distinct rows, column) as one sortable key per stored entry.
+    n = np.int64(matrix.shape[1])
+    keys = np.repeat(np.arange(len(distinct), dtype=np.int64), ends - starts) * n + found
+    if not matrix.has_sorted_indices:  # a bundle fitted before counts were kept sorted
+        order = np.argsort(keys, kind="stable")
+        keys, data = keys[order], data[order]
+    wanted = np.searchsorted(np.asarray(distinct), rows) * n + cols
+    pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    hit = keys[pos] == wanted
+    out[hit] = data[pos[hit]]
+    return out
 
 
 def _one_cart_evidence(basket: sp.csr_matrix, similarity: sp.csr_matrix) -> sp.csr_matrix:
