@@ -348,7 +348,7 @@ def xsell_tuned_rows(
             f"test recall@10 {run.metrics['recall@10']:.4f}"
         )
     components = [m for m in HYBRID_COMPONENTS[protocol] if m in tuned or m == "popularity"]
-    if len(components) > 1:
+    if len(components) > 1 and not args.no_hybrid:
         params = {m: _clean(tuned[m]) for m in components if m in tuned}
         hybrid = make_model("hybrid", models=tuple(components), component_params=params)
         run = evaluate_model(hybrid, split, queries, KS)
@@ -481,6 +481,9 @@ def main() -> None:
         "--tune", type=int, default=0, help="Optuna trials per tuned model (0: no tuning)."
     )
     parser.add_argument("--tune-models", default="popularity,personal,itemknn,cooccurrence,als")
+    parser.add_argument(
+        "--no-hybrid", action="store_true", help="Skip the hybrid of the tuned models."
+    )
     parser.add_argument("--val-queries", type=int, default=2_000, help="Validation queries.")
     parser.add_argument("--no-write", action="store_true", help="Do not write the results file.")
     args = parser.parse_args()
