@@ -232,3 +232,28 @@ def test_tab_separated_file(tmp_path: Path, store_path: Path) -> None:
     data = ShopData.from_store(store_path)
     assert data.n_items == 2
     assert sorted(data.item_prices().tolist()) == [1.0, 2.5]
+
+
+def test_catalog_and_customers_twice_change_nothing(tmp_path: Path, store_path: Path) -> None:
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("item_id,name\na,Apple\nb,Bread\n")
+    customers = tmp_path / "customers.csv"
+    customers.write_text("user_id,country\nu1,UK\n")
+    ingest_lines(
+        Store(store_path), write(tmp_path / "orders.csv", ROWS[:2]), preset="online-retail"
+    )
+    first = [
+        ingest_catalog(Store(store_path), catalog),
+        ingest_customers(Store(store_path), customers),
+    ]
+    before = Store(store_path).table_counts()
+    again = [
+        ingest_catalog(Store(store_path), catalog),
+        ingest_customers(Store(store_path), customers),
+    ]
+    assert [r.skipped for r in again] == [True, True]
+    assert [r.ingest_id for r in again] == [r.ingest_id for r in first]
+    assert Store(store_path).table_counts() == before
+    with duckdb.connect(str(store_path), read_only=True) as con:
+        kinds = con.execute("SELECT kind, preset FROM ingests ORDER BY ingest_id").fetchall()
+    assert kinds == [("lines", "online-retail"), ("catalog", "generic"), ("customers", "generic")]

@@ -207,17 +207,9 @@ def ingest_lines(
     digest = content_hash(path)
 
     with store.transaction() as con:
-        previous = _already(con, digest, "lines")
-        if previous:
-            report.skipped = True
-            report.ingest_id = previous[0]
-            report.warnings.append(
-                f"{path} was already ingested (ingest #{previous[0]} at {previous[1]}); "
-                "nothing changed"
-            )
+        if _skipped(con, report, digest):
             return report
-        ingest_id = _next_id(con)
-        report.ingest_id = ingest_id
+        ingest_id = report.ingest_id = _next_id(con)
         started = datetime.now()
         con.register("raw", raw.table)
         reporter.step("cleaning", 1)
@@ -246,26 +238,58 @@ def ingest_lines(
         )
         _upsert_items_from_lines(con, ingest_id)
         _warn_catalog_gaps(con, report)
-        con.execute(
-            "INSERT INTO ingests VALUES (?, ?, ?, 'lines', ?, ?, ?, ?, ?, ?, ?)",
-            [
-                ingest_id,
-                str(path),
-                digest,
-                spec.name,
-                report.rows_in,
-                report.rows_kept,
-                report.rows_rejected,
-                started,
-                datetime.now(),
-                _json(report),
-            ],
-        )
-        con.execute("DROP TABLE cleaned")
-        con.unregister("raw")
+        _finish(con, report, digest, started)
         _fault("ingest-before-commit")
     reporter.step("done", 1)
     return report
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection, report: IngestReport, digest: str, started: datetime
+) -> None:
+    """Log the ingest and drop its working tables (inside the ingest's transaction)."""
+    con.execute(
+        "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            report.ingest_id,
+            report.path,
+            digest,
+            report.kind,
+            report.preset,
+            report.rows_in,
+            report.rows_kept,
+            report.rows_rejected,
+            started,
+            datetime.now(),
+            _json(report),
+        ],
+    )
+    con.execute("DROP TABLE cleaned")
+    con.unregister("raw")
+
+
+def _count_reasons(con: duckdb.DuckDBPyConnection, report: IngestReport, rows_in: int) -> None:
+    counts = con.execute(
+        "SELECT reason, count(*) FROM cleaned WHERE reason IS NOT NULL GROUP BY reason"
+    ).fetchall()
+    report.rows_in = rows_in
+    report.reasons = {str(k): int(v) for k, v in counts}
+    report.rows_rejected = sum(report.reasons.values())
+    report.rows_kept = rows_in - report.rows_rejected
+
+
+def _skipped(con: duckdb.DuckDBPyConnection, report: IngestReport, digest: str) -> bool:
+    """Mark ``report`` skipped when a file with the same content was ingested before."""
+    previous = _already(con, digest, report.kind)
+    if previous is None:
+        return False
+    report.skipped = True
+    report.ingest_id = previous[0]
+    report.warnings.append(
+        f"{report.path} was already ingested (ingest #{previous[0]} at {previous[1]}); "
+        "nothing changed"
+    )
+    return True
 
 
 def _json(report: IngestReport) -> str:
@@ -453,16 +477,9 @@ def ingest_catalog(
     )
     raw_json = "to_json({" + ", ".join(f"'{c}': {quote(c)}" for c in raw.columns) + "})"
     with store.transaction() as con:
-        previous = _already(con, digest, "catalog")
-        if previous:
-            report.skipped = True
-            report.ingest_id = previous[0]
-            report.warnings.append(
-                f"{path} was already ingested (ingest #{previous[0]}); nothing changed"
-            )
+        if _skipped(con, report, digest):
             return report
-        ingest_id = _next_id(con)
-        report.ingest_id = ingest_id
+        ingest_id = report.ingest_id = _next_id(con)
         started = datetime.now()
         con.register("raw", raw.table)
         reporter.step("cleaning catalog", 1)
@@ -485,15 +502,7 @@ def ingest_catalog(
             FROM parsed
             """
         )
-        counts = dict(
-            con.execute(
-                "SELECT reason, count(*) FROM cleaned WHERE reason IS NOT NULL GROUP BY reason"
-            ).fetchall()
-        )
-        report.rows_in = raw.table.num_rows
-        report.reasons = {str(k): int(v) for k, v in counts.items()}
-        report.rows_rejected = sum(report.reasons.values())
-        report.rows_kept = report.rows_in - report.rows_rejected
+        _count_reasons(con, report, raw.table.num_rows)
         if report.rows_kept == 0:
             raise InputFileError(
                 f"{path}: every one of its {report.rows_in:,} catalog rows was rejected "
@@ -523,23 +532,7 @@ def ingest_catalog(
             )
         _warn_catalog_gaps(con, report)
         report.kept_profile = {"items": report.rows_kept}
-        con.execute(
-            "INSERT INTO ingests VALUES (?, ?, ?, 'catalog', ?, ?, ?, ?, ?, ?, ?)",
-            [
-                ingest_id,
-                str(path),
-                digest,
-                spec.name,
-                report.rows_in,
-                report.rows_kept,
-                report.rows_rejected,
-                started,
-                datetime.now(),
-                _json(report),
-            ],
-        )
-        con.execute("DROP TABLE cleaned")
-        con.unregister("raw")
+        _finish(con, report, digest, started)
     return report
 
 
@@ -571,14 +564,9 @@ def ingest_customers(
     report = IngestReport(path=str(path), kind="customers", preset="generic", encoding=raw.encoding)
     digest = content_hash(path)
     with store.transaction() as con:
-        previous = _already(con, digest, "customers")
-        if previous:
-            report.skipped = True
-            report.warnings.append(
-                f"{path} was already ingested (ingest #{previous[0]}); nothing changed"
-            )
+        if _skipped(con, report, digest):
             return report
-        ingest_id = _next_id(con)
+        ingest_id = report.ingest_id = _next_id(con)
         started = datetime.now()
         con.register("raw", raw.table)
         uid = text_expr(column, types[column])
@@ -590,15 +578,7 @@ def ingest_customers(
                      THEN 'duplicate_user' END AS reason
                 FROM raw"""
         )
-        counts = dict(
-            con.execute(
-                "SELECT reason, count(*) FROM cleaned WHERE reason IS NOT NULL GROUP BY reason"
-            ).fetchall()
-        )
-        report.rows_in = raw.table.num_rows
-        report.reasons = {str(k): int(v) for k, v in counts.items()}
-        report.rows_rejected = sum(report.reasons.values())
-        report.rows_kept = report.rows_in - report.rows_rejected
+        _count_reasons(con, report, raw.table.num_rows)
         con.execute(
             "INSERT OR REPLACE INTO customers SELECT user_id, attributes FROM cleaned "
             "WHERE reason IS NULL"
@@ -608,21 +588,5 @@ def ingest_customers(
             "WHERE reason IS NOT NULL",
             [ingest_id, str(path)],
         )
-        con.execute(
-            "INSERT INTO ingests VALUES (?, ?, ?, 'customers', 'generic', ?, ?, ?, ?, ?, ?)",
-            [
-                ingest_id,
-                str(path),
-                digest,
-                report.rows_in,
-                report.rows_kept,
-                report.rows_rejected,
-                started,
-                datetime.now(),
-                _json(report),
-            ],
-        )
-        con.execute("DROP TABLE cleaned")
-        con.unregister("raw")
-        report.ingest_id = ingest_id
+        _finish(con, report, digest, started)
     return report
