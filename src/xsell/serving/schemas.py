@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StringConstraints,
+    model_validator,
+)
 
 from xsell.models.business_rules import BusinessRules
 
@@ -36,8 +44,9 @@ class RuleOptions(_Strict):
     complements_only: StrictBool = Field(
         False, description="Never items of the categories already in the basket."
     )
-    min_price: float | None = Field(None, description="Lowest price (inclusive).")
-    max_price: float | None = Field(None, description="Highest price (inclusive).")
+    # Strict: a JSON boolean is not a price (lax pydantic reads false as 0.0).
+    min_price: StrictFloat | None = Field(None, description="Lowest price (inclusive).")
+    max_price: StrictFloat | None = Field(None, description="Highest price (inclusive).")
     max_per_category: int | None = Field(
         None, ge=1, le=1000, description="At most this many suggestions of one category."
     )
