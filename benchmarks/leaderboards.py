@@ -425,8 +425,8 @@ def tuned_table(tuned: dict[str, dict[str, Any]]) -> str:
 def goals(board: Leaderboard) -> list[str]:
     """Goal lines: best xsell vs popularity (>= 2x) and vs the best implicit peer (>= +10 %)."""
     key = "recall@10"
-    ours = [r for r in board.rows if "(peer)" not in r["model"]]
-    peers = [r for r in board.rows if "(peer)" in r["model"]]
+    ours = [r for r in board.rows if "(peer" not in r["model"]]
+    peers = [r for r in board.rows if "(peer" in r["model"]]
     # The stronger of default and tuned popularity, so tuning cannot flatter the ratio.
     pops = [r for r in ours if r["model"].split(" ")[0] == "popularity"]
     pop = max(pops, key=lambda r: r[key]) if pops else None
