@@ -3,7 +3,7 @@
 The pandas path is what a notebook does: ``read_csv``, the same cleaning rules
 (missing ids, cancellations, returns, zero quantity, non-product codes, bad
 prices, exact duplicates), then id factorization and a SciPy CSR basket x item
-matrix. Both run in this one process, each timed over a few repeats (best kept).
+matrix. Both run in this one process, each timed over five repeats taken in turns (best kept).
 
     .venv/bin/python benchmarks/ingest.py [PATH]
 """
@@ -25,7 +25,7 @@ from xsell.data.shopdata import ShopData
 from xsell.data.store import Store
 
 DEFAULT = Path(__file__).resolve().parents[1].parent / "shared/data/online_retail/online_retail.csv"
-REPEATS = 3
+REPEATS = 5
 
 
 def xsell_path(path: Path) -> tuple[int, int, tuple[int, int]]:
@@ -72,22 +72,26 @@ def pandas_persisted_path(path: Path) -> tuple[int, int, tuple[int, int]]:
     return pandas_path(path, persist=True)
 
 
-def best_of(fn, path: Path) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    times, result = [], None
+def best_of_interleaved(paths: dict[str, object], path: Path) -> dict[str, tuple[float, object]]:
+    """Best time of each path, the paths taking turns so that a busy moment hits them alike."""
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    results: dict[str, object] = {}
     for _ in range(REPEATS):
-        started = time.perf_counter()
-        result = fn(path)
-        times.append(time.perf_counter() - started)
-    return min(times), result
+        for name, fn in paths.items():
+            started = time.perf_counter()
+            results[name] = fn(path)  # type: ignore[operator]
+            times[name].append(time.perf_counter() - started)
+    return {name: (min(times[name]), results[name]) for name in paths}
 
 
 def main() -> None:
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
-    xs_time, xs = best_of(xsell_path, path)
-    pd_time, pdr = best_of(pandas_path, path)
-    pp_time, ppr = best_of(pandas_persisted_path, path)
+    best = best_of_interleaved(
+        {"xsell": xsell_path, "pandas": pandas_path, "persisted": pandas_persisted_path}, path
+    )
+    (xs_time, xs), (pd_time, pdr), (pp_time, ppr) = best["xsell"], best["pandas"], best["persisted"]
     print(f"file: {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    print("| path | seconds (best of 3) | kept | rejected | basket x item |")
+    print(f"| path | seconds (best of {REPEATS}) | kept | rejected | basket x item |")
     print("|---|---:|---:|---:|---|")
     print(f"| xsell ingest + ShopData | {xs_time:.2f} | {xs[0]:,} | {xs[1]:,} | {xs[2]} |")  # type: ignore[index]
     print(

@@ -10,6 +10,7 @@ import pytest
 from xsell.data.ingest import ingest_catalog, ingest_customers, ingest_lines
 from xsell.data.shopdata import ShopData
 from xsell.data.store import Store
+from xsell.errors import InputFileError
 
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
 ROWS = [
@@ -102,6 +103,31 @@ def test_latin1_and_bom_and_semicolons_read_the_same(tmp_path: Path) -> None:
         stores.append(ShopData.from_store(store))
     names = {tuple(d.item_names()) for d in stores}
     assert names == {("CRÈME BRÛLÉE SET",)}
+
+
+def test_latin1_byte_far_into_the_file_is_read_as_latin1(tmp_path: Path) -> None:
+    # Past the delimiter sniffer's 64 KB sample: only Arrow's UTF-8 check can notice it.
+    plain = [f"{n},A{n % 50},MUG,1,2011-01-01 10:00:00,2.5,10,UK" for n in range(1, 3000)]
+    path = tmp_path / "late_latin1.csv"
+    path.write_bytes(
+        (HEADER + "\n".join(plain) + "\n").encode()
+        + "9999,B1,CAFÉ SET,1,2011-01-02 10:00:00,2.5,10,FR\n".encode("latin-1")
+    )
+    assert len(path.read_bytes()) > 64 * 1024
+    report = ingest_lines(Store(tmp_path / "s.duckdb"), path, preset="online-retail")
+    assert report.encoding == "latin-1"
+    assert report.rows_kept == len(plain) + 1
+    data = ShopData.from_store(tmp_path / "s.duckdb")
+    assert "CAFÉ SET" in data.item_names()
+
+
+def test_declared_encoding_that_does_not_fit_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "latin1_header.csv"
+    path.write_bytes(HEADER.replace("Country", "Pays_é").encode("latin-1") + b"1,A,B,1,,1,1,FR\n")
+    with pytest.raises(
+        InputFileError, match=r"latin1_header.csv: cannot read the header line as utf-8"
+    ):
+        ingest_lines(Store(tmp_path / "s.duckdb"), path, preset="online-retail", encoding="utf-8")
 
 
 def test_excel_workbook(tmp_path: Path, store_path: Path) -> None:

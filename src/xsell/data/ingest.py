@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from xsell.data.cleaning import (
     guess_preset,
     kept_lines_sql,
     lines_sql,
+    literal,
     raw_json_sql,
 )
 from xsell.data.presets import CATALOG_GUESSES, Preset, get_preset
@@ -188,13 +190,17 @@ def ingest_lines(
         )
     report = IngestReport(path=str(path), kind="lines", preset=spec.name)
     reporter.step(f"reading {path.name}", 0)
-    raw = read_file(
-        path,
-        layout=spec.layout,
-        delimiter=delimiter or spec.delimiter,
-        header=header,
-        encoding=encoding,
-    )
+    # hashlib and Arrow both release the GIL: the hash is free while the file is parsed.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        hashing = pool.submit(content_hash, path)
+        raw = read_file(
+            path,
+            layout=spec.layout,
+            delimiter=delimiter or spec.delimiter,
+            header=header,
+            encoding=encoding,
+        )
+        digest = hashing.result()
     report.encoding = raw.encoding
     column_map = dict(spec.mapping)
     if spec.layout == "baskets":
@@ -203,8 +209,6 @@ def ingest_lines(
         column_map = _auto_map(raw.columns, column_map)
     required = (C.ITEM,) if C.EVENT in column_map else (C.ITEM, C.BASKET)
     _check_columns(raw, column_map, required)
-    reporter.step("hashing", 1)
-    digest = content_hash(path)
 
     with store.transaction() as con:
         if _skipped(con, report, digest):
@@ -212,7 +216,7 @@ def ingest_lines(
         ingest_id = report.ingest_id = _next_id(con)
         started = datetime.now()
         con.register("raw", raw.table)
-        reporter.step("cleaning", 1)
+        reporter.step("cleaning", 2)
         con.execute(
             f"CREATE TEMP TABLE cleaned AS {lines_sql(raw.table.schema, column_map, options)}"
         )
@@ -305,10 +309,27 @@ def _profile(
     mapping: dict[str, str],
     raw: RawTable,
 ) -> None:
-    """Fill the report: raw figures (as a shop would count them), reasons, flags, kept figures."""
+    """Fill the report: raw figures (as a shop would count them), reasons, flags, kept figures.
+
+    One scan of ``cleaned`` gives the raw and the kept figures together.
+    """
+    cancelled = (
+        f"count(*) FILTER (WHERE starts_with(basket, {literal(spec.cancel_prefix)}))"
+        if spec.cancel_prefix and C.BASKET in mapping
+        else "NULL"
+    )
     row = con.execute(
         "SELECT count(*), count(DISTINCT basket), count(DISTINCT item), count(DISTINCT user_id), "
-        "count(user_id) FROM cleaned"
+        f"count(user_id), {cancelled}, "
+        "count(*) FILTER (WHERE reason IS NULL), "
+        "count(DISTINCT basket) FILTER (WHERE reason IS NULL), "
+        "count(DISTINCT item) FILTER (WHERE reason IS NULL), "
+        "count(DISTINCT user_id) FILTER (WHERE reason IS NULL), "
+        "count(*) FILTER (WHERE reason IS NULL AND user_id IS NULL), "
+        "count(*) FILTER (WHERE reason IS NULL AND time_value IS NULL), "
+        "CAST(min(time_value) FILTER (WHERE reason IS NULL) AS VARCHAR), "
+        "CAST(max(time_value) FILTER (WHERE reason IS NULL) AS VARCHAR) "
+        "FROM cleaned"
     ).fetchone()
     assert row is not None
     report.rows_in = int(row[0])
@@ -319,12 +340,8 @@ def _profile(
         "customers": int(row[3]),
         "lines_with_customer": int(row[4]),
     }
-    if spec.cancel_prefix and C.BASKET in mapping:
-        report.raw_profile["cancellation_lines"] = int(
-            con.execute(
-                "SELECT count(*) FROM cleaned WHERE starts_with(basket, ?)", [spec.cancel_prefix]
-            ).fetchone()[0]  # type: ignore[index]
-        )
+    if row[5] is not None:
+        report.raw_profile["cancellation_lines"] = int(row[5])
     counts = dict(
         con.execute(
             "SELECT reason, count(*) FROM cleaned WHERE reason IS NOT NULL GROUP BY reason"
@@ -332,13 +349,7 @@ def _profile(
     )
     report.reasons = {r: int(counts[r]) for r in REASONS if r in counts}
     report.rows_rejected = sum(report.reasons.values())
-    kept = con.execute(
-        "SELECT count(*), count(DISTINCT basket), count(DISTINCT item), count(DISTINCT user_id), "
-        "count(*) FILTER (WHERE user_id IS NULL), count(*) FILTER (WHERE time_value IS NULL), "
-        "CAST(min(time_value) AS VARCHAR), CAST(max(time_value) AS VARCHAR) "
-        "FROM cleaned WHERE reason IS NULL"
-    ).fetchone()
-    assert kept is not None
+    kept = row[6:]
     report.rows_kept = int(kept[0])
     report.kept_profile = {
         "lines": int(kept[0]),
@@ -356,24 +367,30 @@ def _profile(
 
 
 def _upsert_items_from_lines(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
-    """Items seen in lines but not in the catalog get a row from the lines' own names and prices."""
+    """Items seen in lines but not in the catalog get a row from the lines' own names and prices.
+
+    Names seen in lines also fill gaps left by earlier line files without names.
+    """
     con.execute(
         """
-        INSERT OR IGNORE INTO items
-        SELECT item, mode(name), mode(category), NULL, median(price_value), NULL, NULL, false
+        CREATE TEMP TABLE seen_items AS
+        SELECT item, mode(name) AS name, mode(category) AS category,
+               median(price_value) AS price
         FROM cleaned WHERE reason IS NULL GROUP BY item
         """
     )
-    # Names seen in lines fill gaps left by earlier line files without names.
+    con.execute(
+        "INSERT OR IGNORE INTO items "
+        "SELECT item, name, category, NULL, price, NULL, NULL, false FROM seen_items"
+    )
     con.execute(
         """
-        UPDATE items SET name = src.name FROM (
-            SELECT item, mode(name) AS name FROM cleaned WHERE reason IS NULL AND name IS NOT NULL
-            GROUP BY item
-        ) AS src
-        WHERE items.item_id = src.item AND items.name IS NULL AND NOT items.from_catalog
+        UPDATE items SET name = src.name FROM seen_items AS src
+        WHERE items.item_id = src.item AND items.name IS NULL AND src.name IS NOT NULL
+              AND NOT items.from_catalog
         """
     )
+    con.execute("DROP TABLE seen_items")
 
 
 def _warn_catalog_gaps(con: duckdb.DuckDBPyConnection, report: IngestReport) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 from xsell.errors import InputFileError
 
 LINE: Final = "__line"
+_BOM: Final = b"\xef\xbb\xbf"
 
 FORMATS: Final = {
     ".csv": "csv",
@@ -76,13 +78,17 @@ def check_readable(path: Path) -> None:
 def detect_encoding(path: Path) -> str:
     """``utf-8`` (with or without BOM) when the whole file decodes as UTF-8, else ``latin-1``."""
     data = path.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):
+    if data.startswith(_BOM):
         return "utf-8-sig"
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
         return "latin-1"
     return "utf-8"
+
+
+class _NotUtf8(Exception):
+    """A file read as UTF-8 (the encoding was guessed) holds bytes that are not UTF-8."""
 
 
 def sniff_delimiter(path: Path, encoding: str) -> str:
@@ -103,17 +109,44 @@ def read_csv(
     header: bool = True,
     encoding: str | None = None,
 ) -> RawTable:
-    """Read a delimited text file with every column as text."""
-    encoding = encoding or detect_encoding(path)
-    delimiter = delimiter or sniff_delimiter(path, encoding)
+    """Read a delimited text file with every column as text.
+
+    Without ``encoding`` the file is read as UTF-8 (BOM or not) and, when that
+    fails, as Latin-1: Arrow checks UTF-8 while it reads, which is cheaper than
+    decoding the whole file once more to guess.
+    """
+    if encoding is not None:
+        return _read_csv(path, delimiter, quote, header, encoding)
+    with path.open("rb") as handle:
+        guess = "utf-8-sig" if handle.read(len(_BOM)) == _BOM else "utf-8"
+    try:
+        return _read_csv(path, delimiter, quote, header, guess, guessed=True)
+    except _NotUtf8:
+        return _read_csv(path, delimiter, quote, header, "latin-1")
+
+
+def _read_csv(
+    path: Path,
+    delimiter: str | None,
+    quote: str,
+    header: bool,
+    encoding: str,
+    guessed: bool = False,
+) -> RawTable:
+    try:
+        delimiter = delimiter or sniff_delimiter(path, encoding)
+        first = _first_line(path, encoding)
+    except UnicodeDecodeError as exc:
+        if guessed:
+            raise _NotUtf8 from exc
+        raise InputFileError(f"{path}: cannot read the header line as {encoding}: {exc}") from exc
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
     read_options = pacsv.ReadOptions(
         encoding=arrow_encoding, autogenerate_column_names=not header, block_size=1 << 22
     )
     try:
-        first = _first_line(path, encoding)
         names = next(csv.reader([first], delimiter=delimiter, quotechar=quote)) if header else []
-    except (StopIteration, UnicodeDecodeError) as exc:
+    except StopIteration as exc:
         raise InputFileError(f"{path}: cannot read the header line: {exc}") from exc
     convert = pacsv.ConvertOptions(
         column_types={n: pa.string() for n in names} if header else None,
@@ -129,14 +162,20 @@ def read_csv(
             path, read_options=read_options, parse_options=parse, convert_options=convert
         )
     except pa.ArrowInvalid as exc:
+        if guessed and "invalid UTF8" in str(exc):
+            raise _NotUtf8 from exc
         raise InputFileError(f"{path}: not a valid {delimiter!r}-delimited file: {exc}") from exc
     if not header:
         table = table.cast(pa.schema([(n, pa.string()) for n in table.column_names]))
     if table.num_rows == 0:
         raise InputFileError(f"{path}: the file has a header but no data rows")
     start = 2 if header else 1
-    table = table.append_column(LINE, pa.array(range(start, start + table.num_rows), pa.int64()))
+    table = table.append_column(LINE, _line_numbers(start, table.num_rows))
     return RawTable(path, table, encoding)
+
+
+def _line_numbers(start: int, count: int) -> pa.Array:
+    return pa.array(np.arange(start, start + count, dtype=np.int64))
 
 
 def _first_line(path: Path, encoding: str) -> str:
@@ -155,7 +194,7 @@ def read_parquet(path: Path) -> RawTable:
         raise InputFileError(f"{path}: not a readable Parquet file: {exc}") from exc
     if table.num_rows == 0:
         raise InputFileError(f"{path}: the Parquet file has no rows")
-    table = table.append_column(LINE, pa.array(range(1, table.num_rows + 1), pa.int64()))
+    table = table.append_column(LINE, _line_numbers(1, table.num_rows))
     return RawTable(path, table)
 
 
