@@ -70,11 +70,24 @@ class Section:
 
 @dataclass
 class ReportContent:
+    """Everything the report shows; ``store`` is the store's full path."""
+
     title: str
     store: str
     summary: list[tuple[str, str]]
     notes: list[str]
     sections: list[Section]
+
+    @property
+    def store_name(self) -> str:
+        """The store's file name: what the page header shows (the full path is in the summary)."""
+        return Path(self.store).name
+
+    @property
+    def heading(self) -> str:
+        """The line under the title: the store's file name and the period of its orders."""
+        period = dict(self.summary).get("period")
+        return f"Store {self.store_name}" + (f", orders {period}" if period else "")
 
     @property
     def figures(self) -> list[Any]:
@@ -94,7 +107,7 @@ def collect(store: Store | str | Path, reporter: Reporter | None = None) -> Repo
     reporter = reporter or SilentReporter()
     reporter.step("loading the store", 0)
     ingests = _ingests(store)
-    summary: list[tuple[str, str]] = [("store", str(store.path))]
+    summary: list[tuple[str, str]] = [("store file", str(store.path))]
     notes: list[str] = []
     why_no_data = ""
     try:
@@ -224,7 +237,11 @@ def _sales(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
         "Cancellations and returns",
         lambda: sales.return_rates(store, data),
         "Lines rejected at ingest as cancellations (cancel-prefixed orders) or returns "
-        "(negative quantities), against the kept lines; value is |quantity| x price.",
+        "(negative quantities), against the kept lines. Value is |quantity| x the recorded "
+        "price; lines recorded at price 0 or without a price (in Online Retail every return "
+        "line: stock write-offs such as damaged or lost goods, not refunds) are valued at the "
+        "item's usual price (repriced lines), and lines of items never sold at a price are "
+        "left out (unvalued lines).",
     )
     return s
 
@@ -406,9 +423,13 @@ def _rules_and_leaderboard(store: Store, data: ShopData | None, state: dict[str,
             {"model": r.get("model"), **{c: r.get(c) for c in columns}, "fit_s": r.get("fit_s")}
             for r in board.rows
         ]
+        state["leaderboard"] = board
         return pd.DataFrame(rows)
 
     s.add("Latest leaderboard", leaderboard)
+    if "leaderboard" in state:
+        board = state["leaderboard"]
+        s.add("Leaderboard", lambda: F.leaderboard_bars(board), board.title())
     return s
 
 

@@ -212,3 +212,27 @@ def contrast_heatmap(table: pd.DataFrame) -> Any:
         margin={"l": 420, "r": 20, "t": 30, "b": 80},
         yaxis={"autorange": "reversed"},
     )
+
+
+def leaderboard_bars(board: Any) -> Any:
+    """Each model's scores on the leaderboard's metrics that lie in 0..1, side by side.
+
+    Unbounded metrics (novelty, revenue per list) would flatten the others; they
+    stay in the leaderboard's table.
+    """
+    go = _go()
+    columns = [
+        c
+        for c in board.metric_columns()
+        if all(0.0 <= float(row.get(c) or 0.0) <= 1.0 for row in board.rows)
+    ]
+    return _figure(
+        *[
+            go.Bar(x=columns, y=[float(row.get(c) or 0.0) for c in columns], name=str(row["model"]))
+            for row in board.rows
+        ],
+        barmode="group",
+        xaxis={"title": "metric", "type": "category"},
+        yaxis={"title": "score"},
+        legend={"orientation": "h", "y": 1.12},
+    )

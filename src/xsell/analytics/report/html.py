@@ -1,4 +1,10 @@
-"""The report as one self-contained HTML page: Plotly's JavaScript inlined once, no network."""
+"""The report as one self-contained HTML page: Plotly's JavaScript inlined once, no network.
+
+Charts are drawn by one script at the end of the page, after the whole page is
+laid out. Drawing each chart where it stands while the page is still parsed
+sizes the first chart of a grid row to the full row (it is alone there at that
+moment), and Plotly keeps that width until the window is resized.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +28,8 @@ section { background: white; border-radius: 6px; padding: 8px 20px 16px 20px; ma
 h2 { color: #1d3557; border-bottom: 2px solid #e9eef5; padding-bottom: 6px; }
 h3 { margin: 18px 0 6px 0; font-size: 16px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 12px; }
+.grid > * { min-width: 0; }
+header .store { font-size: 14px; opacity: .85; }
 table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
 th, td { border-bottom: 1px solid #e3e7ee; padding: 4px 10px; text-align: left;
          vertical-align: top; }
@@ -34,12 +42,44 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .scroll { overflow-x: auto; }
 """
 
+#: Draws chart ``i`` into ``#chart-i`` once the page is laid out, and redraws a chart
+#: whenever its box changes width (window resized, print layout, a scroll bar appearing).
+DRAW_CHARTS = """
+(function () {
+  var config = {displaylogo: false, responsive: true};
+  function draw() {
+    var specs = JSON.parse(document.getElementById('chart-specs').textContent);
+    var widths = new Map();
+    var observer = window.ResizeObserver ? new ResizeObserver(function (entries) {
+      entries.forEach(function (entry) {
+        var width = Math.round(entry.contentRect.width);
+        if (widths.has(entry.target) && widths.get(entry.target) !== width) {
+          Plotly.Plots.resize(entry.target);
+        }
+        widths.set(entry.target, width);
+      });
+    }) : null;
+    specs.forEach(function (spec, i) {
+      var div = document.getElementById('chart-' + (i + 1));
+      Plotly.newPlot(div, spec.data, spec.layout, config);
+      if (observer) { observer.observe(div); }
+    });
+  }
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', draw);
+  } else {
+    draw();
+  }
+})();
+"""
+
 
 def render_html(content: ReportContent) -> tuple[str, int]:
     """The page and the number of charts on it."""
     plotly_offline: Any = require("plotly.offline", "report")
     pio: Any = require("plotly.io", "report")
     charts = 0
+    specs: list[str] = []
     body: list[str] = []
     nav = " ".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in content.sections)
     missing = content.missing()
@@ -68,14 +108,13 @@ def render_html(content: ReportContent) -> tuple[str, int]:
             body.append('<div class="grid">')
             for part in figures:
                 charts += 1
-                div = pio.to_html(
-                    part.figure,
-                    full_html=False,
-                    include_plotlyjs=False,
-                    div_id=f"chart-{charts}",
-                    config={"displaylogo": False, "responsive": True},
+                specs.append(pio.to_json(part.figure, validate=False, pretty=False))
+                height = int(part.figure.layout.height or 380)
+                body.append(
+                    f'<div class="chart"><h3>{html.escape(part.title)}</h3>'
+                    f'<div id="chart-{charts}" class="plotly-graph-div" '
+                    f'style="height:{height}px; width:100%;"></div>'
                 )
-                body.append(f"<div><h3>{html.escape(part.title)}</h3>{div}")
                 if part.caption:
                     body.append(f'<p class="caption">{html.escape(part.caption)}</p>')
                 body.append("</div>")
@@ -95,9 +134,14 @@ def render_html(content: ReportContent) -> tuple[str, int]:
         f"<title>{html.escape(content.title)}</title><style>{STYLE}</style>"
         f"<script type='text/javascript'>{plotly_offline.get_plotlyjs()}</script></head>"
         f"<body data-charts='{charts}'><header><h1>{html.escape(content.title)}</h1>"
-        f"<div>{html.escape(content.store)}</div></header><nav>{nav}</nav><main>"
+        f'<div class="store" title="{html.escape(content.store)}">'
+        f"{html.escape(content.heading)}</div></header><nav>{nav}</nav><main>"
         + "\n".join(body)
-        + "</main></body></html>"
+        + "</main>"
+        # "<" only occurs inside JSON strings, where \u003c is the same text: no "</script>".
+        + '<script type="application/json" id="chart-specs">['
+        + ",".join(specs).replace("<", "\\u003c")
+        + f"]</script><script>{DRAW_CHARTS}</script></body></html>"
     )
     return page, charts
 

@@ -11,12 +11,16 @@ from xsell.analytics.report.content import ReportContent
 from xsell.analytics.report.tables import format_table
 from xsell.errors import require
 
+#: Width of the PNG charts (px): fits a wiki page; heights are the charts' own.
+WIDTH = 900
+DEFAULT_HEIGHT = 420
+
 
 def render_markdown(content: ReportContent, out: Path) -> tuple[str, list[Path]]:
     """The markdown text and the PNG files it links to (written into ``<stem>_files/``)."""
     pio: Any = require("plotly.io", "report")
     folder = out.with_name(out.stem + "_files")
-    lines = [f"# {content.title}", "", f"Store: `{content.store}`", "", "## Summary", ""]
+    lines = [f"# {content.title}", "", content.heading, "", "## Summary", ""]
     lines += _table(pd.DataFrame(content.summary, columns=["", "value"]))
     lines += [f"- {note}" for note in content.notes]
     missing = content.missing()
@@ -47,7 +51,9 @@ def render_markdown(content: ReportContent, out: Path) -> tuple[str, list[Path]]
     if figures:
         folder.mkdir(parents=True, exist_ok=True)
         # One browser session for every chart: starting Chromium costs ~2 s per image.
-        pio.write_images(figures, paths, format="png", width=900, height=420, scale=1)
+        # Each chart keeps its own height (long bar lists and heatmaps are taller).
+        heights = [int(f.layout.height or DEFAULT_HEIGHT) for f in figures]
+        pio.write_images(figures, paths, format="png", width=WIDTH, height=heights, scale=1)
     return "\n".join(lines) + "\n", paths
 
 
