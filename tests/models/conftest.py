@@ -16,9 +16,10 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "als": {"factors": 16, "iterations": 8},
     "bpr": {"factors": 16},
     "cooccurrence": {"measure": "lift", "min_count": 2},
+    "reranker": {"n_estimators": 60, "max_queries": 2000},
 }
 #: Models that learn from co-purchases, so they must find the planted partners.
-CO_PURCHASE = ("cooccurrence", "itemknn", "userknn", "rules", "als", "bpr", "hybrid")
+CO_PURCHASE = ("cooccurrence", "itemknn", "userknn", "rules", "als", "bpr", "hybrid", "reranker")
 
 
 def build(name: str, **params: Any) -> Recommender:

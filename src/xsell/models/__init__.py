@@ -26,6 +26,7 @@ REGISTRY: Final[dict[str, str]] = {
     "bpr": "factorization:BPR",
     "content": "content:ContentBased",
     "hybrid": "hybrid:Hybrid",
+    "reranker": "reranker:LearnedReranker",
 }
 
 __all__ = [

@@ -167,25 +167,8 @@ class Hybrid(Recommender):
         return make_model(model, **(self.component_params or {}).get(model, {}))
 
     def validation_mask(self, data: ShopData) -> np.ndarray:
-        """Which baskets of ``data`` form the validation split: the latest ``validation_share``.
-
-        Baskets are ordered by time (baskets without a time count as earliest), then
-        by their position in the data.
-        """
-        n = data.n_baskets
-        n_val = int(np.floor(n * self.validation_share))
-        times = data.basket_time.astype("datetime64[ns]").astype(np.int64)
-        times = np.where(np.isnat(data.basket_time), np.iinfo(np.int64).min, times)
-        order = np.lexsort((np.arange(n), times))
-        mask = np.zeros(n, dtype=bool)
-        if n_val:
-            mask[order[n - n_val :]] = True
-            # Baskets at the same instant as the first validation basket go with it, so that
-            # no fitting basket is later than, or simultaneous with, a validation one.
-            cut = times[order[n - n_val]]
-            if cut != np.iinfo(np.int64).min:
-                mask |= times == cut
-        return mask
+        """Which baskets of ``data`` form the validation split (see :func:`latest_baskets_mask`)."""
+        return latest_baskets_mask(data, self.validation_share)
 
     def _search(self, data: ShopData) -> np.ndarray:
         m = len(self.models)
@@ -295,6 +278,28 @@ class Hybrid(Recommender):
             for j, text in zip(where, why, strict=True):
                 out[int(j)] = f"{self.components_[int(c)].name}: {text}"
         return out
+
+
+def latest_baskets_mask(data: ShopData, share: float) -> np.ndarray:
+    """The latest ``share`` of the baskets of ``data``: the held-out part of a learned blend.
+
+    Baskets are ordered by time (baskets without a time count as earliest), then
+    by their position in the data. Baskets at the same instant as the first
+    held-out basket are held out with it, so that no fitting basket is later
+    than, or simultaneous with, a held-out one.
+    """
+    n = data.n_baskets
+    n_val = int(np.floor(n * share))
+    times = data.basket_time.astype("datetime64[ns]").astype(np.int64)
+    times = np.where(np.isnat(data.basket_time), np.iinfo(np.int64).min, times)
+    order = np.lexsort((np.arange(n), times))
+    mask = np.zeros(n, dtype=bool)
+    if n_val:
+        mask[order[n - n_val :]] = True
+        cut = times[order[n - n_val]]
+        if cut != np.iinfo(np.int64).min:
+            mask |= times == cut
+    return mask
 
 
 def normalise_rows(scores: np.ndarray, how: str) -> np.ndarray:
