@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from tests.serving.toy_model import PairCounts
 from xsell.data.shopdata import ShopData
-from xsell.data.synthetic import make_shop
+from xsell.data.synthetic import SyntheticShop, make_shop
 from xsell.models import make_model
 from xsell.serving import ServeSettings, create_app
 
@@ -19,8 +19,13 @@ KEY = "test-key-0123"
 
 
 @pytest.fixture(scope="session")
-def shop_data() -> ShopData:
-    return make_shop(n_users=300, n_items=80, n_categories=6, seed=7).to_shopdata()
+def shop() -> SyntheticShop:
+    return make_shop(n_users=300, n_items=80, n_categories=6, seed=7)
+
+
+@pytest.fixture(scope="session")
+def shop_data(shop: SyntheticShop) -> ShopData:
+    return shop.to_shopdata()
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +39,14 @@ def popularity_bundle(shop_data: ShopData, tmp_path_factory: pytest.TempPathFact
 def pairs_bundle(shop_data: ShopData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("bundles") / "pairs"
     PairCounts().fit(shop_data).save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def cooccurrence_bundle(shop_data: ShopData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real model, fitted and saved as ``xsell train cooccurrence`` does (default params)."""
+    path = tmp_path_factory.mktemp("bundles") / "cooccurrence"
+    make_model("cooccurrence").fit(shop_data).save(path)
     return path
 
 

@@ -26,9 +26,14 @@ def free_port() -> int:
 
 
 class Server:
-    """``with Server(bundle, "--api-key", KEY) as s:`` -> ``s.url``; ``s.kill()`` is SIGKILL."""
+    """``with Server(bundle, "--api-key", KEY) as s:`` -> ``s.url``; ``s.kill()`` is SIGKILL.
 
-    def __init__(self, bundle: Path, *args: str, log: Path | None = None) -> None:
+    ``env`` adds environment variables of the server process.
+    """
+
+    def __init__(
+        self, bundle: Path, *args: str, log: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.command = [
@@ -36,11 +41,12 @@ class Server:
             "--port", str(self.port), *args,
         ]  # fmt: skip
         self.log = log
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> Server:
         out = self.log.open("ab") if self.log else subprocess.DEVNULL
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
         self.process = subprocess.Popen(
             self.command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env
         )

@@ -1,4 +1,5 @@
-"""The answer cache: LRU order and per-item invalidation, and a real Redis shared by two apps."""
+"""The answer cache: LRU order and per-item invalidation, and a real Redis shared by two apps
+and by the two workers of a real ``xsell serve --workers 2 --redis-url``."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.conftest import need_program
+from tests.conftest import need_module, need_program
 from tests.serving.conftest import KEY
-from tests.serving.server import free_port
+from tests.serving.server import Server, free_port
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
 from xsell.serving.cache import AnswerCache
+from xsell.serving.schemas import MAX_K
 
 
 def test_lru_evicts_the_least_recently_used_and_invalidates_by_item() -> None:
@@ -98,3 +102,99 @@ def test_two_workers_share_answers_through_redis_and_never_read_a_stale_one(
     hits = cache2.stats.redis_hits
     assert second.get(url, params={"k": 4}).json() == fresh
     assert cache2.stats.redis_hits == hits + 1
+
+
+def _per_worker(folder: Path, sample: str, **labels: str) -> dict[int, float]:
+    """A metric sample's value in each worker process (from its prometheus multiprocess file)."""
+    values: dict[int, float] = {}
+    for path in folder.glob("*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        for metric in MultiProcessCollector.merge([str(path)]):
+            for s in metric.samples:
+                if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
+                    values[pid] = values.get(pid, 0.0) + s.value
+    return values
+
+
+def _wait_for_workers(folder: Path, sample: str, value: float) -> None:
+    """Until both workers report ``sample == value`` (they follow each other every 0.2 s)."""
+    deadline = time.monotonic() + 20
+    while True:
+        values = _per_worker(folder, sample)
+        if len(values) == 2 and set(values.values()) == {value}:
+            return
+        assert time.monotonic() < deadline, f"{sample}: {values}, waited for {value} in both"
+        time.sleep(0.05)
+
+
+def test_real_workers_share_item_pages_through_redis_and_drop_them_on_events_and_reloads(
+    cooccurrence_bundle: Path,
+    popularity_bundle: Path,
+    shop_data: ShopData,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    store = need_module("redis").Redis.from_url(redis_url)
+    store.flushdb()
+    metrics = tmp_path / "metrics"  # one file per worker: which worker answered what
+    metrics.mkdir()
+    log = tmp_path / "events.jsonl"
+    args = ("--api-key", KEY, "--events-log", str(log), "--rate-limit", "0")
+    args += ("--workers", "2", "--redis-url", redis_url)
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics)}
+    item = str(shop_data.items.ids[6])
+    page = f"/v1/items/{item}/complements?k={MAX_K}"
+
+    def lookups(result: str) -> dict[int, float]:
+        return _per_worker(metrics, "xsell_cache_lookups_total", result=result)
+
+    def ask_each_worker(url: str) -> tuple[set[bytes], dict[int, float], dict[int, float]]:
+        """GET the page, one connection each, until both workers answered it; bodies and
+        each worker's new cache hits and misses."""
+        hits0, misses0 = lookups("hit"), lookups("miss")
+        bodies: set[bytes] = set()
+        for _ in range(200):
+            got = httpx.get(url)
+            assert got.status_code == 200
+            bodies.add(got.content)
+            hits = {p: v - hits0.get(p, 0.0) for p, v in lookups("hit").items()}
+            misses = {p: v - misses0.get(p, 0.0) for p, v in lookups("miss").items()}
+            if sum(1 for p in hits if hits[p] + misses.get(p, 0.0) > 0) == 2:
+                return bodies, hits, misses
+        raise AssertionError(f"one worker answered 200 requests: {lookups('hit')}")
+
+    with Server(cooccurrence_bundle, *args, env=env) as server:
+        # one worker computes the answer; the other, its own cache still empty, reads it from
+        # Redis: one miss in all, and a worker with hits only
+        bodies, hits, misses = ask_each_worker(server.url + page)
+        assert len(bodies) == 1 and store.dbsize() == 1
+        assert sum(misses.values()) == 1
+        assert any(hits[p] > 0 and misses.get(p) == 0 for p in hits), (hits, misses)
+        (old,) = bodies
+        exposed = httpx.get(server.url + "/metrics").text  # both workers' numbers, added up
+        assert 'xsell_cache_lookups_total{result="miss"} 1.0' in exposed
+
+        # an order with the item, accepted by one worker, reaches the other through the log:
+        # the cached answer is never served again, the new one is computed once and shared
+        order = {"type": "order", "items": [item, "ZZ-REDIS-NEW"]}
+        got = httpx.post(server.url + "/v1/events", json=order, headers={"X-API-Key": KEY})
+        assert got.status_code == 202
+        _wait_for_workers(metrics, "xsell_events_applied", 1.0)
+        bodies, hits, misses = ask_each_worker(server.url + page)
+        assert old not in bodies and len(bodies) == 1
+        assert b'"item_id":"ZZ-REDIS-NEW"' in next(iter(bodies))
+        assert sum(misses.values()) == 1 and store.dbsize() == 2
+        assert any(hits[p] > 0 and misses.get(p) == 0 for p in hits), (hits, misses)
+
+        # a reload asked of one worker: both serve the new model, never an old answer
+        got = httpx.post(
+            server.url + "/admin/reload",
+            json={"bundle": str(popularity_bundle)},
+            headers={"X-API-Key": KEY},
+            timeout=30,
+        )
+        assert got.status_code == 200
+        _wait_for_workers(metrics, "xsell_model_reloads_total", 1.0)
+        bodies, hits, misses = ask_each_worker(server.url + page)
+        assert len(bodies) == 1 and b'"model":"popularity"' in next(iter(bodies))
+        assert sum(misses.values()) == 1 and store.dbsize() == 3

@@ -8,34 +8,52 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
+from fastapi.testclient import TestClient
 
 from tests.conftest import ROOT, need_module
 from tests.serving.conftest import KEY
+from tests.serving.oracle import refit_bundle, scores, suggestions
 from tests.serving.server import Server
 from xsell.data.shopdata import ShopData
+from xsell.data.synthetic import SyntheticShop
 from xsell.serving.events import EventLog
+from xsell.serving.schemas import MAX_K
 
 AUTH = {"X-API-Key": KEY}
 
 
-def test_sigkill_then_restart_finds_every_acknowledged_event(
-    pairs_bundle: Path, shop_data: ShopData, tmp_path: Path
+def test_sigkill_then_restart_replays_acknowledged_orders_into_a_cooccurrence_model(
+    cooccurrence_bundle: Path,
+    shop: SyntheticShop,
+    shop_data: ShopData,
+    tmp_path: Path,
+    make_client: Callable[..., TestClient],
 ) -> None:
     log = tmp_path / "events.jsonl"
     args = ("--api-key", KEY, "--events-log", str(log), "--rate-limit", "0")
-    server = Server(pairs_bundle, *args).start()
+    server = Server(cooccurrence_bundle, *args).start()
+    anchor = str(shop_data.items.ids[2])
+    # Few new items, many orders each: their scores count the orders; the names sort after
+    # the catalog's and first appear in this order, so refit and replay index them alike.
+    fresh = [f"ZZ-LIVE-{j}" for j in range(5)]
     acknowledged: list[str] = []
     stop = threading.Event()
-    anchor = str(shop_data.items.ids[2])
 
     def send(worker: int) -> None:
         with httpx.Client(base_url=server.url, timeout=5) as client:
             n = 0
             while not stop.is_set():
-                body = {"type": "order", "items": [anchor, f"LIVE-{worker}-{n}"]}
+                body = {
+                    "type": "order",
+                    "items": [anchor, fresh[n % len(fresh)]],
+                    "customer": f"live-{worker}",
+                }
                 try:
                     got = client.post("/v1/events", json=body, headers=AUTH)
                 except httpx.HTTPError:
@@ -53,26 +71,51 @@ def test_sigkill_then_restart_finds_every_acknowledged_event(
     for thread in senders:
         thread.join()
     assert len(acknowledged) > 20
-    logged = {event.id for event in EventLog(log).read_all()}
-    assert set(acknowledged) <= logged
-    with Server(pairs_bundle, *args) as restarted:
-        info = httpx.get(restarted.url + "/v1/model").json()
-        assert info["events_applied"] == len(logged) >= len(acknowledged)
-        assert info["orders_learned"] == len(logged)
-        newest = httpx.get(restarted.url + f"/v1/items/{anchor}/complements?k=100").json()
-        assert newest["model"] == "paircounts"
-        first = httpx.get(restarted.url + "/v1/items/LIVE-0-0/complements?k=1").json()
-        assert [s["item_id"] for s in first["items"]] == [anchor]
+    logged = EventLog(log).read_all()
+    assert set(acknowledged) <= {event.id for event in logged}
+    oracle = make_client(
+        refit_bundle(shop, [event.items for event in logged], tmp_path / "refit"),
+        events_log=tmp_path / "oracle.jsonl",
+    )
+    pages = [f"/v1/items/{item}/complements?k={MAX_K}" for item in (anchor, *fresh)]
+    with (
+        Server(cooccurrence_bundle, *args) as restarted,
+        httpx.Client(base_url=restarted.url) as client,
+    ):
+        info = client.get("/v1/model").json()
+        assert info["model"] == "cooccurrence"
+        assert info["events_applied"] == info["orders_learned"] == len(logged)
+        for page in pages:
+            got, expected = client.get(page).json(), oracle.get(page).json()
+            assert suggestions(got) == suggestions(expected), page
+            assert scores(got) == pytest.approx(scores(expected)), page
+        # by hand (jaccard): fresh item j was bought with the anchor in c_j of the m new orders
+        n_a = int(shop_data.basket_item[:, 2].sum())
+        together = Counter(item for event in logged for item in event.items if item in fresh)
+        page = {s["item_id"]: s["score"] for s in client.get(pages[0]).json()["items"]}
+        m = len(logged)
+        assert {j: page[j] for j in together} == pytest.approx(
+            {j: c / (n_a + m) for j, c in together.items()}
+        )
+        basket = {"items": [anchor, fresh[0]], "k": 20}
+        got = client.post("/v1/recommendations/basket", json=basket).json()
+        expected = oracle.post("/v1/recommendations/basket", json=basket).json()
+        assert suggestions(got) == suggestions(expected)
+        assert scores(got) == pytest.approx(scores(expected))
+        # the customers' histories came back too: what they bought is left out
+        mine = client.get("/v1/customers/live-0/recommendations?k=20&exclude_seen=true")
+        assert mine.status_code == 200
+        assert not {anchor, *fresh} & {s["item_id"] for s in mine.json()["items"]}
 
 
 def test_reload_under_steady_load_fails_no_request(
-    pairs_bundle: Path, popularity_bundle: Path, shop_data: ShopData, tmp_path: Path
+    cooccurrence_bundle: Path, popularity_bundle: Path, shop_data: ShopData, tmp_path: Path
 ) -> None:
     args = ("--api-key", KEY, "--events-log", str(tmp_path / "e.jsonl"), "--rate-limit", "0")
     items = [str(i) for i in shop_data.items.ids[:20]]
     results: list[tuple[int, str]] = []
     stop = threading.Event()
-    with Server(pairs_bundle, *args) as server:
+    with Server(cooccurrence_bundle, *args) as server:
 
         def load(worker: int) -> None:
             with httpx.Client(base_url=server.url, timeout=10) as client:
@@ -95,7 +138,7 @@ def test_reload_under_steady_load_fails_no_request(
             thread.start()
         reloads = []
         with httpx.Client(base_url=server.url, timeout=30, headers=AUTH) as admin:
-            for bundle in [popularity_bundle, pairs_bundle] * 3:
+            for bundle in [popularity_bundle, cooccurrence_bundle] * 3:
                 time.sleep(0.3)
                 reloads.append(admin.post("/admin/reload", json={"bundle": str(bundle)}))
         time.sleep(0.3)
@@ -105,16 +148,16 @@ def test_reload_under_steady_load_fails_no_request(
     assert [r.status_code for r in reloads] == [200] * 6
     failures = [r for r in results if r[0] != 200]
     assert not failures, failures[:5]
-    assert {model for _, model in results} == {"paircounts", "popularity"}
+    assert {model for _, model in results} == {"cooccurrence", "popularity"}
     assert len(results) > 200
 
 
 def test_two_workers_share_events_and_reloads(
-    pairs_bundle: Path, popularity_bundle: Path, shop_data: ShopData, tmp_path: Path
+    cooccurrence_bundle: Path, popularity_bundle: Path, shop_data: ShopData, tmp_path: Path
 ) -> None:
     args = ("--api-key", KEY, "--events-log", str(tmp_path / "e.jsonl"), "--workers", "2")
     anchor = str(shop_data.items.ids[4])
-    with Server(pairs_bundle, *args) as server:
+    with Server(cooccurrence_bundle, *args) as server:
         # each request may land on either worker: all must learn the order within a second
         got = httpx.post(
             server.url + "/v1/events",
@@ -138,26 +181,34 @@ def test_two_workers_share_events_and_reloads(
             assert 'xsell_events_accepted_total{type="order"} 1.0' in metrics
 
 
+@pytest.mark.parametrize("bundle", ["popularity_bundle", "cooccurrence_bundle"])
 def test_schemathesis_finds_no_server_error_or_schema_violation(
-    popularity_bundle: Path, tmp_path: Path
+    bundle: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     need_module("schemathesis")
     args = ("--api-key", KEY, "--events-log", str(tmp_path / "e.jsonl"), "--rate-limit", "0")
     # positive_data_acceptance is left out: JSON Schema cannot say "min_price <= max_price",
     # so an inverted price band is schema-valid yet rightly answered 422 (asserted in test_api).
-    with Server(popularity_bundle, *args) as server:
+    # One Schemathesis worker: with two threads, Hypothesis' concurrent ast.parse calls hit a
+    # CPython 3.11 bug now and then ("AST constructor recursion depth mismatch"), and the count
+    # of generated cases stays the same from run to run. Over the co-occurrence bundle the
+    # generated orders (odd ids included) teach the model while it answers.
+    with Server(request.getfixturevalue(bundle), *args) as server:
         run = subprocess.run(
             [
                 sys.executable, "-m", "schemathesis.cli", "run", server.url + "/openapi.json",
                 "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-                "--header", f"X-API-Key: {KEY}", "--max-examples", "150",
-                "--seed", "1", "--workers", "2", "--no-color",
+                "--header", f"X-API-Key: {KEY}", "--max-examples", "90",
+                "--seed", "1", "--workers", "1", "--no-color",
             ],
             cwd=ROOT, capture_output=True, text=True, timeout=280,
         )  # fmt: skip
+        learned = httpx.get(server.url + "/v1/model").json()["orders_learned"]
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     generated = re.search(r"(\d+) generated, (\d+) passed", output)
     assert generated is not None, output[-2000:]
     assert int(generated.group(1)) >= 1000
     assert "No issues found" in output
+    if bundle == "cooccurrence_bundle":
+        assert learned > 0  # the fuzzed orders went through the real model's update
