@@ -252,13 +252,19 @@ def tune_peer(
 # ------------------------------------------------------------------ xsell models
 
 
+#: Default parameters that depend on the protocol (the re-ranker learns the task it is asked).
+PROTOCOL_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
+    ("reranker", "next-basket"): {"task": "next-basket"},
+}
+
+
 def xsell_rows(
     split: Split, queries: Queries, models: list[str], log: Callable[[str], None]
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     rows, failures = [], {}
     for name in models:
         try:
-            model = make_model(name)
+            model = make_model(name, **PROTOCOL_PARAMS.get((name, queries.protocol), {}))
             run = evaluate_model(model, split, queries, KS)
         except Exception as exc:  # a model still being written must not stop the others
             failures[name] = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
@@ -449,6 +455,41 @@ def goals(board: Leaderboard) -> list[str]:
     return lines
 
 
+def recover_previous() -> dict[tuple[str, str], str]:
+    """Boards of the committed results file whose working files are gone (a fresh checkout).
+
+    Their sections are written back under out/sections, and their summary lines are
+    returned, so that rerunning one board keeps the others in the results file.
+    """
+    if not RESULTS.exists():
+        return {}
+    text = RESULTS.read_text()
+    summaries: dict[tuple[str, str], str] = {}
+    for dataset in DATASETS.values():
+        for protocol, _ in dataset.boards:
+            key = (dataset.name, protocol)
+            line = next(
+                (
+                    row
+                    for row in text.splitlines()
+                    if row.startswith(f"| {dataset.name} | {protocol}")
+                ),
+                None,
+            )
+            if line is not None:
+                summaries[key] = line
+            target = SECTIONS / f"{dataset.name}-{protocol}.md"
+            marker = f"### {dataset.name}: {protocol},"
+            if not target.exists() and marker in text:
+                start = text.index(marker)
+                following = text.find("\n### ", start + len(marker))
+                target.write_text(text[start : following + 1 if following >= 0 else len(text)])
+    return summaries
+
+
+PREVIOUS_SUMMARIES: dict[tuple[str, str], str] = {}
+
+
 def write(args: argparse.Namespace) -> None:
     """The results file: every board section written so far (one file each under out/)."""
     if args.no_write:
@@ -493,6 +534,8 @@ def write(args: argparse.Namespace) -> None:
                 board = OUT / f"{dataset.name}-{protocol}" / "leaderboard.json"
                 if board.exists():
                     summary.append(summary_row(json.loads(board.read_text())))
+                elif (dataset.name, protocol) in PREVIOUS_SUMMARIES:
+                    summary.append(PREVIOUS_SUMMARIES[(dataset.name, protocol)])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     tmp = RESULTS.with_suffix(".md.tmp")
     table = ""
@@ -545,6 +588,7 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     SECTIONS.mkdir(parents=True, exist_ok=True)
+    PREVIOUS_SUMMARIES.update(recover_previous())
     models = [m for m in args.models.split(",") if m]
 
     def log(text: str) -> None:

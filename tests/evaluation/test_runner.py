@@ -151,3 +151,25 @@ def test_leaderboard_rank_by_middle_k_without_10() -> None:
         ks=[1, 5, 20],
     )
     assert board.rank_by == "recall@5" and [r["model"] for r in board.rows] == ["b", "a"]
+
+
+def test_a_reranker_named_for_next_basket_learns_next_baskets(shop) -> None:
+    data, _ = shop
+    split = make_split(data, "last-basket")
+    board = evaluate(
+        ["reranker"],
+        split,
+        "next-basket",
+        params={"reranker": {"n_estimators": 20, "candidates": 10}},
+        max_queries=200,
+    )
+    assert board.rows[0]["params"]["task"] == "next-basket"
+    # Told otherwise, it keeps what it was told.
+    board = evaluate(
+        ["reranker"],
+        split,
+        "next-basket",
+        params={"reranker": {"task": "basket-completion", "n_estimators": 20, "candidates": 10}},
+        max_queries=200,
+    )
+    assert board.rows[0]["params"]["task"] == "basket-completion"

@@ -17,7 +17,7 @@ from xsell.errors import ValidationError
 from xsell.evaluation import metrics as M
 from xsell.evaluation.leaderboard import Leaderboard
 from xsell.evaluation.protocols import Queries, make_queries
-from xsell.models import make_model
+from xsell.models import make_model, model_parameters
 from xsell.models.base import MAX_K, Recommender
 from xsell.progress import Reporter, SilentReporter, progress_bar
 
@@ -144,10 +144,16 @@ def score_recommendations(
     return out
 
 
-def _as_model(spec: str | Recommender, params: dict[str, Any] | None) -> Recommender:
+def _as_model(
+    spec: str | Recommender, params: dict[str, Any] | None, protocol: str = ""
+) -> Recommender:
     if isinstance(spec, Recommender):
         return spec
-    return make_model(spec, **(params or {}))
+    params = dict(params or {})
+    # A model that learns the task it is asked (the re-ranker) learns this protocol's.
+    if protocol == "next-basket" and "task" in model_parameters(spec):
+        params.setdefault("task", protocol)
+    return make_model(spec, **params)
 
 
 def evaluate_model(
@@ -213,7 +219,8 @@ def evaluate(
     if not models:
         raise ValidationError("give at least one model to evaluate")
     instances = [
-        _as_model(m, (params or {}).get(m) if isinstance(m, str) else None) for m in models
+        _as_model(m, (params or {}).get(m) if isinstance(m, str) else None, protocol)
+        for m in models
     ]
     queries = make_queries(protocol, split, max_queries=max_queries, seed=seed, hide=hide)
     runs: list[ModelRun] = []

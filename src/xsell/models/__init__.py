@@ -37,6 +37,7 @@ __all__ = [
     "load_model",
     "make_model",
     "model_class",
+    "model_parameters",
     "read_bundle_meta",
 ]
 
@@ -51,10 +52,15 @@ def model_class(name: str) -> type[Recommender]:
     return cls
 
 
+def model_parameters(name: str) -> list[str]:
+    """The hyper-parameters of the model registered under ``name``."""
+    return sorted(f.name for f in dataclasses.fields(model_class(name)) if f.init)
+
+
 def make_model(name: str, **params: Any) -> Recommender:
     """A new, unfitted model; unknown parameters are an error that lists the known ones."""
     cls = model_class(name)
-    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    known = set(model_parameters(name))
     unknown = sorted(set(params) - known)
     if unknown:
         raise ValidationError(
