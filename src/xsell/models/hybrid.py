@@ -24,6 +24,7 @@ from scipy.stats import rankdata
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
 from xsell.models.base import Recommender, basket_rows
+from xsell.models.ensemble import Ensemble
 
 #: How each component's row of scores is put on a common [0, 1] scale.
 NORMALISE: Final = ("rank", "minmax")
@@ -32,7 +33,7 @@ _FLOOR = 1e-3
 
 
 @dataclass
-class Hybrid(Recommender):
+class Hybrid(Ensemble):
     """A weighted blend of other models, weights fitted on a time-based validation split.
 
     Parameters
@@ -75,7 +76,6 @@ class Hybrid(Recommender):
     grid_steps: int = 10
     max_queries: int = 5000
 
-    components_: list[Recommender] = field(default_factory=list, init=False, repr=False)
     weights_: np.ndarray = field(default_factory=lambda: np.zeros(0), init=False, repr=False)
     #: Hit rate at ``k`` of every weight vector tried: list of (weights, hit rate).
     search_: list[tuple[tuple[float, ...], float]] = field(
@@ -98,23 +98,6 @@ class Hybrid(Recommender):
         else:
             self.weights_ = self._search(data)
         self.components_ = [self._component(i).fit(data) for i in range(len(self.models))]
-
-    def update(
-        self,
-        baskets: Sequence[Sequence[str]],
-        users: Sequence[str | None] | None = None,
-        names: dict[str, str] | None = None,
-    ) -> None:
-        """Learn from new orders: the blend's tables grow and every component learns too.
-
-        Components were fitted on the same data, so their item and user maps grow
-        in step with the blend's, and the blend then knows every new item.
-        """
-        super().update(baskets, users, names)
-        for component in self.components_:
-            component.update(baskets, users, names)
-        self.n_items_known_ = self.n_items
-        self.n_users_known_ = len(self.users_) if self.users_ is not None else 0
 
     def _check_params(self) -> None:
         if len(self.models) == 0:

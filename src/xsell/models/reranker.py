@@ -30,6 +30,7 @@ import scipy.sparse as sp
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError, require
 from xsell.models.base import Recommender, basket_rows
+from xsell.models.ensemble import Ensemble
 from xsell.models.hybrid import latest_baskets_mask
 
 #: What the training queries imitate.
@@ -51,7 +52,7 @@ DEFAULT_MODELS: Final[tuple[tuple[str, dict[str, Any]], ...]] = (
 
 
 @dataclass
-class LearnedReranker(Recommender):
+class LearnedReranker(Ensemble):
     """Candidates from several models, ordered by a LightGBM LambdaRank model.
 
     Parameters
@@ -95,7 +96,6 @@ class LearnedReranker(Recommender):
     early_stopping_rounds: int | None = 30
     seed: int = 0
 
-    components_: list[Recommender] = field(default_factory=list, init=False, repr=False)
     ranker_: Any = field(default=None, init=False, repr=False)
     feature_names_: list[str] = field(default_factory=list, init=False, repr=False)
     #: What fitting saw: training queries, how often the hidden item was a candidate, trees.
@@ -180,19 +180,6 @@ class LearnedReranker(Recommender):
             "trees": float(self.ranker_.best_iteration or self.n_estimators),
         }
         self.components_ = [self._component(i).fit(data) for i in range(len(self.models))]
-
-    def update(
-        self,
-        baskets: Sequence[Sequence[str]],
-        users: Sequence[str | None] | None = None,
-        names: dict[str, str] | None = None,
-    ) -> None:
-        """Learn from new orders: every component learns, the learned ranking stays."""
-        super().update(baskets, users, names)
-        for component in self.components_:
-            component.update(baskets, users, names)
-        self.n_items_known_ = self.n_items
-        self.n_users_known_ = len(self.users_) if self.users_ is not None else 0
 
     def _check_params(self) -> None:
         if len(self.models) == 0:
