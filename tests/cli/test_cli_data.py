@@ -123,6 +123,7 @@ def test_demo_runs_end_to_end_on_the_synthetic_shop(tmp_path: Path) -> None:
         "itemknn",
         "als",
         "rules",
+        "reranker",
     }
     recall = {row["model"]: row["recall@10"] for row in board["rows"]}
     assert max(recall.values()) > recall["popularity"]  # co-purchases beat best sellers

@@ -17,7 +17,7 @@ from xsell.data.store import Store
 from xsell.data.synthetic import make_shop
 from xsell.progress import progress_bar
 
-DEMO_MODELS = "popularity,personal,cooccurrence,itemknn,als,rules"
+DEMO_MODELS = "popularity,personal,cooccurrence,itemknn,als,rules,reranker"
 
 
 @app.command()
