@@ -143,3 +143,28 @@ def test_train_and_recommend_commands(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2 and "--param expects name=value, got 'measure'" in bad.stderr
     assert np.isfinite(summary["fit_seconds"])
+
+
+def test_items_without_a_category_are_not_capped_together() -> None:
+    # No catalog: no item has a category, so a cap of one per category removes nothing.
+    frame = pd.DataFrame(
+        {"basket": ["1", "1", "1", "1", "2", "2", "3"], "item": ["a", "b", "c", "d", "a", "b", "e"]}
+    )
+    data = ShopData.from_frame(frame, basket="basket", item="item")
+    model = make_model("cooccurrence", measure="count").fit(data)
+    capped = model.recommend_for_basket(["a"], k=3, rules={"max_per_category": 1})
+    free = model.recommend_for_basket(["a"], k=3)
+    assert capped["item_id"].tolist() == free["item_id"].tolist() == ["b", "c", "d"]
+
+
+def test_fallback_fills_from_the_cart_category_then_the_shop(dated: ShopData) -> None:
+    # Jam was only bought with bread: a cart of jam has evidence for bread and nothing else.
+    model = make_model("cooccurrence", measure="count").fit(dated)
+    answer = model.recommend_for_basket(["jam"], k=2)
+    assert answer["item_id"].tolist() == ["bread", "milk"]
+    assert answer["source"].tolist() == ["model", "fallback"]
+    # Milk (3 orders) is not in the cart's category (Bakery): the shop's best seller fills in.
+    assert answer["reason"].iloc[1] == "no co-purchase evidence; popular in the shop (3 orders)"
+    lone = model.recommend_for_basket(["milk"], k=2)
+    # Milk has no partner of its own category; bread (bought with it once) is evidence.
+    assert lone["source"].tolist()[0] == "model"

@@ -55,7 +55,7 @@ def brute_force(model: Recommender, cart: list[str], rules: dict[str, Any], k: i
     picked: list[str] = []
     per_category: dict[str, int] = {}
     for item, category in zip(frame.index, frame["category"], strict=True):
-        if cap is not None and per_category.get(category, 0) >= cap:
+        if cap is not None and category is not None and per_category.get(category, 0) >= cap:
             continue
         per_category[category] = per_category.get(category, 0) + 1
         picked.append(str(item))

@@ -40,7 +40,8 @@ class BusinessRules:
     min_price, max_price:
         Price band (inclusive); items without a price are left out when a band is set.
     max_per_category:
-        At most this many suggestions of one category.
+        At most this many suggestions of one category (items without a category
+        belong to none, so the cap leaves them alone).
     allow:
         Only these item ids.
     deny:
@@ -155,7 +156,10 @@ class BusinessRules:
         k: int,
         trace: dict[str, list[int]] | None = None,
     ) -> list[int]:
-        """The first ``k`` of ``ranked`` keeping at most ``max_per_category`` per category."""
+        """The first ``k`` of ``ranked`` keeping at most ``max_per_category`` per category.
+
+        Items without a category are never capped: they share no category.
+        """
         if self.max_per_category is None:
             return list(ranked[:k])
         taken: dict[Any, int] = {}
@@ -163,7 +167,7 @@ class BusinessRules:
         removed: list[int] = []
         for item in ranked:
             category = table.categories[item]
-            if taken.get(category, 0) >= self.max_per_category:
+            if category is not None and taken.get(category, 0) >= self.max_per_category:
                 removed.append(int(item))
                 continue
             taken[category] = taken.get(category, 0) + 1
