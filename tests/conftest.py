@@ -5,9 +5,12 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import struct
+import zlib
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,3 +69,56 @@ def shared_file(relative: str) -> Path:
 def store_path(tmp_path: Path) -> Path:
     """A fresh store path in a temporary folder."""
     return tmp_path / "shop.duckdb"
+
+
+def png_pixels(data: bytes) -> np.ndarray:
+    """Decode an 8-bit RGB or RGBA, non-interlaced PNG into a ``height x width x channels`` array.
+
+    Just enough PNG for tests to look at what a chart drew (no imaging library needed).
+    """
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    position, chunks, header = 8, [], b""
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        body = data[position + 8 : position + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            chunks.append(body)
+        position += 12 + length
+    width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8 and color in (2, 6) and interlace == 0, (depth, color, interlace)
+    channels = 3 if color == 2 else 4
+    raw = zlib.decompress(b"".join(chunks))
+    stride = width * channels
+    out = np.zeros((height, stride), dtype=np.int64)
+    previous = np.zeros(stride, dtype=np.int64)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], np.frombuffer(raw, np.uint8, stride, start + 1).astype(np.int64)
+        row = np.zeros(stride, dtype=np.int64)
+        if kind in (0, 2):
+            row = (line + (previous if kind == 2 else 0)) % 256
+        else:
+            for x in range(stride):
+                left = row[x - channels] if x >= channels else 0
+                up, corner = previous[x], previous[x - channels] if x >= channels else 0
+                if kind == 1:
+                    guess = left
+                elif kind == 3:
+                    guess = (left + up) // 2
+                else:
+                    p = left + up - corner
+                    pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                    guess = left if pa <= pb and pa <= pc else up if pb <= pc else corner
+                row[x] = (line[x] + guess) % 256
+        out[y] = row
+        previous = row
+    return out.reshape(height, width, channels).astype(np.uint8)
+
+
+def colored_pixels(data: bytes) -> int:
+    """How many pixels of a PNG are strongly colored (chart marks, not white or gray)."""
+    pixels = png_pixels(data)[:, :, :3].astype(np.int64)
+    return int(((pixels.max(axis=2) - pixels.min(axis=2)) > 60).sum())

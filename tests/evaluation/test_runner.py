@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import colored_pixels, need_module, need_program
 from tests.evaluation.helpers import SpyCooccurrence, tiny_shop
 from xsell.data.split import time_split
 from xsell.data.store import Store
@@ -173,3 +174,21 @@ def test_a_reranker_named_for_next_basket_learns_next_baskets(shop) -> None:
         max_queries=200,
     )
     assert board.rows[0]["params"]["task"] == "basket-completion"
+
+
+def test_leaderboard_png_is_a_real_chart(tmp_path: Path, shop) -> None:
+    need_module("kaleido")
+    need_program("chromium")  # kaleido draws with the system Chromium
+    _, split = shop
+    board = evaluate(["popularity", "cooccurrence"], split, "basket-completion", max_queries=100)
+    written = board.write(tmp_path / "out")
+    assert written["png"] == tmp_path / "out/leaderboard.png"
+    data = (tmp_path / "out/leaderboard.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width >= 400 and height >= 300
+    # Bars in color, not an empty canvas (a blank Plotly figure has none).
+    assert colored_pixels(data) > 2_000
+    blank = board.figure()
+    blank.data = ()
+    assert colored_pixels(blank.to_image(format="png")) == 0
