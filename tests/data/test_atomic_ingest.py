@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pytest
 
 from xsell.data.ingest import ingest_lines
@@ -39,6 +41,21 @@ def run_killed(store: Path, source: Path, point: str) -> int:
     return done.returncode
 
 
+def dump(store: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a fixed order: a half-written row would show."""
+    with duckdb.connect(str(store), read_only=True) as con:
+        names = sorted(
+            r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        )
+        return {
+            name: con.execute(f'SELECT * FROM "{name}" ORDER BY ALL').fetchall() for name in names
+        }
+
+
+def leftovers(store: Path) -> list[str]:
+    return sorted(p.name for p in store.parent.glob(f".{store.name}.creating-*"))
+
+
 @pytest.mark.parametrize("point", ["ingest-after-lines", "ingest-before-commit"])
 def test_kill_during_an_append_leaves_the_store_unchanged(
     tmp_path: Path, store_path: Path, point: str
@@ -46,19 +63,63 @@ def test_kill_during_an_append_leaves_the_store_unchanged(
     ingest_lines(
         Store(store_path), orders(tmp_path / "first.csv", 300, "A"), preset="online-retail"
     )
-    before = Store(store_path).table_counts()
+    before = dump(store_path)
+    assert len(before["lines"]) == 300 and len(before["ingests"]) == 1
     code = run_killed(store_path, orders(tmp_path / "second.csv", 3000, "B"), point)
     assert code == -9  # really killed by SIGKILL
-    assert Store(store_path).table_counts() == before
+    assert dump(store_path) == before
     # The store still works, and the killed file can be ingested afterwards.
     report = ingest_lines(Store(store_path), tmp_path / "second.csv", preset="online-retail")
     assert not report.skipped
-    assert Store(store_path).table_counts()["lines"] == before["lines"] + 3000
+    after = dump(store_path)
+    assert len(after["lines"]) == 3300
+    assert set(before["lines"]) <= set(after["lines"])
 
 
-def test_kill_during_the_first_ingest_leaves_no_store(tmp_path: Path, store_path: Path) -> None:
+def test_kill_during_the_first_ingest_leaves_no_store_and_its_file_is_cleaned_up(
+    tmp_path: Path, store_path: Path
+) -> None:
     code = run_killed(store_path, orders(tmp_path / "first.csv", 300, "A"), "ingest-after-lines")
     assert code == -9
     assert not store_path.exists()
+    # The half-built store of the killed process is still there...
+    assert leftovers(store_path)
     ingest_lines(Store(store_path), tmp_path / "first.csv", preset="online-retail")
+    # ...until the next ingest, which finds its process dead and removes it.
+    assert leftovers(store_path) == []
     assert Store(store_path).table_counts()["lines"] == 300
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_only_files_of_dead_processes_are_removed(tmp_path: Path, store_path: Path) -> None:
+    dead, live = dead_pid(), os.getppid()
+    stale = [
+        tmp_path / f".shop.duckdb.creating-{dead}",
+        tmp_path / f".shop.duckdb.creating-{dead}.wal",
+    ]
+    building = [
+        tmp_path / f".shop.duckdb.creating-{live}",
+        tmp_path / f".shop.duckdb.creating-{live}.wal",
+    ]
+    other = [tmp_path / f".other.duckdb.creating-{dead}", tmp_path / ".shop.duckdb.creating-x"]
+    for path in stale + building + other:
+        path.write_bytes(b"half a store")
+    ingest_lines(Store(store_path), orders(tmp_path / "a.csv", 30, "A"), preset="online-retail")
+    assert [p.exists() for p in stale] == [False, False]
+    assert [p.exists() for p in building] == [True, True]  # its process may still be writing
+    assert [p.exists() for p in other] == [True, True]  # another store's, or not a process id
+
+
+def test_reading_a_store_also_removes_stale_files(tmp_path: Path, store_path: Path) -> None:
+    ingest_lines(Store(store_path), orders(tmp_path / "a.csv", 30, "A"), preset="online-retail")
+    stale = tmp_path / f".shop.duckdb.creating-{dead_pid()}"
+    stale.write_bytes(b"half a store")
+    with Store(store_path).connect() as con:
+        assert con.execute("SELECT count(*) FROM lines").fetchone() == (30,)
+    assert not stale.exists()
+    assert Store(store_path).remove_stale_files() == []

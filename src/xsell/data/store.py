@@ -6,6 +6,7 @@ the store exactly as it was (DuckDB only writes a transaction to its log at comm
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from xsell.errors import StoreError
 
 SCHEMA_VERSION: Final = "1"
 MARKER_TABLE: Final = "xsell_meta"
+#: A new store is built as ``.NAME.creating-PID`` next to ``NAME``, then renamed into place.
+CREATING: Final = ".creating-"
 
 SCHEMA: Final = (
     f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -61,6 +64,7 @@ class Store:
                 f"{self.path}: no store here; create one with "
                 f"`xsell ingest FILE --store {self.path}`"
             )
+        self.remove_stale_files()
         con = _open(self.path, read_only)
         if read_only:
             self._check_marker(con)
@@ -79,8 +83,10 @@ class Store:
         """A connection inside one transaction: committed on success, rolled back on error.
 
         A new store is built under a temporary name and renamed into place after
-        the commit, so a crash during the first ingest leaves no store file at all.
+        the commit, so a crash during the first ingest leaves no store file at all
+        (and the next transaction removes the half-built file such a crash left).
         """
+        self.remove_stale_files()
         existed = self.exists()
         if existed:
             con = self.connect(read_only=False)
@@ -96,7 +102,7 @@ class Store:
             target = self.path
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            target = self.path.with_name(f".{self.path.name}.creating-{os.getpid()}")
+            target = self._creating(os.getpid())
             _remove_store_files(target)
             con = _open(target)
         try:
@@ -120,6 +126,30 @@ class Store:
             os.replace(target, self.path)
             _remove_store_files(target)
 
+    def _creating(self, pid: int) -> Path:
+        """The temporary file under which process ``pid`` builds a new store."""
+        return self.path.with_name(f".{self.path.name}{CREATING}{pid}")
+
+    def remove_stale_files(self) -> list[Path]:
+        """Remove the half-built new stores of processes that died (killed during a first ingest).
+
+        A file whose process is still alive is left alone: it may be building the
+        store right now. Returns the files removed.
+        """
+        prefix = f".{self.path.name}{CREATING}"
+        removed: list[Path] = []
+        try:
+            candidates = list(self.path.parent.glob(f"{glob.escape(prefix)}*"))
+        except OSError:
+            return removed
+        for candidate in candidates:
+            pid_text = candidate.name.removeprefix(prefix).removesuffix(".wal")
+            if not pid_text.isdigit() or _alive(int(pid_text)):
+                continue
+            candidate.unlink(missing_ok=True)
+            removed.append(candidate)
+        return sorted(removed)
+
     def table_counts(self) -> dict[str, int]:
         """Row count of every table (used by tests and ``xsell stats``)."""
         with self.connect() as con:
@@ -139,6 +169,21 @@ def _open(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"{path}: cannot open the store: {exc}") from exc
     except duckdb.Error as exc:
         raise StoreError(f"{path}: not a DuckDB file, so not an xsell store ({exc})") from exc
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    if os.name == "nt":  # there os.kill would end the process: never call a file stale
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists but belongs to another user
+        return True
+    except (OverflowError, ValueError):  # not a possible process id
+        return False
+    return True
 
 
 def _remove_store_files(path: Path) -> None:
