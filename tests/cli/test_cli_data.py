@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from xsell.cli.main import app
+from xsell.data.synthetic import make_shop
 
 ORDERS = (
     "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
@@ -77,13 +84,30 @@ def test_map_option(tmp_path: Path) -> None:
     assert (stats["baskets"], stats["customers"], stats["items"]) == (2, 2, 2)
 
 
-def test_user_error_is_one_line_exit_2_without_traceback(tmp_path: Path) -> None:
-    done = xsell("ingest", str(tmp_path / "missing.csv"), cwd=tmp_path)
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, r"missing\.csv: no such file"),
+        # A long message (over 80 characters) is not wrapped either.
+        (
+            ORDERS + '536400,22423,"CAKE\nSTAND",1,2010-12-03 09:00:00,12.75,14527,UK\n',
+            r"missing\.csv: a value quoted with '\"' in column 'Description' holds a line "
+            r"break, probably at line 6 \('CAKE\\nSTAND'\); .* with --quote",
+        ),
+    ],
+)
+def test_user_error_is_one_line_exit_2_without_traceback(
+    tmp_path: Path, content: str | None, message: str
+) -> None:
+    if content is not None:
+        (tmp_path / "missing.csv").write_text(content)
+    done = xsell("ingest", str(tmp_path / "missing.csv"), "--preset", "online-retail", cwd=tmp_path)
     assert done.returncode == 2
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1
-    assert "missing.csv: no such file" in lines[0]
-    assert "Traceback" not in done.stderr
+    # The whole of stderr is the one line: no blank line left by a progress bar, no wrapping.
+    assert done.stderr.endswith("\n") and done.stderr.count("\n") == 1, repr(done.stderr)
+    assert re.fullmatch(rf"error: .*{message}.*\n", done.stderr)
+    assert done.stdout == ""
+    assert not (tmp_path / "xsell.duckdb").exists()
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
@@ -134,3 +158,108 @@ def test_demo_runs_end_to_end_on_the_synthetic_shop(tmp_path: Path) -> None:
     assert sum(1 for a in answers if a["partner_rank"] is not None) >= 2
     report = Path(summary["report"])
     assert report.exists() and report.stat().st_size > 100_000
+
+
+def invoke(*args: str) -> Result:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_ingest_quote_option(tmp_path: Path) -> None:
+    path = tmp_path / "quoted.csv"
+    path.write_text(
+        ORDERS.splitlines(keepends=True)[0]
+        + "1,A1,'MUG, RED',1,2010-12-01 08:26:00,2.5,17850,UK\n"
+        + "1,A2,'IT''S A BAG',1,2010-12-01 08:26:00,1.5,17850,UK\n"
+    )
+    store = str(tmp_path / "q.duckdb")
+    done = invoke("ingest", str(path), "-p", "online-retail", "--quote", "'", "-s", store, "--json")
+    report = json.loads(done.stdout)["ingests"][0]
+    assert (report["rows_in"], report["rows_kept"]) == (2, 2)
+    stats = json.loads(invoke("stats", "--store", store, "--json").stdout)
+    assert sorted(row["name"] for row in stats["top_items"]) == ["IT'S A BAG", "MUG, RED"]
+
+
+def test_ingest_non_product_option_replaces_the_preset_codes(tmp_path: Path) -> None:
+    path = tmp_path / "fees.csv"
+    path.write_text(
+        ORDERS
+        + "536390,GIFT,GIFT WRAP,1,2010-12-02 10:00:00,1.0,13047,UK\n"
+        + "536390,POST,POSTAGE,1,2010-12-02 10:00:00,18.0,13047,UK\n"
+    )
+    store = str(tmp_path / "f.duckdb")
+    args = ("ingest", str(path), "-p", "online-retail", "-s", store, "--json")
+    done = invoke(*args, "--non-product", " GIFT, WRAP ,")
+    report = json.loads(done.stdout)["ingests"][0]
+    assert report["reasons"] == {"cancellation": 1, "non_product": 1}
+    assert report["rows_kept"] == 4  # POST is a product for this shop
+    rejects = json.loads(invoke("rejects", "--store", store, "--json").stdout)
+    fee = [row for row in rejects["rows"] if row["reason"] == "non_product"]
+    assert [(row["line"], row["detail"]) for row in fee] == [(6, "item GIFT")]
+    assert json.loads(fee[0]["raw"])["Description"] == "GIFT WRAP"
+    assert fee[0]["path"] == str(path)
+
+
+@pytest.fixture
+def retail_csv(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    """A year of a small shop written as an Online Retail export, plus two lines to reject."""
+    shop = make_shop(n_users=150, n_items=60, seed=2)
+    names = dict(zip(shop.catalog["item_id"], shop.catalog["name"], strict=True))
+    rows = [ORDERS.splitlines()[0]]
+    for r in shop.lines.itertuples():
+        rows.append(
+            f"{r.basket_id[1:]},{r.item_id},{names[r.item_id].upper()},{r.quantity},"
+            f"{r.time:%Y-%m-%d %H:%M:%S},{r.price},{r.user_id[1:]},United Kingdom"
+        )
+    rows.append("C9000001,SKU00001,CANCELLED,-1,2025-06-01 10:00:00,1.0,00001,United Kingdom")
+    rows.append("9000002,POST,POSTAGE,1,2025-06-01 10:00:00,18.0,00001,United Kingdom")
+    path = tmp_path / "retail.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path, shop.lines
+
+
+def test_demo_on_a_shop_export(tmp_path: Path, retail_csv: tuple[Path, pd.DataFrame]) -> None:
+    path, lines = retail_csv
+    n_lines, n_baskets = len(lines), lines["basket_id"].nunique()
+    n_users, n_items = lines["user_id"].nunique(), lines["item_id"].nunique()
+    common = ("demo", str(path), "--preset", "online-retail", "--no-report", "--quiet")
+    models = ("--models", "popularity,cooccurrence")
+    done = invoke(*common, *models, "--out", str(tmp_path / "human"))
+    text = " ".join(done.stdout.split())
+    assert f"│ retail.csv │ lines │ {n_lines + 2:,} │ {n_lines:,} │ 2 │" in text
+    assert (
+        f"xsell.duckdb: {n_lines:,} lines, {n_baskets:,} baskets, {n_users:,} customers, "
+        f"{n_items:,} items, 0 events"
+    ) in text
+    assert "│ cooccurrence │" in text and "│ popularity │" in text
+    assert "goes with SKU" in text and "demo finished" in text
+
+    summary = json.loads(invoke(*common, *models, "--json", "--out", str(tmp_path / "j")).stdout)
+    assert summary["ingest"] == [
+        {
+            "path": str(path),
+            "kind": "lines",
+            "read": n_lines + 2,
+            "kept": n_lines,
+            "rejected": 2,
+            "reasons": {"cancellation": 1, "non_product": 1},
+        }
+    ]
+    assert summary["stats"] == {
+        "lines": n_lines,
+        "baskets": n_baskets,
+        "customers": n_users,
+        "items": n_items,
+        "events": 0,
+    }
+    assert {row["model"] for row in summary["leaderboard"]["rows"]} == {
+        "popularity",
+        "cooccurrence",
+    }
+    assert "report" not in summary
+    # Without a synthetic shop the anchors are the best sellers, with no planted partner.
+    answers = summary["suggestions"]["answers"]
+    assert len(answers) == 3 and all(a["planted_partner"] is None for a in answers)
+    sold_in = lines.groupby("item_id")["basket_id"].nunique()
+    assert answers[0]["item"] in set(sold_in[sold_in == sold_in.max()].index)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from xsell.cli.app import (
@@ -61,6 +62,12 @@ def ingest(
     delimiter: Annotated[
         str | None, typer.Option("--delimiter", help="Field separator (default: sniffed).")
     ] = None,
+    quote: Annotated[
+        str,
+        typer.Option(
+            "--quote", help="CSV quote character around values holding the delimiter ('' none)."
+        ),
+    ] = '"',
     no_header: Annotated[
         bool, typer.Option("--no-header", help="CSV has no header row; map columns as f0, f1, ...")
     ] = False,
@@ -94,7 +101,7 @@ def ingest(
     target = Store(store)
     reports: list[IngestReport] = []
     jobs = len(paths) + len(catalog or []) + len(events or []) + (1 if customers else 0)
-    with progress_bar("ingesting", total=jobs * 5, quiet=is_quiet(quiet) or json_output) as bar:
+    with progress_bar("ingesting", total=jobs * 5, quiet=_no_bar(quiet, json_output)) as bar:
         for path in paths:
             reports.append(
                 ingest_lines(
@@ -103,6 +110,7 @@ def ingest(
                     preset=spec,
                     options=options,
                     delimiter=delimiter,
+                    quote=quote,
                     header=not no_header,
                     reporter=bar,
                 )
@@ -119,6 +127,15 @@ def ingest(
     for report in reports:
         _print_report(report)
     console.print(f"store: [bold]{store}[/]")
+
+
+def _no_bar(quiet: bool, json_output: bool) -> bool:
+    """No progress bar when asked, for JSON, or when stderr is not a terminal.
+
+    Off a terminal a Rich bar draws nothing yet ends with a blank line on stderr,
+    which would come before an error and make it two lines.
+    """
+    return is_quiet(quiet) or json_output or not Console(stderr=True).is_interactive
 
 
 def _print_report(report: IngestReport) -> None:

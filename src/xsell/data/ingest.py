@@ -151,6 +151,7 @@ def ingest_lines(
     mapping: dict[str, str] | None = None,
     options: CleaningOptions | None = None,
     delimiter: str | None = None,
+    quote: str = '"',
     header: bool = True,
     encoding: str | None = None,
     reporter: Reporter | None = None,
@@ -169,6 +170,11 @@ def ingest_lines(
         Role -> column, overriding the preset's mapping.
     options:
         Cleaning options; the preset's when ``None``.
+    delimiter, quote, header, encoding:
+        How a CSV file is written: field separator (sniffed when ``None``), the
+        character quoting values that hold it (``''``: none; a quoted value may
+        not span lines), whether the first line names the columns, and the text
+        encoding (UTF-8 or Latin-1 detected when ``None``).
 
     Returns
     -------
@@ -197,6 +203,7 @@ def ingest_lines(
             path,
             layout=spec.layout,
             delimiter=delimiter or spec.delimiter,
+            quote=quote,
             header=header,
             encoding=encoding,
         )

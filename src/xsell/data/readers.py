@@ -7,16 +7,18 @@ rejected row can be shown to the user exactly as it was in the file.
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from xsell.errors import InputFileError
+from xsell.errors import InputFileError, ValidationError
 
 LINE: Final = "__line"
 _BOM: Final = b"\xef\xbb\xbf"
@@ -114,7 +116,13 @@ def read_csv(
     Without ``encoding`` the file is read as UTF-8 (BOM or not) and, when that
     fails, as Latin-1: Arrow checks UTF-8 while it reads, which is cheaper than
     decoding the whole file once more to guess.
+
+    ``quote`` is the character around values holding the delimiter (``''``: none).
+    A quoted value may not hold a line break: each row must be one line of the
+    file, or the line numbers kept with rejected rows would be wrong.
     """
+    if len(quote) > 1:
+        raise ValidationError(f"quote must be one character (or '' for none), got {quote!r}")
     if encoding is not None:
         return _read_csv(path, delimiter, quote, header, encoding)
     with path.open("rb") as handle:
@@ -145,7 +153,7 @@ def _read_csv(
         encoding=arrow_encoding, autogenerate_column_names=not header, block_size=1 << 22
     )
     try:
-        names = next(csv.reader([first], delimiter=delimiter, quotechar=quote)) if header else []
+        names = next(_csv_reader([first], delimiter, quote)) if header else []
     except StopIteration as exc:
         raise InputFileError(f"{path}: cannot read the header line: {exc}") from exc
     convert = pacsv.ConvertOptions(
@@ -164,14 +172,85 @@ def _read_csv(
     except pa.ArrowInvalid as exc:
         if guessed and "invalid UTF8" in str(exc):
             raise _NotUtf8 from exc
+        line = _first_multiline_record(path, encoding, delimiter, quote)
+        if line is not None:
+            raise _quoted_break_error(path, line, quote) from exc
         raise InputFileError(f"{path}: not a valid {delimiter!r}-delimited file: {exc}") from exc
     if not header:
         table = table.cast(pa.schema([(n, pa.string()) for n in table.column_names]))
     if table.num_rows == 0:
         raise InputFileError(f"{path}: the file has a header but no data rows")
     start = 2 if header else 1
+    _check_no_line_breaks(path, table, start, quote)
     table = table.append_column(LINE, _line_numbers(start, table.num_rows))
     return RawTable(path, table, encoding)
+
+
+def _csv_reader(lines: Iterable[str], delimiter: str, quote: str) -> Iterator[list[str]]:
+    if quote:
+        return csv.reader(lines, delimiter=delimiter, quotechar=quote)
+    return csv.reader(lines, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+
+
+def _check_no_line_breaks(path: Path, table: pa.Table, start: int, quote: str) -> None:
+    """Raise when a quoted value holds a line break (rows and file lines would not match).
+
+    Only a quoted value can hold one, so a search of the columns' raw bytes
+    (a few milliseconds for Online Retail) rules it out before any row is looked at.
+    """
+    for name in table.column_names:
+        column = table.column(name)
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        if not any(_holds_line_break(chunk) for chunk in column.chunks):
+            continue
+        # The raw bytes may hold data outside the chunks' slices: find the row for real.
+        breaks = pc.or_(pc.match_substring(column, "\n"), pc.match_substring(column, "\r"))
+        rows = pc.indices_nonzero(pc.fill_null(breaks, False))
+        if len(rows):
+            row = int(rows[0].as_py())
+            value = column[row].as_py()
+            raise _quoted_break_error(path, start + row, quote, name, value)
+
+
+def _holds_line_break(chunk: pa.Array) -> bool:
+    data = chunk.buffers()[2]
+    if data is None:
+        return False
+    raw = memoryview(data).tobytes()
+    return raw.find(b"\n") >= 0 or raw.find(b"\r") >= 0
+
+
+def _first_multiline_record(path: Path, encoding: str, delimiter: str, quote: str) -> int | None:
+    """The line where the first record spanning several lines starts, if any."""
+    if not quote:
+        return None
+    try:
+        with path.open("r", encoding=encoding, newline="") as handle:
+            reader = csv.reader(handle, delimiter=delimiter, quotechar=quote)
+            first = 1
+            for _ in reader:
+                if reader.line_num > first:
+                    return first
+                first = reader.line_num + 1
+    except (csv.Error, UnicodeDecodeError):
+        return None
+    return None
+
+
+def _quoted_break_error(
+    path: Path, line: int, quote: str, column: str | None = None, value: str | None = None
+) -> InputFileError:
+    where = f"in column {column!r} " if column is not None else ""
+    shown = ""
+    if value is not None:
+        shown = f" ({value[:40]!r}{'...' if len(value) > 40 else ''})"
+    return InputFileError(
+        f"{path}: a value quoted with {quote!r} {where}holds a line break, probably at line "
+        f"{line}{shown}; line breaks inside quoted values are not supported (line numbers "
+        "would be wrong): remove them or close the quote there, or give the file's quote "
+        "character with --quote"
+    )
 
 
 def _line_numbers(start: int, count: int) -> pa.Array:
@@ -246,8 +325,6 @@ def read_baskets(path: Path, delimiter: str = ",", encoding: str | None = None) 
     Lines are read by Arrow as one text column and split in Arrow compute, so a
     FIMI file of 900,000 items reads in a fraction of a second.
     """
-    import pyarrow.compute as pc
-
     encoding = encoding or detect_encoding(path)
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
     table = pacsv.read_csv(
@@ -290,15 +367,16 @@ def read_file(
     header: bool = True,
     encoding: str | None = None,
     sheet: str | None = None,
+    quote: str = '"',
 ) -> RawTable:
-    """Read any supported file into a :class:`RawTable`."""
+    """Read any supported file into a :class:`RawTable` (``quote``: CSV quote character)."""
     path = Path(path)
     check_readable(path)
     fmt = detect_format(path, layout)
     if fmt == "csv":
         if delimiter is None and path.suffix.lower() == ".tsv":
             delimiter = "\t"
-        return read_csv(path, delimiter=delimiter, header=header, encoding=encoding)
+        return read_csv(path, delimiter=delimiter, quote=quote, header=header, encoding=encoding)
     if fmt == "parquet":
         return read_parquet(path)
     if fmt == "excel":
