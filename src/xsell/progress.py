@@ -43,8 +43,13 @@ class RichReporter:
 
 @contextmanager
 def progress_bar(title: str, total: float, quiet: bool = False) -> Iterator[Reporter]:
-    """A reporter showing a bar of ``total`` steps on stderr, or a silent one when quiet."""
-    if quiet:
+    """A reporter showing a bar of ``total`` steps on stderr, or a silent one when quiet.
+
+    Off a terminal (a pipe, a log file, CI) the bar is silent too: Rich would draw
+    nothing there yet end with a blank line on stderr.
+    """
+    console = Console(stderr=True)
+    if quiet or not console.is_interactive:
         yield SilentReporter()
         return
     progress = Progress(
@@ -53,7 +58,7 @@ def progress_bar(title: str, total: float, quiet: bool = False) -> Iterator[Repo
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=console,
         transient=True,
     )
     with progress:

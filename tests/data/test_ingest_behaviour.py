@@ -283,3 +283,26 @@ def test_catalog_and_customers_twice_change_nothing(tmp_path: Path, store_path: 
     with duckdb.connect(str(store_path), read_only=True) as con:
         kinds = con.execute("SELECT kind, preset FROM ingests ORDER BY ingest_id").fetchall()
     assert kinds == [("lines", "online-retail"), ("catalog", "generic"), ("customers", "generic")]
+
+
+def test_blank_lines_are_counted_and_keep_later_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "gaps.csv"
+    path.write_text(
+        HEADER
+        + ROWS[0]
+        + "\n\n"  # line 3 is blank
+        + ROWS[1]
+        + "\n,,,,,,,\n"  # line 5 holds no value either
+        + ROWS[4]  # line 6: a return, rejected
+        + "\n"
+    )
+    store = tmp_path / "s.duckdb"
+    report = ingest_lines(Store(store), path, preset="online-retail")
+    assert report.flags["blank_lines"] == 2
+    assert "2 blank lines (no values at all) were skipped" in report.warnings
+    assert (report.rows_in, report.rows_kept, report.reasons) == (3, 2, {"return": 1})
+    with duckdb.connect(str(store), read_only=True) as con:
+        assert con.execute("SELECT source_line, reason FROM rejected").fetchall() == [
+            (6, "return")
+        ]
+        assert con.execute("SELECT source_line FROM lines ORDER BY 1").fetchall() == [(2,), (4,)]

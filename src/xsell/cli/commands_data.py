@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from xsell.cli.app import (
@@ -130,12 +129,8 @@ def ingest(
 
 
 def _no_bar(quiet: bool, json_output: bool) -> bool:
-    """No progress bar when asked, for JSON, or when stderr is not a terminal.
-
-    Off a terminal a Rich bar draws nothing yet ends with a blank line on stderr,
-    which would come before an error and make it two lines.
-    """
-    return is_quiet(quiet) or json_output or not Console(stderr=True).is_interactive
+    """No progress bar when asked or for JSON (off a terminal ``progress_bar`` is silent)."""
+    return is_quiet(quiet) or json_output
 
 
 def _print_report(report: IngestReport) -> None:

@@ -209,6 +209,9 @@ def ingest_lines(
         )
         digest = hashing.result()
     report.encoding = raw.encoding
+    if raw.blank_lines:
+        report.flags["blank_lines"] = raw.blank_lines
+        report.warnings.append(f"{raw.blank_lines:,} blank lines (no values at all) were skipped")
     column_map = dict(spec.mapping)
     if spec.layout == "baskets":
         column_map = {C.BASKET: "basket", C.ITEM: "item"}

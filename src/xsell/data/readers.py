@@ -41,12 +41,14 @@ class RawTable:
 
     ``table`` holds the file's own columns (strings for text formats, the stored
     types for Parquet) and ``__line``: the 1-based line (row) number in the file,
-    counting a header line, so users can find the row in their editor.
+    counting a header line and blank lines, so users can find the row in their editor.
     """
 
     path: Path
     table: pa.Table
     encoding: str | None = None
+    #: Lines with no value at all (blank lines of a CSV): skipped, counted in the report.
+    blank_lines: int = 0
 
     @property
     def columns(self) -> list[str]:
@@ -162,8 +164,12 @@ def _read_csv(
         null_values=[""],
         quoted_strings_can_be_null=True,
     )
+    # Blank lines are read as empty rows, so every later row keeps its own line number.
     parse = pacsv.ParseOptions(
-        delimiter=delimiter, quote_char=quote or False, newlines_in_values=False
+        delimiter=delimiter,
+        quote_char=quote or False,
+        newlines_in_values=False,
+        ignore_empty_lines=False,
     )
     try:
         table = pacsv.read_csv(
@@ -183,7 +189,24 @@ def _read_csv(
     start = 2 if header else 1
     _check_no_line_breaks(path, table, start, quote)
     table = table.append_column(LINE, _line_numbers(start, table.num_rows))
-    return RawTable(path, table, encoding)
+    table, blank = _without_blank_rows(table)
+    if table.num_rows == 0:
+        raise InputFileError(f"{path}: the file has a header but only blank lines")
+    return RawTable(path, table, encoding, blank_lines=blank)
+
+
+def _without_blank_rows(table: pa.Table) -> tuple[pa.Table, int]:
+    """The rows holding at least one value, and how many held none (blank lines)."""
+    blank: pa.ChunkedArray | pa.Array | None = None
+    for name in table.column_names:
+        if name == LINE:
+            continue
+        empty = pc.is_null(table.column(name))
+        blank = empty if blank is None else pc.and_(blank, empty)
+    if blank is None:
+        return table, 0
+    count = int(pc.sum(blank).as_py() or 0)
+    return (table.filter(pc.invert(blank)), count) if count else (table, 0)
 
 
 def _csv_reader(lines: Iterable[str], delimiter: str, quote: str) -> Iterator[list[str]]:
