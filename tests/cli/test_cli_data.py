@@ -228,10 +228,11 @@ def test_demo_on_a_shop_export(tmp_path: Path, retail_csv: tuple[Path, pd.DataFr
     done = invoke(*common, *models, "--out", str(tmp_path / "human"))
     text = " ".join(done.stdout.split())
     assert f"│ retail.csv │ lines │ {n_lines + 2:,} │ {n_lines:,} │ 2 │" in text
+    # Rich folds the long store path anywhere, so compare without any white space.
     assert (
-        f"xsell.duckdb: {n_lines:,} lines, {n_baskets:,} baskets, {n_users:,} customers, "
-        f"{n_items:,} items, 0 events"
-    ) in text
+        f"xsell.duckdb:{n_lines:,}lines,{n_baskets:,}baskets,{n_users:,}customers,"
+        f"{n_items:,}items,0events"
+    ) in "".join(text.split())
     assert "│ cooccurrence │" in text and "│ popularity │" in text
     assert "goes with SKU" in text and "demo finished" in text
 

@@ -83,3 +83,11 @@ def test_customers_buy_their_staples_again(shop: SyntheticShop, baskets: pd.Data
     owners = dict(zip(baskets.index, rng.permutation(baskets["user"].to_numpy()), strict=True))
     shuffled = repeat_share(shop.lines.assign(user_id=shop.lines["basket_id"].map(owners)))
     assert observed > 1.8 * shuffled
+
+
+def test_weekends_get_the_planted_extra_orders(baskets: pd.DataFrame) -> None:
+    # Saturdays and Sundays weigh 1.4 against 1.0 for weekdays (the yearly peak spans weeks
+    # evenly enough to cancel out): a weekend day gets about 1.4 times a weekday's orders.
+    per_day = baskets["time"].dt.dayofweek.value_counts()
+    weekday, weekend = per_day[per_day.index < 5].mean(), per_day[per_day.index >= 5].mean()
+    assert 1.25 < weekend / weekday < 1.55, (weekend / weekday, per_day.to_dict())

@@ -159,7 +159,7 @@ def make_shop(
         weights /= weights.sum()
         staples = rng.choice(n_items, size=3, replace=False, p=weights)
         n_baskets = max(1, rng.poisson(baskets_per_user))
-        days_of = np.sort(_seasonal_days(rng, n_baskets, days))
+        days_of = np.sort(_seasonal_days(rng, n_baskets, days, start_time.weekday()))
         for day in days_of:
             basket_no += 1
             when = (
@@ -279,8 +279,14 @@ def _plant(
     return pairs, triples
 
 
-def _seasonal_days(rng: np.random.Generator, n: int, days: int) -> np.ndarray:
-    """Days with more orders at weekends and in November-December."""
+def _seasonal_days(
+    rng: np.random.Generator, n: int, days: int, first_weekday: int
+) -> np.ndarray:
+    """Days with more orders at weekends (Saturday, Sunday) and in November-December.
+
+    ``first_weekday`` is the weekday of day 0 (Monday = 0).
+    """
     grid = np.arange(days)
-    weight = 1.0 + 0.4 * (grid % 7 >= 5) + 0.8 * np.exp(-(((grid - 330) / 25.0) ** 2))
+    weekend = (first_weekday + grid) % 7 >= 5
+    weight = 1.0 + 0.4 * weekend + 0.8 * np.exp(-(((grid - 330) / 25.0) ** 2))
     return rng.choice(grid, size=n, p=weight / weight.sum()).astype(float)
