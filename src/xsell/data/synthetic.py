@@ -279,9 +279,7 @@ def _plant(
     return pairs, triples
 
 
-def _seasonal_days(
-    rng: np.random.Generator, n: int, days: int, first_weekday: int
-) -> np.ndarray:
+def _seasonal_days(rng: np.random.Generator, n: int, days: int, first_weekday: int) -> np.ndarray:
     """Days with more orders at weekends (Saturday, Sunday) and in November-December.
 
     ``first_weekday`` is the weekday of day 0 (Monday = 0).
