@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import shared_file
@@ -95,3 +96,11 @@ def test_complete_journey_with_products(store_path: Path) -> None:
     sample = data.lines[data.lines["quantity"] > 1].head(100)
     assert (sample["price"] > 0).all()
     assert data.catalog["category"].notna().sum() > 60_000
+
+
+def test_instacart_catalog_map_chooses_aisles_over_departments(store_path: Path) -> None:
+    products = shared_file("instacart/products.csv")
+    ingest_catalog(Store(store_path), products, preset="instacart", mapping={"category": "aisle"})
+    with duckdb.connect(str(store_path), read_only=True) as con:
+        row = con.execute("SELECT name, category FROM items WHERE item_id = '24852'").fetchone()
+    assert row == ("Banana", "fresh fruits")  # the aisle, not the department "produce"

@@ -468,8 +468,12 @@ def ingest_catalog(
     if spec.name == "instacart":
         raw = RawTable(raw.path, _instacart_categories(raw), raw.encoding)
     column_map = {**_guess_catalog_mapping(raw.columns), **spec.catalog_mapping, **(mapping or {})}
-    if spec.name == "instacart" and "department" in raw.columns:
-        column_map[C.CATEGORY] = "department"
+    if (
+        spec.name == "instacart"
+        and "department" in raw.columns
+        and C.CATEGORY not in (mapping or {})
+    ):
+        column_map[C.CATEGORY] = "department"  # ``--map category=aisle`` picks the finer one
     _check_columns(raw, column_map, (C.ITEM,))
     report = IngestReport(path=str(path), kind="catalog", preset=spec.name, encoding=raw.encoding)
     digest = content_hash(path)
