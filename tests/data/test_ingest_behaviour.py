@@ -302,7 +302,5 @@ def test_blank_lines_are_counted_and_keep_later_line_numbers(tmp_path: Path) -> 
     assert "2 blank lines (no values at all) were skipped" in report.warnings
     assert (report.rows_in, report.rows_kept, report.reasons) == (3, 2, {"return": 1})
     with duckdb.connect(str(store), read_only=True) as con:
-        assert con.execute("SELECT source_line, reason FROM rejected").fetchall() == [
-            (6, "return")
-        ]
+        assert con.execute("SELECT source_line, reason FROM rejected").fetchall() == [(6, "return")]
         assert con.execute("SELECT source_line FROM lines ORDER BY 1").fetchall() == [(2,), (4,)]
