@@ -24,7 +24,7 @@ from scipy.stats import rankdata
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
 from xsell.models.base import Recommender, basket_rows
-from xsell.models.ensemble import Ensemble
+from xsell.models.ensemble import Ensemble, hide_one_item
 
 #: How each component's row of scores is put on a common [0, 1] scale.
 NORMALISE: Final = ("rank", "minmax")
@@ -211,19 +211,7 @@ class Hybrid(Ensemble):
         self, data: ShopData, mask: np.ndarray
     ) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
         """Validation contexts with one item hidden: (contexts, user indices, hidden items)."""
-        rng = np.random.default_rng(self.seed)
-        matrix = data.basket_item
-        baskets = np.flatnonzero(mask & (np.diff(matrix.indptr) >= 2))
-        if len(baskets) > self.max_queries:
-            baskets = np.sort(rng.choice(baskets, self.max_queries, replace=False))
-        contexts: list[list[int]] = []
-        hidden = np.empty(len(baskets), dtype=np.int64)
-        for j, b in enumerate(baskets):
-            items = matrix.indices[matrix.indptr[b] : matrix.indptr[b + 1]]
-            pick = int(rng.integers(len(items)))
-            hidden[j] = items[pick]
-            contexts.append(np.delete(items, pick).tolist())
-        return contexts, data.basket_user[baskets].astype(np.int64), hidden
+        return hide_one_item(data, mask, self.max_queries, self.seed)
 
     def _normalised(self, scores: np.ndarray) -> np.ndarray:
         return normalise_rows(scores, self.normalise)

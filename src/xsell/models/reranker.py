@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError, require
 from xsell.models.base import Recommender, basket_rows
-from xsell.models.ensemble import Ensemble
+from xsell.models.ensemble import Ensemble, hide_one_item
 from xsell.models.hybrid import latest_baskets_mask
 
 #: What the training queries imitate.
@@ -235,20 +235,9 @@ class LearnedReranker(Ensemble):
         self, data: ShopData, mask: np.ndarray
     ) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix]:
         """Held-out baskets with one item hidden: (contexts, user indices, hidden items)."""
-        rng = np.random.default_rng(self.seed)
-        matrix = data.basket_item
-        baskets = np.flatnonzero(mask & (np.diff(matrix.indptr) >= 2))
-        if len(baskets) > self.max_queries:
-            baskets = np.sort(rng.choice(baskets, self.max_queries, replace=False))
-        contexts: list[list[int]] = []
-        hidden: list[list[int]] = []
-        for b in baskets:
-            items = matrix.indices[matrix.indptr[b] : matrix.indptr[b + 1]]
-            pick = int(rng.integers(len(items)))
-            hidden.append([int(items[pick])])
-            contexts.append(np.delete(items, pick).tolist())
-        users = data.basket_user[baskets].astype(np.int64)
-        return basket_rows(contexts, data.n_items), users, basket_rows(hidden, data.n_items)
+        contexts, users, hidden = hide_one_item(data, mask, self.max_queries, self.seed)
+        truth = basket_rows([[int(h)] for h in hidden], data.n_items)
+        return basket_rows(contexts, data.n_items), users, truth
 
     def _next_basket_queries(
         self, data: ShopData, fit_part: ShopData, mask: np.ndarray
