@@ -100,7 +100,7 @@ def ingest(
     target = Store(store)
     reports: list[IngestReport] = []
     jobs = len(paths) + len(catalog or []) + len(events or []) + (1 if customers else 0)
-    with progress_bar("ingesting", total=jobs * 5, quiet=_no_bar(quiet, json_output)) as bar:
+    with progress_bar("ingesting", total=jobs * 5, quiet=is_quiet(quiet) or json_output) as bar:
         for path in paths:
             reports.append(
                 ingest_lines(
@@ -126,11 +126,6 @@ def ingest(
     for report in reports:
         _print_report(report)
     console.print(f"store: [bold]{store}[/]")
-
-
-def _no_bar(quiet: bool, json_output: bool) -> bool:
-    """No progress bar when asked or for JSON (off a terminal ``progress_bar`` is silent)."""
-    return is_quiet(quiet) or json_output
 
 
 def _print_report(report: IngestReport) -> None:

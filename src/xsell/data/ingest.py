@@ -467,13 +467,18 @@ def ingest_catalog(
     raw = read_file(path)
     if spec.name == "instacart":
         raw = RawTable(raw.path, _instacart_categories(raw), raw.encoding)
-    column_map = {**_guess_catalog_mapping(raw.columns), **spec.catalog_mapping, **(mapping or {})}
-    if (
-        spec.name == "instacart"
-        and "department" in raw.columns
-        and C.CATEGORY not in (mapping or {})
-    ):
-        column_map[C.CATEGORY] = "department"  # ``--map category=aisle`` picks the finer one
+    # Instacart's department (joined above) is its category unless ``--map`` names another.
+    joined = (
+        {C.CATEGORY: "department"}
+        if spec.name == "instacart" and "department" in raw.columns
+        else {}
+    )
+    column_map = {
+        **_guess_catalog_mapping(raw.columns),
+        **spec.catalog_mapping,
+        **joined,
+        **(mapping or {}),
+    }
     _check_columns(raw, column_map, (C.ITEM,))
     report = IngestReport(path=str(path), kind="catalog", preset=spec.name, encoding=raw.encoding)
     digest = content_hash(path)

@@ -86,7 +86,6 @@ class Store:
         the commit, so a crash during the first ingest leaves no store file at all
         (and the next transaction removes the half-built file such a crash left).
         """
-        self.remove_stale_files()
         existed = self.exists()
         if existed:
             con = self.connect(read_only=False)
@@ -102,6 +101,7 @@ class Store:
             target = self.path
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.remove_stale_files()  # an existing store's connect() does this
             target = self._creating(os.getpid())
             _remove_store_files(target)
             con = _open(target)

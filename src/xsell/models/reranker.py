@@ -265,12 +265,14 @@ class LearnedReranker(Ensemble):
         """Candidate (query, item) pairs of every query and their feature rows."""
         baskets = sp.csr_matrix(baskets)
         step = max(1, _BLOCK_CELLS // max(n_items, 1))
+        categories = _category_codes(components[0].require_fitted().categories[:n_items])
         parts = [
             self._block_pairs(
                 components,
                 baskets[start : start + step],
                 None if users is None else np.asarray(users)[start : start + step],
                 start,
+                categories,
             )
             for start in range(0, baskets.shape[0], step)
         ]
@@ -286,6 +288,7 @@ class LearnedReranker(Ensemble):
         baskets: sp.csr_matrix,
         users: np.ndarray | None,
         offset: int,
+        categories: tuple[np.ndarray, sp.csr_matrix] | None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n, n_items = baskets.shape
         table = components[0].require_fitted()
@@ -332,7 +335,7 @@ class LearnedReranker(Ensemble):
             np.log(share[item] + 1e-12),
             np.asarray(table.prices[:n_items], dtype=np.float64)[item],
             size[query],
-            _category_share(table.categories[:n_items], baskets, query, item),
+            _category_share(categories, baskets, query, item),
         ]
         names += ["log_orders", "log_share", "price", "cart_size", "cart_category_share"]
         self.feature_names_ = names
@@ -429,22 +432,30 @@ def _group_sizes(query: np.ndarray) -> np.ndarray:
     return counts
 
 
-def _category_share(
-    categories: np.ndarray, baskets: sp.csr_matrix, query: np.ndarray, item: np.ndarray
-) -> np.ndarray:
-    """Share of the cart's items in the candidate's category (NaN when it has none)."""
-    named = dict.fromkeys(c for c in categories if c is not None)
-    codes_index = {c: i for i, c in enumerate(named)}
-    codes = np.array(
-        [codes_index.get(c, -1) if c is not None else -1 for c in categories], dtype=np.int64
-    )
-    if not codes_index:
-        return np.full(len(query), np.nan)
+def _category_codes(categories: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix] | None:
+    """Each item's category code (-1: none) and the items x categories one-hot matrix."""
+    named = {c: i for i, c in enumerate(dict.fromkeys(c for c in categories if c is not None))}
+    if not named:
+        return None
+    codes = np.array([named.get(c, -1) if c is not None else -1 for c in categories], np.int64)
     known = codes >= 0
     onehot = sp.csr_matrix(
         (np.ones(int(known.sum())), (np.flatnonzero(known), codes[known])),
-        shape=(len(categories), len(codes_index)),
+        shape=(len(categories), len(named)),
     )
+    return codes, onehot
+
+
+def _category_share(
+    categories: tuple[np.ndarray, sp.csr_matrix] | None,
+    baskets: sp.csr_matrix,
+    query: np.ndarray,
+    item: np.ndarray,
+) -> np.ndarray:
+    """Share of the cart's items in the candidate's category (NaN when it has none)."""
+    if categories is None:
+        return np.full(len(query), np.nan)
+    codes, onehot = categories
     per_cart = (sp.csr_matrix(baskets, dtype=np.float64) @ onehot).toarray()
     size = np.maximum(np.diff(baskets.indptr), 1).astype(np.float64)
     cand = codes[item]
