@@ -19,11 +19,11 @@ from xsell.cli.app import (
     print_json,
 )
 from xsell.data.shopdata import ShopData
+from xsell.data.splits import make_split
 from xsell.errors import ValidationError
 from xsell.evaluation.leaderboard import check_rank_metric
 from xsell.evaluation.protocols import HIDE_MODES, PROTOCOLS
 from xsell.evaluation.runner import check_ks, evaluate
-from xsell.evaluation.splits import make_split
 from xsell.evaluation.tuning import parse_literal, parse_space, tune
 from xsell.models import REGISTRY
 from xsell.progress import progress_bar

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
+from xsell.data.holdout import Queries, basket_completion, item_to_item, next_basket
+from xsell.data.splits import make_split, random_basket_split, validation_split
 from xsell.evaluation.leaderboard import Leaderboard, latest_leaderboard
-from xsell.evaluation.protocols import (
-    PROTOCOLS,
-    Queries,
-    basket_completion,
-    item_to_item,
-    make_queries,
-    next_basket,
-)
+from xsell.evaluation.protocols import PROTOCOLS, make_queries
 from xsell.evaluation.runner import (
     DEFAULT_KS,
     ModelRun,
@@ -19,7 +14,6 @@ from xsell.evaluation.runner import (
     recommend_queries,
     score_recommendations,
 )
-from xsell.evaluation.splits import make_split, random_basket_split, validation_split
 
 __all__ = [
     "DEFAULT_KS",

@@ -11,19 +11,17 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from xsell.data.holdout import Queries
 from xsell.data.shopdata import ShopData
-from xsell.data.split import Split
+from xsell.data.splits import Split
 from xsell.errors import ValidationError
 from xsell.evaluation import metrics as M
 from xsell.evaluation.leaderboard import Leaderboard
-from xsell.evaluation.protocols import Queries, make_queries
-from xsell.models import make_model, model_parameters
-from xsell.models.base import MAX_K, Recommender
+from xsell.evaluation.protocols import make_queries
+from xsell.models import MAX_K, Batch, Recommender, make_model, model_parameters, rank, top_items
 from xsell.progress import Reporter, SilentReporter, progress_bar
 
 DEFAULT_KS = (5, 10, 20)
-#: Dense score rows a chunk may hold (rows x items), bounding memory to ~0.3 GB of float64.
-CHUNK_CELLS = 40_000_000
 
 
 @dataclass
@@ -61,31 +59,40 @@ def check_ks(ks: Sequence[int]) -> list[int]:
     return values
 
 
-def chunk_rows(n_items: int, cells: int = CHUNK_CELLS) -> int:
-    """Rows per scoring chunk for a catalog of ``n_items`` (between 1 and 2,000)."""
-    return int(max(1, min(2000, cells // max(n_items, 1))))
-
-
 def recommend_queries(
-    model: Recommender, queries: Queries, k: int, reporter: Reporter | None = None
+    model: Recommender,
+    queries: Queries,
+    k: int,
+    reporter: Reporter | None = None,
+    mode: str = "mixed",
 ) -> np.ndarray:
-    """The model's top-``k`` per query, scored in memory-bounded chunks (``n x k``, -1 padded)."""
+    """The model's top-``k`` per query (``n x k``, ``-1`` padded), ranked in bounded chunks.
+
+    ``mode="explore"`` leaves out what each customer bought before (the
+    protocol's ``previous`` purchases), ``"repeat"`` keeps only that.
+    """
     reporter = reporter or SilentReporter()
-    n = len(queries)
-    out = np.full((n, k), -1, dtype=np.int64)
-    step = chunk_rows(queries.contexts.shape[1])
-    indptr, indices = queries.contexts.indptr, queries.contexts.indices
-    use_users = bool((queries.users >= 0).any())
-    for start in range(0, n, step):
-        stop = min(n, start + step)
-        contexts = [indices[indptr[r] : indptr[r + 1]].tolist() for r in range(start, stop)]
-        users = queries.users[start:stop] if use_users else None
-        recs = model.recommend_batch(
-            contexts, users, k=k, exclude=None, exclude_context=queries.exclude_context
-        )
-        out[start:stop, : recs.shape[1]] = recs
-        reporter.step(f"{model.name}: {stop:,}/{n:,} queries", stop - start)
-    return out
+    contexts = queries.contexts
+    previous = queries.previous if queries.previous is not None else None
+    bought = None
+    if previous is not None:
+        bought = [
+            previous.indices[previous.indptr[r] : previous.indptr[r + 1]]
+            for r in range(len(queries))
+        ]
+    batch = Batch(
+        contexts,
+        queries.users if bool((queries.users >= 0).any()) else None,
+        bought=bought,
+    )
+
+    def progress(rows: int) -> None:
+        reporter.step(f"{model.name}: queries", rows)
+
+    ranked = rank(
+        model, batch, k, mode=mode, exclude_cart=queries.exclude_context, progress=progress
+    )
+    return top_items(ranked, k)
 
 
 def category_codes(data: ShopData) -> np.ndarray:

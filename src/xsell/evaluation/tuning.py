@@ -2,7 +2,7 @@
 
 The test split is never passed in: :func:`tune` receives only the training side
 and cuts its own validation split from it (see
-:func:`~xsell.evaluation.splits.validation_split`), so a tuned model's test
+:func:`~xsell.data.splits.validation_split`), so a tuned model's test
 score stays an honest estimate.
 """
 
@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from xsell.data.shopdata import ShopData
+from xsell.data.splits import validation_split
 from xsell.errors import ValidationError, require
 from xsell.evaluation.leaderboard import check_rank_metric
 from xsell.evaluation.protocols import make_queries
 from xsell.evaluation.runner import evaluate_model
-from xsell.evaluation.splits import validation_split
-from xsell.models import make_model, model_class
+from xsell.models import make_model, model_parameters
 from xsell.progress import progress_bar
 
 #: A parameter's search range: ``(low, high)`` ints or floats, ``(low, high, "log")``,
@@ -117,7 +117,7 @@ def parse_literal(text: str) -> Any:
 
 def search_space(model: str, space: Mapping[str, Range] | None = None) -> dict[str, Range]:
     """Ranges to search for ``model``: ``space`` if given, else its default; checked against it."""
-    known = {f.name for f in dataclasses.fields(model_class(model)) if f.init}
+    known = set(model_parameters(model))
     if space:
         unknown = sorted(set(space) - known)
         if unknown:

@@ -94,6 +94,25 @@ METRICS: Final[dict[str, Metric]] = {
     )
 }
 
+
+def cosine(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndarray:
+    """Cosine: ``s(A∪C) / sqrt(s(A) s(C))``, overlap scaled by both sizes. Range [0, 1]."""
+    return s_ac / np.sqrt(s_a * s_c)
+
+
+def inclusion(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndarray:
+    """Inclusion: ``s(A∪C) / min(s(A), s(C))``, the larger of both confidences. Range [0, 1]."""
+    return s_ac / np.minimum(s_a, s_c)
+
+
+#: Name -> measure of how strongly two items go together (co-occurrence models, category
+#: affinity); each a function of the same three supports. Their trade-offs: ``support``
+#: and ``confidence`` favour best sellers, ``lift`` favours rare pairs (give it a floor of
+#: co-purchases), ``jaccard``, ``cosine`` and ``inclusion`` sit in between.
+SIMILARITIES: Final[dict[str, Metric]] = {
+    f.__name__: f for f in (support, confidence, lift, jaccard, cosine, inclusion, kulczynski)
+}
+
 #: Columns a rules table can be filtered or sorted by: the metrics plus counts and tests.
 SORTABLE: Final = (
     *METRICS,

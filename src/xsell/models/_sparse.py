@@ -120,22 +120,3 @@ def sparse_scores(
 def summed_evidence(baskets: sp.csr_matrix, similarity: sp.csr_matrix) -> sp.csr_matrix:
     """CSR of summed similarity rows per context; an absent entry means no evidence."""
     return sp.csr_matrix(sp.csr_matrix(baskets).astype(np.float64) @ similarity)
-
-
-def decay_weights(times: np.ndarray, half_life_days: float | None) -> np.ndarray | None:
-    """Weight ``0.5 ** (age_days / half_life_days)`` per basket, age counted from the newest.
-
-    Baskets without a time count fully; ``None`` when there is no decay.
-    """
-    if not half_life_days:
-        return None
-    if (
-        not np.isfinite(times.astype("datetime64[ns]").astype(np.int64)).any()
-        or np.isnat(times).all()
-    ):
-        return np.ones(len(times))
-    newest = np.nanmax(times)
-    age = (newest - times).astype("timedelta64[s]").astype(np.float64) / 86400.0
-    age = np.where(np.isnat(times), 0.0, np.maximum(age, 0.0))
-    weights: np.ndarray = 0.5 ** (age / half_life_days)
-    return weights

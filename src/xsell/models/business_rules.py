@@ -1,23 +1,40 @@
 """Business rules applied to every suggestion list: what a shop will and will not show.
 
-Rules work on a boolean *allowed* mask over items (one vectorised pass) plus one
-post-filter on the ranked list (at most N per category). With ``explain`` each
-rule records which candidates it removed, so a merchandiser can see why an item
-is missing.
+Each rule is one *step* that removes items. Steps that depend only on the item
+(stock, categories, price band, allow and deny lists) make one mask per request
+batch; steps that depend on the query (the cart itself, what the customer bought,
+the cart's own categories) are applied per query. ``max_per_category`` is the one
+post-filter on the ranked list. With ``explain`` every step records the items it
+removed, in step order, so a merchandiser can see why an item is missing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 import numpy as np
 
 from xsell.errors import ValidationError
+from xsell.models.items import ItemTable
 
-if TYPE_CHECKING:
-    from xsell.models.base import ItemTable
+#: How a personalized answer treats what the customer bought before.
+MODES: Final = ("mixed", "explore", "repeat")
+#: The order in which an ``explain`` trace attributes removed items to rules.
+STEP_ORDER: Final = (
+    "in_basket",
+    "exclude_bought",
+    "explore",
+    "repeat",
+    "in_stock_only",
+    "categories",
+    "exclude_categories",
+    "complements_only",
+    "price_band",
+    "allow",
+    "deny",
+)
 
 
 @dataclass(frozen=True)
@@ -88,65 +105,103 @@ class BusinessRules:
         }
         return cls(**clean)
 
-    def allowed(
-        self,
-        table: ItemTable,
-        context: Sequence[int],
-        bought: Sequence[int] = (),
-        trace: dict[str, list[int]] | None = None,
-    ) -> np.ndarray:
-        """Mask of the items these rules allow for ``context`` and a customer's ``bought`` items.
+    @classmethod
+    def of(cls, rules: BusinessRules | dict[str, Any] | None) -> BusinessRules:
+        """``rules`` as a :class:`BusinessRules` (``None`` means none, a dict is parsed)."""
+        return rules if isinstance(rules, BusinessRules) else cls.from_dict(rules)
 
-        When ``trace`` is given, each rule's name maps to the item indices it removed
-        (that were still allowed by the rules before it).
-        """
-        n = len(table)
-        mask = np.ones(n, dtype=bool)
+    # ------------------------------------------------------------------ steps
 
-        def drop(rule: str, removed: np.ndarray) -> None:
-            newly = removed & mask
-            if trace is not None and newly.any():
-                trace[rule] = np.flatnonzero(newly).tolist()
-            mask[newly] = False
-
-        in_context = np.zeros(n, dtype=bool)
-        in_context[list(context)] = True
-        drop("in_basket", in_context)
-        if self.exclude_bought and len(bought):
-            seen = np.zeros(n, dtype=bool)
-            seen[list(bought)] = True
-            drop("exclude_bought", seen)
-        if self.in_stock_only:
-            drop("in_stock_only", ~table.in_stock.astype(bool))
+    def item_steps(self, table: ItemTable) -> list[tuple[str, np.ndarray]]:
+        """The steps that depend on the item only: (rule, items it removes)."""
+        steps: list[tuple[str, np.ndarray]] = []
         categories = table.categories
+        if self.in_stock_only:
+            steps.append(("in_stock_only", ~table.in_stock.astype(bool)))
         if self.categories is not None:
-            drop("categories", ~np.isin(categories, np.array(self.categories, dtype=object)))
+            chosen = np.array(self.categories, dtype=object)
+            steps.append(("categories", ~np.isin(categories, chosen)))
         if self.exclude_categories:
-            drop(
-                "exclude_categories",
-                np.isin(categories, np.array(self.exclude_categories, dtype=object)),
-            )
-        if self.complements_only and len(context):
-            own = {categories[i] for i in context if categories[i] is not None}
-            if own:
-                drop("complements_only", np.isin(categories, np.array(sorted(own), dtype=object)))
+            banned = np.array(self.exclude_categories, dtype=object)
+            steps.append(("exclude_categories", np.isin(categories, banned)))
         if self.min_price is not None or self.max_price is not None:
-            prices = table.prices
             low = -np.inf if self.min_price is None else self.min_price
             high = np.inf if self.max_price is None else self.max_price
             with np.errstate(invalid="ignore"):
-                outside = ~((prices >= low) & (prices <= high))
-            drop("price_band", outside)
+                steps.append(("price_band", ~((table.prices >= low) & (table.prices <= high))))
         if self.allow is not None:
-            listed = np.zeros(n, dtype=bool)
-            idx = table.ids.to_index(list(self.allow))
-            listed[idx[idx >= 0]] = True
-            drop("allow", ~listed)
+            steps.append(("allow", ~_listed(table, self.allow)))
         if self.deny:
-            denied = np.zeros(n, dtype=bool)
-            idx = table.ids.to_index(list(self.deny))
-            denied[idx[idx >= 0]] = True
-            drop("deny", denied)
+            steps.append(("deny", _listed(table, self.deny)))
+        return steps
+
+    def query_steps(
+        self,
+        table: ItemTable,
+        cart: Sequence[int],
+        bought: Sequence[int] = (),
+        mode: str = "mixed",
+        exclude_cart: bool = True,
+    ) -> list[tuple[str, np.ndarray]]:
+        """The steps that depend on the query: (rule, item indices it removes)."""
+        steps: list[tuple[str, np.ndarray]] = []
+        if exclude_cart and len(cart):
+            steps.append(("in_basket", np.asarray(cart, dtype=np.int64)))
+        mine = np.asarray(bought, dtype=np.int64)
+        if (self.exclude_bought or mode == "explore") and len(mine):
+            steps.append(("exclude_bought" if self.exclude_bought else "explore", mine))
+        if mode == "repeat":
+            others = np.ones(len(table), dtype=bool)
+            others[mine] = False
+            steps.append(("repeat", np.flatnonzero(others)))
+        if self.complements_only and len(cart):
+            own = {table.categories[i] for i in cart if table.categories[i] is not None}
+            if own:
+                same = np.isin(table.categories, np.array(sorted(own), dtype=object))
+                steps.append(("complements_only", np.flatnonzero(same)))
+        return steps
+
+    def item_mask(self, table: ItemTable) -> np.ndarray:
+        """Items every query may get (the item steps combined)."""
+        mask = np.ones(len(table), dtype=bool)
+        for _, removed in self.item_steps(table):
+            mask &= ~removed
+        return mask
+
+    def allowed(
+        self,
+        table: ItemTable,
+        cart: Sequence[int],
+        bought: Sequence[int] = (),
+        trace: dict[str, list[int]] | None = None,
+        *,
+        mode: str = "mixed",
+        exclude_cart: bool = True,
+        item_mask: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Mask of the items these rules allow for one query.
+
+        ``item_mask`` is :meth:`item_mask` made once for a batch. When ``trace`` is
+        given, each rule's name maps to the item indices it removed that the rules
+        before it (in :data:`STEP_ORDER`) still allowed.
+        """
+        query = self.query_steps(table, cart, bought, mode, exclude_cart)
+        if trace is None:
+            mask = self.item_mask(table) if item_mask is None else item_mask.copy()
+            for _, removed in query:
+                mask[removed] = False
+            return mask
+        mask = np.ones(len(table), dtype=bool)
+        steps = self.item_steps(table)
+        for name, removed in query:
+            as_mask = np.zeros(len(table), dtype=bool)
+            as_mask[removed] = True
+            steps.append((name, as_mask))
+        for name, removed in sorted(steps, key=lambda step: STEP_ORDER.index(step[0])):
+            newly = removed & mask
+            if newly.any():
+                trace[name] = np.flatnonzero(newly).tolist()
+            mask &= ~removed
         return mask
 
     def cap_per_category(
@@ -161,7 +216,7 @@ class BusinessRules:
         Items without a category are never capped: they share no category.
         """
         if self.max_per_category is None:
-            return list(ranked[:k])
+            return [int(i) for i in ranked[:k]]
         taken: dict[Any, int] = {}
         kept: list[int] = []
         removed: list[int] = []
@@ -179,8 +234,15 @@ class BusinessRules:
         return kept
 
 
-@dataclass
-class RuleTrace:
-    """Which candidates each rule removed (item ids), for ``explain=True``."""
+def check_mode(mode: str) -> str:
+    """``mode`` if it is one of :data:`MODES`."""
+    if mode not in MODES:
+        raise ValidationError(f"mode must be one of {list(MODES)}, got {mode!r}")
+    return mode
 
-    removed: dict[str, list[str]] = field(default_factory=dict)
+
+def _listed(table: ItemTable, ids: Sequence[str]) -> np.ndarray:
+    listed = np.zeros(len(table), dtype=bool)
+    idx = table.ids.to_index(list(ids))
+    listed[idx[idx >= 0]] = True
+    return listed

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,9 @@ import scipy.sparse as sp
 from xsell.data import columns as C
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError, require
+from xsell.mining.metrics import lift
 from xsell.models.base import Recommender
+from xsell.models.params import flag, integer, number, one_of, param, sequence_of
 
 #: Ways to cut product names into terms (``TfidfVectorizer``'s ``analyzer``).
 ANALYZERS: Final = ("word", "char_wb")
@@ -89,10 +91,13 @@ def category_lift(
     per_basket.data[:] = 1.0
     together = np.asarray((per_basket.T @ per_basket).todense(), dtype=np.float64)
     counts = np.diag(together).copy()
-    expected = np.outer(counts, counts) / float(baskets.shape[0])
-    lift = np.divide(together, expected, out=np.zeros_like(together), where=expected > 0)
-    np.fill_diagonal(lift, 0.0)
-    return lift
+    n = float(baskets.shape[0])
+    share = counts / n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = lift(share[:, None], share[None, :], together / n)
+    value = np.where(np.outer(counts, counts) > 0, value, 0.0)
+    np.fill_diagonal(value, 0.0)
+    return value
 
 
 @dataclass
@@ -128,19 +133,21 @@ class ContentBased(Recommender):
     """
 
     name = "content"
-    personalized: ClassVar[bool] = False
+    learns_live = True
+    needs_customers = True
+    scores_unsold_items = True
 
-    analyzer: str = "word"
-    ngram_range: tuple[int, int] = (1, 2)
-    stop_words: str | None = "english"
-    text_weight: float = 1.0
-    category_weight: float = 0.5
-    brand_weight: float = 0.25
-    price_weight: float = 0.25
-    n_price_bands: int = 5
-    history_weight: float = 0.0
-    complement_categories: bool = False
-    min_similarity: float = 0.0
+    analyzer: str = param("word", one_of(*ANALYZERS))
+    ngram_range: tuple[int, int] = param((1, 2), sequence_of(integer(low=1), length=2))
+    stop_words: str | None = param("english", one_of("english", none=True))
+    text_weight: float = param(1.0, number(low=0))
+    category_weight: float = param(0.5, number(low=0))
+    brand_weight: float = param(0.25, number(low=0))
+    price_weight: float = param(0.25, number(low=0))
+    n_price_bands: int = param(5, integer(low=1))
+    history_weight: float = param(0.0, number(low=0))
+    complement_categories: bool = param(False, flag())
+    min_similarity: float = param(0.0, number())
 
     features_: sp.csr_matrix = field(
         default_factory=lambda: sp.csr_matrix((0, 0)), init=False, repr=False
@@ -161,41 +168,41 @@ class ContentBased(Recommender):
         default_factory=lambda: np.zeros((0, 0)), init=False, repr=False
     )
 
-    def __post_init__(self) -> None:
-        self._check_params()
-
     def _check_params(self) -> None:
-        if self.analyzer not in ANALYZERS:
+        low, high = self.ngram_range
+        if low > high:
             raise ValidationError(
-                f"content: analyzer must be one of {list(ANALYZERS)}, got {self.analyzer!r}"
-            )
-        low, high = tuple(self.ngram_range)
-        if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high):
-            raise ValidationError(
-                "content: ngram_range must be two integers (low, high) with 1 <= low <= high, "
+                "content: ngram_range must be (low, high) with low <= high, "
                 f"got {self.ngram_range!r}"
             )
-        weights = {
-            "text_weight": self.text_weight,
-            "category_weight": self.category_weight,
-            "brand_weight": self.brand_weight,
-            "price_weight": self.price_weight,
-            "history_weight": self.history_weight,
-        }
-        for name, value in weights.items():
-            if not value >= 0:
-                raise ValidationError(f"content: {name} must be a number >= 0, got {value!r}")
-        if sum(v for k, v in weights.items() if k != "history_weight") <= 0:
+        blocks = (self.text_weight, self.category_weight, self.brand_weight, self.price_weight)
+        if sum(blocks) <= 0:
             raise ValidationError("content: at least one of the feature weights must be > 0")
-        if not (isinstance(self.n_price_bands, int) and self.n_price_bands >= 1):
-            raise ValidationError(
-                f"content: n_price_bands must be an integer >= 1, got {self.n_price_bands!r}"
-            )
+
+    def _state(self) -> dict[str, Any]:
+        state = super()._state()
+        vectorizer = state.pop("vectorizer_")
+        if vectorizer is not None:
+            terms = np.empty(len(vectorizer.vocabulary_), dtype=object)
+            for term, index in vectorizer.vocabulary_.items():
+                terms[index] = term
+            state["vectorizer_"] = {"terms": terms, "idf": np.asarray(vectorizer.idf_)}
+        else:
+            state["vectorizer_"] = None
+        return state
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        stored = state.pop("vectorizer_", None)
+        super()._set_state(state)
+        self.vectorizer_ = None
+        if stored is not None:
+            vocabulary = {str(term): i for i, term in enumerate(stored["terms"].tolist())}
+            self.vectorizer_ = self._vectorizer(vocabulary)
+            self.vectorizer_.idf_ = np.asarray(stored["idf"], dtype=np.float64)
 
     # ------------------------------------------------------------ fitting
 
     def _fit(self, data: ShopData) -> None:
-        self._check_params()
         table = self.require_fitted()
         catalog = data.catalog
         names = catalog[C.NAME].astype(object).where(catalog[C.NAME].notna(), "").astype(str)
@@ -240,16 +247,20 @@ class ContentBased(Recommender):
         else:
             self.category_lift_ = np.zeros((0, 0))
 
-    def _fit_text(self, names: list[str]) -> sp.csr_matrix:
+    def _vectorizer(self, vocabulary: dict[str, int] | None = None) -> Any:
         text_module = require("sklearn.feature_extraction.text", "models")
-        self.vectorizer_ = text_module.TfidfVectorizer(  # type: ignore[attr-defined]
+        return text_module.TfidfVectorizer(  # type: ignore[attr-defined]
             analyzer=self.analyzer,
             ngram_range=tuple(self.ngram_range),
             stop_words=self.stop_words if self.analyzer == "word" else None,
             lowercase=True,
             sublinear_tf=True,
             dtype=np.float64,
+            vocabulary=vocabulary,
         )
+
+    def _fit_text(self, names: list[str]) -> sp.csr_matrix:
+        self.vectorizer_ = self._vectorizer()
         try:
             matrix: sp.csr_matrix = self.vectorizer_.fit_transform(names)
         except ValueError:
@@ -264,8 +275,6 @@ class ContentBased(Recommender):
         Customers added live are scored from their (live) purchase history.
         """
         table = self.require_fitted()
-        if self.users_ is not None:
-            self.n_users_known_ = len(self.users_)
         old = self.features_.shape[0]
         new = len(table) - old
         if new <= 0:
@@ -281,7 +290,6 @@ class ContentBased(Recommender):
         self.category_codes_ = np.concatenate([self.category_codes_, np.full(new, -1)])
         self.brands_ = np.concatenate([self.brands_, np.full(new, None, dtype=object)])
         self.price_band_ = np.concatenate([self.price_band_, np.full(new, -1)])
-        self.n_items_known_ = len(table)
 
     # ------------------------------------------------------------ scoring
 
@@ -319,8 +327,7 @@ class ContentBased(Recommender):
         b = self.features_[np.asarray(items_b, dtype=np.int64)]
         return np.asarray((a @ b.T).todense(), dtype=np.float64)
 
-    def score(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
-        self.require_fitted()
+    def _score(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> np.ndarray:
         n_known = self.features_.shape[0]
         profiles = self._profiles(baskets, users)
         total = np.asarray(profiles.sum(axis=1)).ravel()
@@ -371,7 +378,7 @@ class ContentBased(Recommender):
 
     # ------------------------------------------------------------ explanations
 
-    def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
+    def _reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         table = self.require_fitted()
         n_known = self.features_.shape[0]
         anchors = [int(i) for i in context if 0 <= int(i) < n_known]

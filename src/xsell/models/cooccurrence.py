@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
+from xsell.mining.metrics import SIMILARITIES
 from xsell.models._sparse import (
     basket_weights,
     prune_rows,
@@ -24,7 +25,10 @@ from xsell.models._sparse import (
     sparse_scores,
     summed_evidence,
 )
-from xsell.models.base import ItemTable, Recommender
+from xsell.models.base import Recommender
+from xsell.models.fallback import popular_reason
+from xsell.models.items import ItemTable
+from xsell.models.params import integer, number, one_of, param
 
 MEASURES: Final = ("count", "confidence", "lift", "jaccard", "cosine", "inclusion")
 AGGREGATES: Final = ("sum", "max")
@@ -35,11 +39,14 @@ def similarity_from_counts(
 ) -> sp.csr_matrix:
     """Item x item similarities (row ``a``, column ``b``) from counts, supports on the diagonal.
 
-    ``confidence`` is directional, P(b | a) = C[a,b] / C[a,a]; ``lift`` is
-    C[a,b] * N / (C[a,a] C[b,b]); ``jaccard`` C / (C[a,a] + C[b,b] - C);
-    ``cosine`` C / sqrt(C[a,a] C[b,b]); ``inclusion`` C / min(C[a,a], C[b,b]).
-    The diagonal and pairs below ``min_count`` are dropped.
+    Every measure but ``count`` is the :data:`xsell.mining.metrics.SIMILARITIES`
+    function of the pair's supports (shares of ``n_baskets``): ``confidence`` is
+    directional, P(b | a); ``lift`` P(a, b) / (P(a) P(b)); ``jaccard``, ``cosine``
+    and ``inclusion`` normalise the overlap by the union, the geometric mean and
+    the smaller item. The diagonal and pairs below ``min_count`` are dropped.
     """
+    if measure not in MEASURES:
+        raise ValidationError(f"measure must be one of {list(MEASURES)}, got {measure!r}")
     counts = sp.csr_matrix(counts)
     support = counts.diagonal().astype(np.float64)
     n_rows = counts.shape[0]
@@ -48,21 +55,11 @@ def similarity_from_counts(
     keep = (every_row != counts.indices) & (counts.data >= min_count) & (counts.data > 0)
     rows, cols = every_row[keep], counts.indices[keep]
     c = counts.data[keep].astype(np.float64)
-    sa, sb = support[rows], support[cols]
     if measure == "count":
         value = c
-    elif measure == "confidence":
-        value = c / sa
-    elif measure == "lift":
-        value = c * n_baskets / (sa * sb)
-    elif measure == "jaccard":
-        value = c / (sa + sb - c)
-    elif measure == "cosine":
-        value = c / np.sqrt(sa * sb)
-    elif measure == "inclusion":
-        value = c / np.minimum(sa, sb)
     else:
-        raise ValidationError(f"measure must be one of {list(MEASURES)}, got {measure!r}")
+        n = float(n_baskets)
+        value = SIMILARITIES[measure](support[rows] / n, support[cols] / n, c / n)
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
     # Indices stay in the product's order; prune_rows sorts what it keeps.
@@ -91,32 +88,21 @@ class Cooccurrence(Recommender):
     """
 
     name = "cooccurrence"
+    learns_live = True
 
-    measure: str = "jaccard"
-    min_count: float = 0.0
-    neighbours: int | None = 200
-    half_life_days: float | None = None
-    aggregate: str = "sum"
+    measure: str = param("jaccard", one_of(*MEASURES))
+    min_count: float = param(0.0, number(low=0))
+    neighbours: int | None = param(200, integer(low=1, none=True))
+    half_life_days: float | None = param(None, number(low=0, low_open=True, none=True))
+    aggregate: str = param("sum", one_of(*AGGREGATES))
 
     counts_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     similarity_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     n_baskets_: float = field(default=0.0, init=False, repr=False)
     #: ``(counts_, its diagonal)``: item supports for ``reasons``, valid while ``counts_`` is that.
     supports_: tuple[sp.csr_matrix, np.ndarray] | None = field(
-        default=None, init=False, repr=False, compare=False
+        default=None, init=False, repr=False, compare=False, metadata={"stored": False}
     )
-
-    def __post_init__(self) -> None:
-        if self.measure not in MEASURES:
-            raise ValidationError(f"measure must be one of {list(MEASURES)}, got {self.measure!r}")
-        if self.aggregate not in AGGREGATES:
-            raise ValidationError(
-                f"aggregate must be one of {list(AGGREGATES)}, got {self.aggregate!r}"
-            )
-        if self.neighbours is not None and self.neighbours < 1:
-            raise ValidationError(f"neighbours must be at least 1 or None, got {self.neighbours}")
-        if self.half_life_days is not None and self.half_life_days <= 0:
-            raise ValidationError(f"half_life_days must be positive, got {self.half_life_days}")
 
     def _fit(self, data: ShopData) -> None:
         weights = basket_weights(data, self.half_life_days)
@@ -162,37 +148,15 @@ class Cooccurrence(Recommender):
         self.counts_ = counts
         self.supports_ = (counts, supports)
         self.similarity_ = similarity
-        self.n_items_known_ = n
-        self.n_users_known_ = len(self.users_) if self.users_ is not None else 0
 
-    def score(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
-        self.require_fitted()
-        assert self.similarity_ is not None
-        return sparse_scores(baskets, self.similarity_, self.aggregate)
-
-    def score_sparse(
-        self, baskets: sp.csr_matrix, users: np.ndarray | None = None
-    ) -> sp.csr_matrix | None:
-        self.require_fitted()
+    def _score(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> Any:
         assert self.similarity_ is not None
         if self.aggregate != "sum":
-            return None
+            return sparse_scores(baskets, self.similarity_, self.aggregate)
         if baskets.shape[0] == 1:
             # One cart (the API): a sparse product costs ~10x more than gathering its rows.
             return _one_cart_evidence(sp.csr_matrix(baskets), self.similarity_)
         return summed_evidence(baskets, self.similarity_)
-
-    def _cart_evidence(
-        self, items: Sequence[int], user: int
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        self.require_fitted()
-        assert self.similarity_ is not None
-        if self.aggregate != "sum":
-            return None
-        n = self.similarity_.shape[0]
-        known = min(self.n_items_known_ or n, n)
-        cart = np.array(sorted({int(i) for i in items if 0 <= i < known}), dtype=np.int64)
-        return _gathered_rows(self.similarity_, cart)
 
     def _supports(self) -> np.ndarray:
         """The diagonal of ``counts_`` (baskets holding each item), cached with the matrix."""
@@ -201,7 +165,7 @@ class Cooccurrence(Recommender):
             self.supports_ = (self.counts_, self.counts_.diagonal().astype(np.float64))
         return self.supports_[1]
 
-    def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
+    def _reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         table = self.require_fitted()
         similarity, counts = self.similarity_, self.counts_
         assert similarity is not None and counts is not None
@@ -211,7 +175,7 @@ class Cooccurrence(Recommender):
         wanted = np.asarray(items, dtype=np.int64)
         learned = wanted < n
         if len(ctx) == 0 or not learned.any():
-            return [f"popular: in {int(table.popularity[b]):,} past orders" for b in items]
+            return [popular_reason(table, b) for b in items]
         inside = wanted[learned]
         # One row slice per cart item (not one sparse look-up per pair): the strongest
         # partner of each suggestion, first in cart order on ties.
@@ -225,7 +189,7 @@ class Cooccurrence(Recommender):
             for a, c, sa, sb in zip(partner, together, support_a, support_b, strict=True)
         )
         return [
-            next(texts) if inside_b else f"popular: in {int(table.popularity[b]):,} past orders"
+            next(texts) if inside_b else popular_reason(table, b)
             for b, inside_b in zip(items, learned, strict=True)
         ]
 
@@ -235,8 +199,7 @@ def _bought_with(
 ) -> str:
     share = together / support_a if support_a else 0.0
     lift = together * n / (support_a * support_b) if support_a * support_b else 0.0
-    label = table.names[a] if table.names[a] is not None else table.ids.ids[a]
-    return f"bought with '{label}' in {share:.0%} of its orders (lift {lift:.1f})"
+    return f"bought with '{table.label(a)}' in {share:.0%} of its orders (lift {lift:.1f})"
 
 
 def _entries(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -1,58 +1,74 @@
-"""Models made of other models (the hybrid blend, the learned re-ranker): live learning for all."""
+"""Models made of other models (the hybrid blend, the learned re-ranker)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from xsell.data.shopdata import ShopData
+from xsell.errors import ValidationError
 from xsell.models.base import Recommender
+from xsell.models.registry import make_model
+
+
+def component_spec(model: Any) -> tuple[str, dict[str, Any]]:
+    """A component as ``(registry name, parameters)``.
+
+    Components are given as a registry name, a ``(name, params)`` pair or an
+    unfitted :class:`Recommender` (copied before fitting).
+    """
+    if isinstance(model, Recommender):
+        return model.name, model.params()
+    if isinstance(model, str):
+        return model, {}
+    if (
+        isinstance(model, tuple | list)
+        and len(model) == 2
+        and isinstance(model[0], str)
+        and isinstance(model[1], dict)
+    ):
+        return model[0], dict(model[1])
+    raise ValidationError(
+        "models must hold registry names, (name, params) pairs or Recommender instances, "
+        f"got {model!r}"
+    )
 
 
 @dataclass
 class Ensemble(Recommender):
     """A model that answers through fitted components kept in ``components_``.
 
-    Components are fitted on the same data as the ensemble, so their item and
-    user maps grow in step with the ensemble's when new orders arrive.
+    Components are fitted on the same data as the ensemble and learn every live
+    order the ensemble learns, so their item and customer maps grow in step.
     """
+
+    learns_live = True
+    needs_customers = True
 
     components_: list[Recommender] = field(default_factory=list, init=False, repr=False)
 
-    def update(
-        self,
-        baskets: Sequence[Sequence[str]],
-        users: Sequence[str | None] | None = None,
-        names: dict[str, str] | None = None,
-    ) -> None:
-        """Learn from new orders: the ensemble's tables grow and every component learns too."""
-        super().update(baskets, users, names)
+    def _component(self, spec: Any, params: Mapping[str, Any] | None = None) -> Recommender:
+        """A fresh, unfitted copy of one component (``params`` override the spec's)."""
+        name, own = component_spec(spec)
+        merged = copy.deepcopy({**own, **(params or {})})
+        if isinstance(spec, Recommender):
+            return type(spec)(**merged)
+        return make_model(name, **merged)
+
+    def _update(self, baskets: sp.csr_matrix, users: np.ndarray) -> None:
+        table = self.require_fitted()
+        assert self.users_ is not None
+        ids = table.ids.ids
+        orders = [
+            ids[baskets.indices[baskets.indptr[r] : baskets.indptr[r + 1]]].tolist()
+            for r in range(baskets.shape[0])
+        ]
+        customers = [str(self.users_.ids[u]) if u >= 0 else None for u in users]
+        touched = np.unique(baskets.indices)
+        names = {str(ids[i]): str(table.names[i]) for i in touched if table.names[i] is not None}
         for component in self.components_:
-            component.update(baskets, users, names)
-        self.n_items_known_ = self.n_items
-        self.n_users_known_ = len(self.users_) if self.users_ is not None else 0
-
-
-def hide_one_item(
-    data: ShopData, mask: np.ndarray, max_queries: int, seed: int
-) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
-    """Held-out baskets as queries with one random item hidden: (contexts, users, hidden).
-
-    Only baskets of ``mask`` with two or more items qualify; at most ``max_queries``
-    of them, a seeded sample.
-    """
-    rng = np.random.default_rng(seed)
-    matrix = data.basket_item
-    baskets = np.flatnonzero(mask & (np.diff(matrix.indptr) >= 2))
-    if len(baskets) > max_queries:
-        baskets = np.sort(rng.choice(baskets, max_queries, replace=False))
-    contexts: list[list[int]] = []
-    hidden = np.empty(len(baskets), dtype=np.int64)
-    for j, b in enumerate(baskets):
-        items = matrix.indices[matrix.indptr[b] : matrix.indptr[b + 1]]
-        pick = int(rng.integers(len(items)))
-        hidden[j] = items[pick]
-        contexts.append(np.delete(items, pick).tolist())
-    return contexts, data.basket_user[baskets].astype(np.int64), hidden
+            component.update(orders, customers, names)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +20,8 @@ import scipy.sparse as sp
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError, require
 from xsell.models.base import Recommender
+from xsell.models.params import integer, number, one_of, param
+from xsell.models.weighting import Bm25, weighted
 
 ON_CHOICES = ("baskets", "users")
 WEIGHTING_CHOICES = ("none", "bm25")
@@ -37,17 +39,17 @@ def _one_blas_thread() -> Iterator[None]:
 class _Factorization(Recommender):
     """Shared state and scoring of the factor models (not registered itself)."""
 
-    personalized: ClassVar[bool] = True
+    needs_customers = True
 
-    on: str = "baskets"
-    factors: int = 64
-    iterations: int = 15
-    regularization: float = 0.01
-    weighting: str = "none"
-    bm25_k1: float = 100.0
-    bm25_b: float = 0.8
-    user_weight: float = 1.0
-    random_state: int = 0
+    on: str = param("baskets", one_of(*ON_CHOICES))
+    factors: int = param(64, integer(low=1))
+    iterations: int = param(15, integer(low=1))
+    regularization: float = param(0.01, number(low=0))
+    weighting: str = param("none", one_of(*WEIGHTING_CHOICES))
+    bm25_k1: float = param(100.0, number(low=0))
+    bm25_b: float = param(0.8, number(low=0, high=1))
+    user_weight: float = param(1.0, number(low=0))
+    random_state: int = param(0, integer(low=0))
 
     item_factors_: np.ndarray = field(
         default_factory=lambda: np.zeros((0, 0)), init=False, repr=False
@@ -60,27 +62,6 @@ class _Factorization(Recommender):
     mean_length_: float = field(default=1.0, init=False, repr=False)
 
     # ----------------------------------------------------------- fitting
-
-    def _check_params(self) -> None:
-        if self.on not in ON_CHOICES:
-            raise ValidationError(
-                f"{self.name}: on must be one of {list(ON_CHOICES)}, got {self.on!r}"
-            )
-        if self.weighting not in WEIGHTING_CHOICES:
-            raise ValidationError(
-                f"{self.name}: weighting must be one of {list(WEIGHTING_CHOICES)}, "
-                f"got {self.weighting!r}"
-            )
-        for name in ("factors", "iterations"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise ValidationError(
-                    f"{self.name}: {name} must be a positive integer, got {value!r}"
-                )
-        if self.regularization < 0:
-            raise ValidationError(
-                f"{self.name}: regularization must be >= 0, got {self.regularization!r}"
-            )
 
     def _training_matrix(self, data: ShopData) -> sp.csr_matrix:
         """Rows (baskets or customers) x items, BM25-weighted when asked for."""
@@ -95,32 +76,18 @@ class _Factorization(Recommender):
             matrix = data.basket_item.astype(np.float32).tocsr()
         counts = np.bincount(matrix.indices, minlength=matrix.shape[1])
         self.trained_ = counts > 0
-        rows = max(matrix.shape[0], 1)
-        self.idf_ = np.log(rows) - np.log1p(counts.astype(np.float64))
-        lengths = np.asarray(matrix.sum(axis=1)).ravel()
-        self.mean_length_ = float(lengths.mean()) if len(lengths) else 1.0
-        return self._weigh(matrix)
-
-    def _weigh(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
-        """Apply the training weighting to ``matrix`` (training rows or folded-in carts).
-
-        BM25 uses the idf and mean row length of the *training* matrix, so a cart is
-        weighted exactly as a training row holding the same items would have been
-        (the formula of ``implicit.nearest_neighbours.bm25_weight``).
-        """
+        stats = Bm25.of(matrix, self.bm25_k1, self.bm25_b)
+        self.idf_, self.mean_length_ = stats.idf, stats.mean_length
         if self.weighting == "none":
             return matrix
-        matrix = matrix.tocsr(copy=True).astype(np.float64)
-        lengths = np.asarray(matrix.sum(axis=1)).ravel()
-        norm = (1.0 - self.bm25_b) + self.bm25_b * lengths / self.mean_length_
-        rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-        matrix.data = (
-            matrix.data
-            * (self.bm25_k1 + 1.0)
-            / (self.bm25_k1 * norm[rows] + matrix.data)
-            * self.idf_[matrix.indices]
-        )
-        return matrix.astype(np.float32).tocsr()
+        return sp.csr_matrix(weighted(matrix, "bm25", self.bm25_k1, self.bm25_b), dtype=np.float32)
+
+    def _weigh(self, rows: sp.csr_matrix) -> sp.csr_matrix:
+        """Carts folded in are weighted as training rows with the same items were."""
+        if self.weighting == "none":
+            return rows
+        stats = Bm25(self.idf_, self.mean_length_, self.bm25_k1, self.bm25_b)
+        return sp.csr_matrix(stats.weigh(rows), dtype=np.float32)
 
     def _fit_implicit(self, model: Any, matrix: sp.csr_matrix) -> None:
         with _one_blas_thread():
@@ -170,8 +137,7 @@ class _Factorization(Recommender):
                 has[where] = np.diff(rows.indptr) > 0
         return out, has
 
-    def score(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
-        self.require_fitted()
+    def _score(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> np.ndarray:
         rows = self._context_rows(baskets)
         vectors = self._fold_in(rows)
         evidence = np.diff(rows.indptr) > 0
@@ -181,7 +147,7 @@ class _Factorization(Recommender):
             evidence |= has_user
         vectors = self._finish_vectors(vectors)
         trained = len(self.trained_)
-        out = np.full((baskets.shape[0], self.n_items), -np.inf)
+        out = np.full((baskets.shape[0], baskets.shape[1]), -np.inf)
         scores = vectors @ self.item_factors_.T.astype(np.float64)
         scores[:, ~self.trained_] = -np.inf
         out[:, :trained] = scores
@@ -196,7 +162,7 @@ class _Factorization(Recommender):
     def _item_embedding(self) -> np.ndarray:
         return self.item_factors_.astype(np.float64)
 
-    def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
+    def _reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         table = self.require_fitted()
         trained = len(self.trained_)
         # A known customer's own vector also drives the scores, so their past purchases
@@ -249,12 +215,9 @@ class ALS(_Factorization):
 
     name = "als"
 
-    alpha: float = 10.0
+    alpha: float = param(10.0, number(low=0, low_open=True))
 
     def _fit(self, data: ShopData) -> None:
-        self._check_params()
-        if self.alpha <= 0:
-            raise ValidationError(f"als: alpha must be > 0, got {self.alpha!r}")
         require("implicit", "models")
         from implicit.cpu.als import AlternatingLeastSquares
 
@@ -309,13 +272,10 @@ class BPR(_Factorization):
 
     name = "bpr"
 
-    iterations: int = 100
-    learning_rate: float = 0.05
+    iterations: int = param(100, integer(low=1))
+    learning_rate: float = param(0.05, number(low=0, low_open=True))
 
     def _fit(self, data: ShopData) -> None:
-        self._check_params()
-        if self.learning_rate <= 0:
-            raise ValidationError(f"bpr: learning_rate must be > 0, got {self.learning_rate!r}")
         require("implicit", "models")
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 

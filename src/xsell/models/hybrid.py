@@ -11,9 +11,8 @@ min-max) because the components' scales have nothing in common.
 
 from __future__ import annotations
 
-import copy
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -21,10 +20,13 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from xsell.data.holdout import hide_one_item, latest_baskets_mask
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
-from xsell.models.base import Recommender, basket_rows
-from xsell.models.ensemble import Ensemble, hide_one_item
+from xsell.models.base import Recommender
+from xsell.models.ensemble import Ensemble, component_spec
+from xsell.models.items import as_dense, basket_rows
+from xsell.models.params import anything, integer, number, one_of, param, sequence_of
 
 #: How each component's row of scores is put on a common [0, 1] scale.
 NORMALISE: Final = ("rank", "minmax")
@@ -66,15 +68,19 @@ class Hybrid(Ensemble):
 
     name = "hybrid"
 
-    models: tuple[str | Recommender, ...] = ("cooccurrence", "popularity")
-    component_params: dict[str, dict[str, Any]] | None = None
-    weights: tuple[float, ...] | None = None
-    validation_share: float = 0.2
-    k: int = 10
-    seed: int = 0
-    normalise: str = "minmax"
-    grid_steps: int = 10
-    max_queries: int = 5000
+    models: tuple[Any, ...] = param(
+        ("cooccurrence", "popularity"), sequence_of(anything("a component"), min_len=1)
+    )
+    component_params: Mapping[str, Mapping[str, Any]] | None = param(
+        None, anything("a dict of parameters per component name, or None")
+    )
+    weights: tuple[float, ...] | None = param(None, anything("one weight per model, or None"))
+    validation_share: float = param(0.2, number(low=0, high=1, low_open=True, high_open=True))
+    k: int = param(10, integer(low=1))
+    seed: int = param(0, integer(low=0))
+    normalise: str = param("minmax", one_of(*NORMALISE))
+    grid_steps: int = param(10, integer(low=1))
+    max_queries: int = param(5000, integer(low=1))
 
     weights_: np.ndarray = field(default_factory=lambda: np.zeros(0), init=False, repr=False)
     #: Hit rate at ``k`` of every weight vector tried: list of (weights, hit rate).
@@ -89,7 +95,6 @@ class Hybrid(Ensemble):
     # ------------------------------------------------------------------ fit
 
     def _fit(self, data: ShopData) -> None:
-        self._check_params()
         if self.weights is not None:
             weights = np.asarray(self.weights, dtype=np.float64)
             self.weights_ = weights / weights.sum()
@@ -97,57 +102,28 @@ class Hybrid(Ensemble):
             self.validation_baskets_ = np.zeros(0, dtype=object)
         else:
             self.weights_ = self._search(data)
-        self.components_ = [self._component(i).fit(data) for i in range(len(self.models))]
+        self.components_ = [self._part(i).fit(data) for i in range(len(self.models))]
 
     def _check_params(self) -> None:
-        if len(self.models) == 0:
-            raise ValidationError("models must name at least one component, got none")
-        if not 0.0 < self.validation_share < 1.0:
-            raise ValidationError(
-                "validation_share must be between 0 and 1 (exclusive), "
-                f"got {self.validation_share!r}"
-            )
-        if self.normalise not in NORMALISE:
-            raise ValidationError(
-                f"normalise must be one of {list(NORMALISE)}, got {self.normalise!r}"
-            )
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
-            raise ValidationError(f"k must be a whole number >= 1, got {self.k!r}")
-        if (
-            isinstance(self.grid_steps, bool)
-            or not isinstance(self.grid_steps, int)
-            or self.grid_steps < 1
-        ):
-            raise ValidationError(
-                f"grid_steps must be a whole number >= 1, got {self.grid_steps!r}"
-            )
         if self.weights is not None:
             weights = np.asarray(self.weights, dtype=np.float64)
             if weights.shape != (len(self.models),):
                 raise ValidationError(
-                    f"weights needs one weight per model ({len(self.models)}), "
+                    f"hybrid: weights needs one weight per model ({len(self.models)}), "
                     f"got {list(self.weights)}"
                 )
             if (weights < 0).any() or not np.isfinite(weights).all() or weights.sum() <= 0:
                 raise ValidationError(
-                    f"weights must be finite, >= 0 and not all 0, got {list(self.weights)}"
+                    f"hybrid: weights must be finite, >= 0 and not all 0, got {list(self.weights)}"
                 )
         for model in self.models:
-            if isinstance(model, Hybrid) or model == "hybrid":
-                raise ValidationError("a hybrid cannot blend another hybrid")
+            if component_spec(model)[0] == "hybrid":
+                raise ValidationError("hybrid: a hybrid cannot blend another hybrid")
 
-    def _component(self, i: int) -> Recommender:
+    def _part(self, i: int) -> Recommender:
         """A fresh, unfitted copy of component ``i``."""
-        from xsell.models import make_model  # the registry imports this module
-
-        model = self.models[i]
-        if isinstance(model, Recommender):
-            return type(model)(**copy.deepcopy(model.params()))
-        if not isinstance(model, str):
-            raise ValidationError(
-                f"models must hold registry names or Recommender instances, got {model!r}"
-            )
-        return make_model(model, **(self.component_params or {}).get(model, {}))
+        name = component_spec(self.models[i])[0]
+        return self._component(self.models[i], (self.component_params or {}).get(name, {}))
 
     def validation_mask(self, data: ShopData) -> np.ndarray:
         """Which baskets of ``data`` form the validation split (see :func:`latest_baskets_mask`)."""
@@ -169,8 +145,8 @@ class Hybrid(Ensemble):
         user_arg = users if (users >= 0).any() else None
         normalised = []
         for i in range(m):
-            component = self._component(i).fit(fit_part)
-            normalised.append(self._normalised(component.score(rows, user_arg)))
+            component = self._part(i).fit(fit_part)
+            normalised.append(self._normalised(as_dense(component.score(rows, user_arg))))
         if m <= 3:
             candidates = _simplex_grid(m, self.grid_steps)
             rates = [_hit_rate(_blend(normalised, w), rows, hidden, self.k) for w in candidates]
@@ -218,20 +194,19 @@ class Hybrid(Ensemble):
 
     # ------------------------------------------------------------------ score
 
-    def score(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
-        self.require_fitted()
+    def _score(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> np.ndarray:
         return _blend(self._parts(baskets, users), self.weights_)
 
     def _parts(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> list[np.ndarray]:
         parts = []
         for weight, component in zip(self.weights_, self.components_, strict=True):
             if weight > 0:
-                parts.append(self._normalised(component.score(baskets, users)))
+                parts.append(self._normalised(as_dense(component.score(baskets, users))))
             else:
                 parts.append(np.full(baskets.shape, -np.inf))
         return parts
 
-    def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
+    def _reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         self.require_fitted()
         rows = basket_rows([list(context)], self.n_items)
         parts = self._parts(rows, np.array([user]) if user >= 0 else None)
@@ -249,28 +224,6 @@ class Hybrid(Ensemble):
             for j, text in zip(where, why, strict=True):
                 out[int(j)] = f"{self.components_[int(c)].name}: {text}"
         return out
-
-
-def latest_baskets_mask(data: ShopData, share: float) -> np.ndarray:
-    """The latest ``share`` of the baskets of ``data``: the held-out part of a learned blend.
-
-    Baskets are ordered by time (baskets without a time count as earliest), then
-    by their position in the data. Baskets at the same instant as the first
-    held-out basket are held out with it, so that no fitting basket is later
-    than, or simultaneous with, a held-out one.
-    """
-    n = data.n_baskets
-    n_val = int(np.floor(n * share))
-    times = data.basket_time.astype("datetime64[ns]").astype(np.int64)
-    times = np.where(np.isnat(data.basket_time), np.iinfo(np.int64).min, times)
-    order = np.lexsort((np.arange(n), times))
-    mask = np.zeros(n, dtype=bool)
-    if n_val:
-        mask[order[n - n_val :]] = True
-        cut = times[order[n - n_val]]
-        if cut != np.iinfo(np.int64).min:
-            mask |= times == cut
-    return mask
 
 
 def normalise_rows(scores: np.ndarray, how: str) -> np.ndarray:

@@ -9,8 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
-from xsell.errors import ValidationError
 from xsell.models.base import Recommender
+from xsell.models.params import number, param
 
 
 @dataclass
@@ -31,16 +31,13 @@ class PersonalHistory(Recommender):
     """
 
     name = "personal"
-    personalized = True
+    learns_live = True
+    needs_customers = True
 
-    half_life_days: float | None = 90.0
+    half_life_days: float | None = param(90.0, number(low=0, low_open=True, none=True))
 
     habits_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     counts_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.half_life_days is not None and self.half_life_days <= 0:
-            raise ValidationError(f"half_life_days must be positive, got {self.half_life_days}")
 
     def _fit(self, data: ShopData) -> None:
         counts = sp.csr_matrix(data.user_item, dtype=np.float64)
@@ -65,9 +62,8 @@ class PersonalHistory(Recommender):
             matrix = sp.csr_matrix(getattr(self, name), copy=True)
             matrix.resize(shape)
             setattr(self, name, sp.csr_matrix(matrix + added))
-        self.n_items_known_, self.n_users_known_ = shape[1], shape[0]
 
-    def score(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
+    def _score(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> np.ndarray:
         table = self.require_fitted()
         assert self.habits_ is not None
         n = baskets.shape[1]
@@ -81,7 +77,7 @@ class PersonalHistory(Recommender):
                     out[r, self.habits_.indices[lo:hi]] = 1.0 + self.habits_.data[lo:hi]
         return out
 
-    def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
+    def _reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         table = self.require_fitted()
         assert self.counts_ is not None
         known = 0 <= user < self.counts_.shape[0]

@@ -9,9 +9,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
-from xsell.errors import ValidationError
 from xsell.models._sparse import basket_weights
 from xsell.models.base import Recommender
+from xsell.models.params import flag, number, param
 
 
 @dataclass
@@ -28,14 +28,11 @@ class Popularity(Recommender):
     """
 
     name = "popularity"
+    learns_live = True
 
-    half_life_days: float | None = None
-    per_category: bool = False
+    half_life_days: float | None = param(None, number(low=0, low_open=True, none=True))
+    per_category: bool = param(False, flag())
     counts_: np.ndarray = field(default_factory=lambda: np.zeros(0), init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.half_life_days is not None and self.half_life_days <= 0:
-            raise ValidationError(f"half_life_days must be positive, got {self.half_life_days}")
 
     def _fit(self, data: ShopData) -> None:
         weights = basket_weights(data, self.half_life_days)
@@ -45,10 +42,8 @@ class Popularity(Recommender):
         counts = np.zeros(baskets.shape[1])
         counts[: len(self.counts_)] = self.counts_
         self.counts_ = counts + np.asarray(baskets.sum(axis=0)).ravel()
-        self.n_items_known_ = baskets.shape[1]
-        self.n_users_known_ = len(self.users_) if self.users_ is not None else 0
 
-    def score(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
+    def _score(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> np.ndarray:
         table = self.require_fitted()
         out = np.tile(self.counts_, (baskets.shape[0], 1))
         if self.per_category:
@@ -65,7 +60,7 @@ class Popularity(Recommender):
                     out[r, same] += bonus
         return out
 
-    def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
+    def _reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         table = self.require_fitted()
         cats = {table.categories[i] for i in context if table.categories[i] is not None}
         recent = " recent" if self.half_life_days else ""

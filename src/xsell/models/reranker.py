@@ -19,7 +19,6 @@ still reads the features of components fitted on all of them.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -27,11 +26,13 @@ from typing import Any, Final
 import numpy as np
 import scipy.sparse as sp
 
+from xsell.data.holdout import hide_one_item, history_queries, last_basket_mask, latest_baskets_mask
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError, require
-from xsell.models.base import Recommender, basket_rows
-from xsell.models.ensemble import Ensemble, hide_one_item
-from xsell.models.hybrid import latest_baskets_mask
+from xsell.models.base import Recommender
+from xsell.models.ensemble import Ensemble, component_spec
+from xsell.models.items import as_dense, basket_rows
+from xsell.models.params import anything, integer, number, one_of, param, sequence_of
 
 #: What the training queries imitate.
 TASKS: Final = ("basket-completion", "next-basket")
@@ -82,19 +83,18 @@ class LearnedReranker(Ensemble):
     """
 
     name = "reranker"
-    personalized = True
 
-    models: tuple[Any, ...] = DEFAULT_MODELS
-    task: str = "basket-completion"
-    candidates: int = 50
-    validation_share: float = 0.2
-    max_queries: int = 10_000
-    n_estimators: int = 400
-    learning_rate: float = 0.05
-    num_leaves: int = 31
-    min_child_samples: int = 50
-    early_stopping_rounds: int | None = 30
-    seed: int = 0
+    models: tuple[Any, ...] = param(DEFAULT_MODELS, sequence_of(anything("a component"), min_len=1))
+    task: str = param("basket-completion", one_of(*TASKS))
+    candidates: int = param(50, integer(low=1))
+    validation_share: float = param(0.2, number(low=0, high=1, low_open=True, high_open=True))
+    max_queries: int = param(10_000, integer(low=10))
+    n_estimators: int = param(400, integer(low=1))
+    learning_rate: float = param(0.05, number(low=0, low_open=True))
+    num_leaves: int = param(31, integer(low=2))
+    min_child_samples: int = param(50, integer(low=1))
+    early_stopping_rounds: int | None = param(30, integer(low=1, none=True))
+    seed: int = param(0, integer(low=0))
 
     ranker_: Any = field(default=None, init=False, repr=False)
     feature_names_: list[str] = field(default_factory=list, init=False, repr=False)
@@ -104,7 +104,6 @@ class LearnedReranker(Ensemble):
     # ------------------------------------------------------------------ fit
 
     def _fit(self, data: ShopData) -> None:
-        self._check_params()
         lgb: Any = require("lightgbm", "models")
         if self.task == "basket-completion":
             mask = latest_baskets_mask(data, self.validation_share)
@@ -113,14 +112,16 @@ class LearnedReranker(Ensemble):
         else:
             mask = last_basket_mask(data)
             fit_part = data.subset_baskets(~mask)
-            contexts, users, truth = self._next_basket_queries(data, fit_part, mask)
+            contexts, users, truth = history_queries(
+                data, fit_part, mask, self.max_queries, self.seed
+            )
         n_queries = truth.shape[0]
         if n_queries < 10:
             raise ValidationError(
                 f"reranker: only {n_queries} held-out queries to learn from ({self.task}; "
                 f"validation_share={self.validation_share}); it needs at least 10"
             )
-        components = [self._component(i).fit(fit_part) for i in range(len(self.models))]
+        components = [self._component(m).fit(fit_part) for m in self.models]
         query, item, features = self._pairs(components, contexts, users, data.n_items)
         label = _is_in(truth, query, item).astype(np.float32)
         answerable = np.bincount(query[label > 0], minlength=n_queries) > 0
@@ -179,57 +180,14 @@ class LearnedReranker(Ensemble):
             "candidates_per_query": float(len(item) / max(n_queries, 1)),
             "trees": float(self.ranker_.best_iteration or self.n_estimators),
         }
-        self.components_ = [self._component(i).fit(data) for i in range(len(self.models))]
+        self.components_ = [self._component(m).fit(data) for m in self.models]
 
     def _check_params(self) -> None:
-        if len(self.models) == 0:
-            raise ValidationError("models must name at least one component, got none")
-        for name, value, low in (
-            ("candidates", self.candidates, 1),
-            ("max_queries", self.max_queries, 10),
-            ("n_estimators", self.n_estimators, 1),
-            ("num_leaves", self.num_leaves, 2),
-            ("min_child_samples", self.min_child_samples, 1),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValidationError(f"{name} must be a whole number >= {low}, got {value!r}")
-        if not 0.0 < self.validation_share < 1.0:
-            raise ValidationError(
-                "validation_share must be between 0 and 1 (exclusive), "
-                f"got {self.validation_share!r}"
-            )
-        if self.task not in TASKS:
-            raise ValidationError(f"task must be one of {list(TASKS)}, got {self.task!r}")
-        if not self.learning_rate > 0:
-            raise ValidationError(f"learning_rate must be positive, got {self.learning_rate!r}")
-        for i in range(len(self.models)):
-            if self._spec(i)[0] in ("hybrid", "reranker"):
-                raise ValidationError("a reranker's components cannot be hybrids or rerankers")
-
-    def _spec(self, i: int) -> tuple[str, dict[str, Any]]:
-        model = self.models[i]
-        if isinstance(model, Recommender):
-            return model.name, model.params()
-        if isinstance(model, str):
-            return model, {}
-        if (
-            isinstance(model, tuple | list)
-            and len(model) == 2
-            and isinstance(model[0], str)
-            and isinstance(model[1], dict)
-        ):
-            return model[0], dict(model[1])
-        raise ValidationError(
-            "models must hold registry names, (name, params) pairs or Recommender instances, "
-            f"got {model!r}"
-        )
-
-    def _component(self, i: int) -> Recommender:
-        """A fresh, unfitted copy of component ``i``."""
-        from xsell.models import make_model  # the registry imports this module
-
-        name, params = self._spec(i)
-        return make_model(name, **copy.deepcopy(params))
+        for model in self.models:
+            if component_spec(model)[0] in ("hybrid", "reranker"):
+                raise ValidationError(
+                    "reranker: a reranker's components cannot be hybrids or rerankers"
+                )
 
     def _completion_queries(
         self, data: ShopData, mask: np.ndarray
@@ -238,20 +196,6 @@ class LearnedReranker(Ensemble):
         contexts, users, hidden = hide_one_item(data, mask, self.max_queries, self.seed)
         truth = basket_rows([[int(h)] for h in hidden], data.n_items)
         return basket_rows(contexts, data.n_items), users, truth
-
-    def _next_basket_queries(
-        self, data: ShopData, fit_part: ShopData, mask: np.ndarray
-    ) -> tuple[sp.csr_matrix, np.ndarray, sp.csr_matrix]:
-        """Each customer's held-out last basket, asked with everything bought before it."""
-        rng = np.random.default_rng(self.seed)
-        baskets = np.flatnonzero(mask)
-        if len(baskets) > self.max_queries:
-            baskets = np.sort(rng.choice(baskets, self.max_queries, replace=False))
-        users = data.basket_user[baskets].astype(np.int64)
-        history = sp.csr_matrix(fit_part.user_item[users], dtype=np.float32)
-        history.data[:] = 1.0
-        truth = sp.csr_matrix(data.basket_item[baskets], dtype=np.float32)
-        return history, users, truth
 
     # ------------------------------------------------------------------ features
 
@@ -298,7 +242,7 @@ class LearnedReranker(Ensemble):
         chosen = np.zeros((n, n_items), dtype=bool)
         blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
         for component in components:
-            scores = np.asarray(component.score(baskets, user_arg), dtype=np.float32)
+            scores = as_dense(component.score(baskets, user_arg)).astype(np.float32)
             if self.task == "basket-completion":
                 scores[context_rows, baskets.indices] = -np.inf
             top = np.argpartition(-scores, n_top - 1, axis=1)[:, :n_top]
@@ -354,22 +298,14 @@ class LearnedReranker(Ensemble):
             return query, item, np.zeros(0)
         return query, item, np.asarray(self.ranker_.predict(features), dtype=np.float64)
 
-    def score(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
-        query, item, predicted = self._predict(baskets, users)
-        out = np.full(baskets.shape, -np.inf)
-        out[query, item] = predicted
-        return out
-
-    def score_sparse(
-        self, baskets: sp.csr_matrix, users: np.ndarray | None = None
-    ) -> sp.csr_matrix | None:
+    def _score(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> sp.csr_matrix:
         query, item, predicted = self._predict(baskets, users)
         indptr = np.zeros(baskets.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(query, minlength=baskets.shape[0]), out=indptr[1:])
         # Built from its own arrays, so a predicted 0.0 stays an entry (absent means -inf).
         return sp.csr_matrix((predicted, item, indptr), shape=baskets.shape)
 
-    def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
+    def _reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         """The reason of the component ranking each item highest (evidence before best sellers)."""
         self.require_fitted()
         if not len(items):
@@ -379,7 +315,7 @@ class LearnedReranker(Ensemble):
         wanted = np.asarray(items, dtype=np.int64)
         ranks = []
         for component in self.components_:
-            scores = np.asarray(component.score(rows, user_arg)[0], dtype=np.float64)
+            scores = as_dense(component.score(rows, user_arg))[0]
             scores[list(context)] = -np.inf
             mine = scores[wanted]
             rank = (scores[None, :] > mine[:, None]).sum(axis=1).astype(np.float64)
@@ -395,23 +331,6 @@ class LearnedReranker(Ensemble):
             for j, text in zip(where, why, strict=True):
                 out[int(j)] = text
         return out
-
-
-def last_basket_mask(data: ShopData) -> np.ndarray:
-    """Each customer's last basket (by time, then position) when they have two or more."""
-    users = data.basket_user
-    n = len(users)
-    times = data.basket_time.astype("datetime64[ns]").astype(np.int64)
-    times = np.where(np.isnat(data.basket_time), np.iinfo(np.int64).min, times)
-    known = np.flatnonzero(users >= 0)
-    order = known[np.lexsort((known, times[known], users[known]))]
-    mask = np.zeros(n, dtype=bool)
-    if len(order) == 0:
-        return mask
-    last = np.r_[users[order][1:] != users[order][:-1], True]
-    first = np.r_[True, users[order][1:] != users[order][:-1]]
-    mask[order[last & ~first]] = True
-    return mask
 
 
 def _is_in(truth: sp.csr_matrix, query: np.ndarray, item: np.ndarray) -> np.ndarray:

@@ -27,6 +27,8 @@ from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
 from xsell.mining import association_rules, frequent_itemsets, load_rules, top_k_rules
 from xsell.models.base import Recommender
+from xsell.models.fallback import popular_reason
+from xsell.models.params import integer, number, one_of, param, text
 
 #: How fired rules are combined per consequent.
 COMBINE: Final = ("max", "noisy_or", "sum")
@@ -71,16 +73,16 @@ class RulesModel(Recommender):
 
     name = "rules"
 
-    min_support: float | int | None = None
-    top_k: int | None = None
-    min_count: int = 5
-    min_confidence: float = 0.05
-    max_len: int = 3
-    max_p: float | None = None
-    max_q: float | None = None
-    metric: str = "confidence"
-    combine: str = "max"
-    rules_from: str | None = None
+    min_support: float | int | None = param(None, number(low=0, low_open=True, none=True))
+    top_k: int | None = param(None, integer(low=1, none=True))
+    min_count: int = param(5, integer(low=1))
+    min_confidence: float = param(0.05, number(low=0, high=1))
+    max_len: int = param(3, integer(low=2))
+    max_p: float | None = param(None, number(low=0, high=1, none=True))
+    max_q: float | None = param(None, number(low=0, high=1, none=True))
+    metric: str = param("confidence", one_of(*RULE_METRICS))
+    combine: str = param("max", one_of(*COMBINE))
+    rules_from: str | None = param(None, text(none=True))
 
     rules_: pd.DataFrame = field(default_factory=pd.DataFrame, init=False, repr=False)
     antecedents_: sp.csr_matrix = field(
@@ -99,7 +101,6 @@ class RulesModel(Recommender):
     # ------------------------------------------------------------------ fit
 
     def _fit(self, data: ShopData) -> None:
-        self._check_params()
         given = self.__dict__.pop("_given_rules", None)
         rules = given if given is not None else self._mine(data)
         missing = {"antecedent", "consequent", "confidence", "lift", "count", "antecedent_count"}
@@ -136,25 +137,13 @@ class RulesModel(Recommender):
             self.__dict__.pop("_given_rules", None)
 
     def _check_params(self) -> None:
-        if self.combine not in COMBINE:
-            raise ValidationError(f"combine must be one of {list(COMBINE)}, got {self.combine!r}")
-        if self.metric not in RULE_METRICS:
-            raise ValidationError(
-                f"metric must be one of {list(RULE_METRICS)}, got {self.metric!r}"
-            )
         if self.combine == "noisy_or" and self.metric != "confidence":
             raise ValidationError(
-                "combine='noisy_or' multiplies probabilities and needs metric='confidence', "
-                f"got metric={self.metric!r}"
+                "rules: combine='noisy_or' multiplies probabilities and needs "
+                f"metric='confidence', got metric={self.metric!r}"
             )
-        if isinstance(self.max_len, bool) or not isinstance(self.max_len, int) or self.max_len < 2:
-            raise ValidationError(
-                f"max_len must be an integer >= 2 (a rule needs two items), got {self.max_len!r}"
-            )
-        if not 0.0 <= self.min_confidence <= 1.0:
-            raise ValidationError(f"min_confidence must be in [0, 1], got {self.min_confidence!r}")
         if self.min_support is not None and self.top_k is not None:
-            raise ValidationError("set min_support or top_k, not both")
+            raise ValidationError("rules: set min_support or top_k, not both")
 
     def _mine(self, data: ShopData) -> pd.DataFrame:
         if self.rules_from is not None:
@@ -255,8 +244,7 @@ class RulesModel(Recommender):
         hits.eliminate_zeros()
         return hits
 
-    def score(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
-        self.require_fitted()
+    def _score(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> np.ndarray:
         n = baskets.shape[0]
         out = np.full((n, self.values_.shape[1]), -np.inf)
         if self.values_.nnz == 0 or n == 0:
@@ -277,7 +265,7 @@ class RulesModel(Recommender):
 
     # ------------------------------------------------------------------ reasons
 
-    def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
+    def _reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         table = self.require_fitted()
         fired = self.fired(
             sp.csr_matrix(
@@ -289,11 +277,11 @@ class RulesModel(Recommender):
         out = []
         for item in items:
             if by_item is None or item >= by_item.shape[1]:
-                out.append(super().reasons(context, user, [item])[0])
+                out.append(popular_reason(table, item))
                 continue
             rule_ids = by_item.data[by_item.indptr[item] : by_item.indptr[item + 1]] - 1
             if len(rule_ids) == 0:
-                out.append(super().reasons(context, user, [item])[0])
+                out.append(popular_reason(table, item))
                 continue
             strength = self.rules_[self.metric].to_numpy()[rule_ids]
             best = self.rules_.iloc[int(rule_ids[np.argmax(strength)])]

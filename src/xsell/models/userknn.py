@@ -9,8 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
-from xsell.errors import ValidationError
 from xsell.models.base import Recommender
+from xsell.models.params import flag, integer, param
 
 
 @dataclass
@@ -29,18 +29,14 @@ class UserKNN(Recommender):
     """
 
     name = "userknn"
-    personalized = True
+    needs_customers = True
 
-    neighbours: int = 50
-    idf: bool = True
+    neighbours: int = param(50, integer(low=1))
+    idf: bool = param(True, flag())
 
     profiles_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     bought_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     item_weight_: np.ndarray | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.neighbours < 1:
-            raise ValidationError(f"neighbours must be at least 1, got {self.neighbours}")
 
     def _fit(self, data: ShopData) -> None:
         bought = sp.csr_matrix(data.user_item, dtype=np.float64)
@@ -82,8 +78,7 @@ class UserKNN(Recommender):
             query.data[:] = 1.0
         return query
 
-    def score(self, baskets: sp.csr_matrix, users: np.ndarray | None = None) -> np.ndarray:
-        self.require_fitted()
+    def _score(self, baskets: sp.csr_matrix, users: np.ndarray | None) -> np.ndarray:
         assert self.bought_ is not None
         found = self._neighbours(self._query(baskets, users), users)
         out = np.full((baskets.shape[0], baskets.shape[1]), -np.inf)
@@ -96,7 +91,7 @@ class UserKNN(Recommender):
             out[r, votes.indices] = votes.data
         return out
 
-    def reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
+    def _reasons(self, context: Sequence[int], user: int, items: Sequence[int]) -> list[str]:
         self.require_fitted()
         assert self.bought_ is not None
         known_user = 0 <= user < self.bought_.shape[0]

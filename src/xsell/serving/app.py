@@ -37,7 +37,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xsell import __version__
 from xsell.errors import InputFileError, XsellError
-from xsell.models.business_rules import BusinessRules
+from xsell.models import BusinessRules
 from xsell.serving import answers
 from xsell.serving.bundles import describe
 from xsell.serving.cache import AnswerCache
@@ -359,7 +359,7 @@ def _items_router(service: Service) -> APIRouter:
         table = model.require_fitted()
         index = table.ids.index_of(item_id)
         if index < 0:
-            raise answers.UnknownItemsError([item_id])
+            raise answers.UnknownItemsError([item_id], len(table))
         found = served.bundles.find(
             item_id,
             index,
@@ -369,16 +369,8 @@ def _items_router(service: Service) -> APIRouter:
         )
         out = []
         for bundle in found:
-            items = [
-                {
-                    "item_id": str(table.ids.ids[i]),
-                    "name": answers._text(table.names[i]),
-                    "category": answers._text(table.categories[i]),
-                    "price": answers._number(table.prices[i]),
-                }
-                for i in bundle.items
-            ]
-            prices = [answers._number(table.prices[i]) for i in bundle.items]
+            items = [answers.item_json(table, i) for i in bundle.items]
+            prices = [item["price"] for item in items]
             known = [p for p in prices if p is not None]
             combined = round(sum(known), 2) if len(known) == len(prices) else None
             out.append({"items": items, "combined_price": combined, "strength": describe(bundle)})
@@ -411,8 +403,7 @@ def _items_router(service: Service) -> APIRouter:
             served.model,
             customer_id,
             k,
-            BusinessRules(in_stock_only=in_stock_only),
-            exclude_seen=exclude_seen,
+            BusinessRules(in_stock_only=in_stock_only, exclude_bought=exclude_seen),
             explain=explain,
             fallback=fallback,
         )

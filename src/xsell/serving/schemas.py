@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from xsell.models.business_rules import BusinessRules
+from xsell.models import BusinessRules
 
 #: Largest ``k`` an API caller may ask for.
 MAX_K = 100

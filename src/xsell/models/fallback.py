@@ -1,0 +1,76 @@
+"""What fills a list the model cannot fill, and the words every answer uses for it.
+
+When a model has fewer than ``k`` suggestions with evidence (an unknown item, a
+new customer, a cart of rare items), the list is filled with best sellers the
+business rules allow: first of the cart's own categories, then of the shop. The
+reasons say why the model had nothing better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from xsell.models.items import ItemTable
+
+
+def fill(
+    table: ItemTable, cart: Sequence[int], allowed: np.ndarray, picked: Sequence[int], n: int
+) -> tuple[list[int], list[bool]]:
+    """Up to ``n`` best sellers not in ``picked``: (items, whether each shares a cart category).
+
+    Ties of popularity go to the lower item index, so fills are deterministic.
+    """
+    free = allowed.copy()
+    free[list(picked)] = False
+    order = np.lexsort((np.arange(len(table)), -table.popularity))
+    categories = {table.categories[i] for i in cart if table.categories[i] is not None}
+    items: list[int] = []
+    same: list[bool] = []
+    if categories:
+        mine = free & np.isin(table.categories, np.array(sorted(categories), dtype=object))
+        for i in order[mine[order]][:n]:
+            items.append(int(i))
+            same.append(True)
+            free[i] = False
+    for i in order[free[order]][: n - len(items)]:
+        items.append(int(i))
+        same.append(False)
+    return items, same
+
+
+def note(unknown_items: Sequence[str], customer: str | None, known_customer: bool) -> str:
+    """What an answer says first about ids the model does not know."""
+    text = f"unknown item {', '.join(unknown_items[:3])}; " if unknown_items else ""
+    if customer is not None and not known_customer:
+        text += f"unknown customer {customer}; "
+    return text
+
+
+def fill_reason(
+    table: ItemTable,
+    item: int,
+    same_category: bool,
+    has_cart: bool,
+    unknown_items: Sequence[str],
+    customer: str | None,
+    known_customer: bool,
+) -> str:
+    """Why a best seller fills the list."""
+    if unknown_items and not has_cart:
+        why = f"unknown item {', '.join(unknown_items[:3])}; "
+    elif customer is not None and not known_customer and not has_cart:
+        why = f"unknown customer {customer}; "
+    elif has_cart:
+        why = "no co-purchase evidence; "
+    else:
+        why = ""
+    if same_category:
+        return f"{why}popular in {table.categories[item]}"
+    return f"{why}popular in the shop ({int(table.popularity[item]):,} orders)"
+
+
+def popular_reason(table: ItemTable, item: int) -> str:
+    """The reason of a model that ranks an item by how often it sells."""
+    return f"popular: in {int(table.popularity[item]):,} past orders"
