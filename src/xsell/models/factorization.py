@@ -115,6 +115,14 @@ class _Factorization(Recommender):
         """Latent vector of each row seen as a new user (zero for empty rows)."""
         raise NotImplementedError
 
+    def fold_in(self, baskets: sp.csr_matrix) -> np.ndarray:
+        """The latent vector of each cart (items x basket CSR) seen as a new customer.
+
+        Items the model was not trained on are ignored; an empty cart folds into zero.
+        """
+        self.require_fitted()
+        return self._fold_in(self._context_rows(baskets))
+
     def _user_vectors(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Latent vectors of known customers and a mask of who has one."""
         out = np.zeros((len(users), self.item_factors_.shape[1]), dtype=np.float64)

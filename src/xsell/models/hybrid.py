@@ -148,8 +148,8 @@ class Hybrid(Ensemble):
             component = self._part(i).fit(fit_part)
             normalised.append(self._normalised(as_dense(component.score(rows, user_arg))))
         if m <= 3:
-            candidates = _simplex_grid(m, self.grid_steps)
-            rates = [_hit_rate(_blend(normalised, w), rows, hidden, self.k) for w in candidates]
+            candidates = simplex_grid(m, self.grid_steps)
+            rates = [hit_rate(_blend(normalised, w), rows, hidden, self.k) for w in candidates]
             self.search_ = [
                 (tuple(map(float, w)), r) for w, r in zip(candidates, rates, strict=True)
             ]
@@ -165,7 +165,7 @@ class Hybrid(Ensemble):
     ) -> np.ndarray:
         """Raise or lower one weight at a time while the hit rate improves."""
         best = start.copy()
-        best_rate = _hit_rate(_blend(normalised, best), rows, hidden, self.k)
+        best_rate = hit_rate(_blend(normalised, best), rows, hidden, self.k)
         self.search_.append((tuple(map(float, best)), best_rate))
         step = 1.0 / self.grid_steps
         improved = True
@@ -177,7 +177,7 @@ class Hybrid(Ensemble):
                 if trial.sum() <= 0:
                     continue
                 trial /= trial.sum()
-                rate = _hit_rate(_blend(normalised, trial), rows, hidden, self.k)
+                rate = hit_rate(_blend(normalised, trial), rows, hidden, self.k)
                 self.search_.append((tuple(map(float, trial)), rate))
                 if rate > best_rate + 1e-12:
                     best, best_rate, improved = trial, rate, True
@@ -263,7 +263,7 @@ def _blend(parts: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
     return np.where(any_evidence, total, -np.inf)
 
 
-def _hit_rate(blended: np.ndarray, rows: sp.csr_matrix, hidden: np.ndarray, k: int) -> float:
+def hit_rate(blended: np.ndarray, rows: sp.csr_matrix, hidden: np.ndarray, k: int) -> float:
     """Share of queries whose hidden item is in the top ``k`` (context items excluded).
 
     Ranks are those of :func:`xsell.models.base.top_k`: ties break by lower item index.
@@ -278,7 +278,7 @@ def _hit_rate(blended: np.ndarray, rows: sp.csr_matrix, hidden: np.ndarray, k: i
     return float(hits.mean())
 
 
-def _simplex_grid(m: int, steps: int) -> list[np.ndarray]:
+def simplex_grid(m: int, steps: int) -> list[np.ndarray]:
     """Every weight vector of ``m`` non-negative multiples of ``1 / steps`` summing to 1."""
     grid = [
         np.asarray(combo, dtype=np.float64) / steps

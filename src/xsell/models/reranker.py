@@ -288,12 +288,21 @@ class LearnedReranker(Ensemble):
 
     # ------------------------------------------------------------------ score
 
+    def candidate_features(
+        self, baskets: sp.csr_matrix, users: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidates of each query and their feature rows: (query, item, features).
+
+        ``features[:, j]`` is the feature named ``feature_names_[j]``; these rows are
+        what the ranker scores.
+        """
+        self.require_fitted()
+        return self._pairs(self.components_, baskets, users, baskets.shape[1])
+
     def _predict(
         self, baskets: sp.csr_matrix, users: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        self.require_fitted()
-        n_items = baskets.shape[1]
-        query, item, features = self._pairs(self.components_, baskets, users, n_items)
+        query, item, features = self.candidate_features(baskets, users)
         if len(query) == 0:
             return query, item, np.zeros(0)
         return query, item, np.asarray(self.ranker_.predict(features), dtype=np.float64)
