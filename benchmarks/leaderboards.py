@@ -43,9 +43,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from xsell.data.holdout import Queries
 from xsell.data.ingest import ingest_catalog, ingest_lines
 from xsell.data.shopdata import ShopData
-from xsell.data.split import Split
+from xsell.data.splits import Split
 from xsell.data.store import Store
 from xsell.evaluation import (
     Leaderboard,
@@ -54,9 +55,9 @@ from xsell.evaluation import (
     make_split,
     validation_split,
 )
-from xsell.evaluation.protocols import Queries
-from xsell.evaluation.runner import chunk_rows, score_recommendations
+from xsell.evaluation.runner import score_recommendations
 from xsell.models import REGISTRY, make_model
+from xsell.models.ranking import chunk_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"

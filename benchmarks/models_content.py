@@ -24,12 +24,12 @@ from typing import Any
 
 import numpy as np
 
+from xsell.data.holdout import basket_completion
 from xsell.data.ingest import ingest_catalog, ingest_lines
 from xsell.data.shopdata import ShopData
+from xsell.data.splits import make_split
 from xsell.data.store import Store
-from xsell.evaluation.protocols import basket_completion
 from xsell.evaluation.runner import evaluate_model
-from xsell.evaluation.splits import make_split
 from xsell.models import make_model
 from xsell.models.content import ContentBased
 

@@ -31,8 +31,7 @@ from implicit.nearest_neighbours import CosineRecommender
 from xsell.data.ingest import ingest_lines
 from xsell.data.shopdata import ShopData
 from xsell.data.store import Store
-from xsell.models import make_model
-from xsell.models.base import Recommender
+from xsell.models import Batch, Recommender, basket_rows, make_model, rank
 
 DATA = (
     Path(__file__).resolve().parents[2]
@@ -68,7 +67,8 @@ def query_speed(model: Recommender, data: ShopData) -> float:
 
     def run() -> None:
         for start in range(0, N_QUERIES, CHUNK):
-            model.recommend_batch(carts[start : start + CHUNK], k=10)
+            chunk = carts[start : start + CHUNK]
+            rank(model, Batch(basket_rows(chunk, data.n_items)), 10)
 
     return best_of(run, repeat=1)
 

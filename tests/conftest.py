@@ -6,7 +6,9 @@ import importlib
 import os
 import shutil
 import struct
+import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -63,6 +65,19 @@ def shared_file(relative: str) -> Path:
             pytest.fail(f"CI needs the shared data file {path}")
         pytest.skip(f"{path} not present")
     return path
+
+
+def wait_until(condition: Callable[[], bool], what: str, deadline_s: float = 120.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after a generous deadline.
+
+    Tests wait for observable state this way, never for a fixed time, so they pass on
+    a loaded machine and finish as soon as the state is reached.
+    """
+    end = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > end:
+            pytest.fail(f"waited {deadline_s:.0f} s for {what}")
+        time.sleep(0.02)
 
 
 @pytest.fixture

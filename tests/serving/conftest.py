@@ -9,13 +9,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.toy_model import PairCounts
 from xsell.data.shopdata import ShopData
 from xsell.data.synthetic import SyntheticShop, make_shop
 from xsell.models import make_model
 from xsell.serving import ServeSettings, create_app
 
 KEY = "test-key-0123"
+ADMIN = "admin-key-4567"
+#: Headers of a client that posts events, and of an admin.
+AUTH = {"X-API-Key": KEY}
+ADMIN_AUTH = {"X-API-Key": ADMIN}
 
 
 @pytest.fixture(scope="session")
@@ -29,23 +32,30 @@ def shop_data(shop: SyntheticShop) -> ShopData:
 
 
 @pytest.fixture(scope="session")
-def popularity_bundle(shop_data: ShopData, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bundles") / "popularity"
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of every test bundle (the servers' bundle root)."""
+    return tmp_path_factory.mktemp("bundles")
+
+
+@pytest.fixture(scope="session")
+def popularity_bundle(shop_data: ShopData, bundles: Path) -> Path:
+    path = bundles / "popularity"
     make_model("popularity").fit(shop_data).save(path)
     return path
 
 
 @pytest.fixture(scope="session")
-def pairs_bundle(shop_data: ShopData, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bundles") / "pairs"
-    PairCounts().fit(shop_data).save(path)
+def pairs_bundle(shop_data: ShopData, bundles: Path) -> Path:
+    """Plain pair counts (co-occurrence ``count``, no pruning): answers checkable by hand."""
+    path = bundles / "pairs"
+    make_model("cooccurrence", measure="count", neighbours=None).fit(shop_data).save(path)
     return path
 
 
 @pytest.fixture(scope="session")
-def cooccurrence_bundle(shop_data: ShopData, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def cooccurrence_bundle(shop_data: ShopData, bundles: Path) -> Path:
     """A real model, fitted and saved as ``xsell train cooccurrence`` does (default params)."""
-    path = tmp_path_factory.mktemp("bundles") / "cooccurrence"
+    path = bundles / "cooccurrence"
     make_model("cooccurrence").fit(shop_data).save(path)
     return path
 
@@ -58,6 +68,7 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     def make(bundle: Path, **options: Any) -> TestClient:
         options.setdefault("events_log", tmp_path / "events.jsonl")
         options.setdefault("api_keys", (KEY,))
+        options.setdefault("admin_keys", (ADMIN,))
         client = TestClient(create_app(ServeSettings(bundle=bundle, **options)))
         client.__enter__()
         opened.append(client)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,9 +10,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import KEY
+from tests.serving.conftest import ADMIN_AUTH, AUTH, KEY
 from xsell.data.shopdata import ShopData
+from xsell.errors import ValidationError
 from xsell.models import load_model
+from xsell.serving import ServeSettings
 
 Client = Callable[..., TestClient]
 
@@ -120,13 +123,22 @@ def test_unknown_item_is_404_with_its_id_or_best_sellers_with_fallback(
     client = make_client(popularity_bundle)
     got = client.get("/v1/items/NO-SUCH-SKU/complements")
     assert got.status_code == 404
-    assert got.json()["detail"].startswith("unknown item 'NO-SUCH-SKU'")
+    assert got.json()["detail"] == (
+        "unknown item 'NO-SUCH-SKU': the model knows none of the items asked about "
+        f"(it knows {shop_data.n_items} items); ask with fallback=true for best sellers instead"
+    )
+    ghosts = client.post("/v1/recommendations/basket", json={"items": ["GHOST-1", "GHOST-2"]})
+    assert ghosts.status_code == 404
+    assert "unknown items 'GHOST-1', 'GHOST-2': the model knows none" in ghosts.json()["detail"]
+    # One known item is enough: the cart is answered for it, and the others are listed.
     known = str(shop_data.items.ids[0])
     basket = client.post(
-        "/v1/recommendations/basket", json={"items": [known, "GHOST-1", "GHOST-2"]}
+        "/v1/recommendations/basket", json={"items": [known, "GHOST-1", "GHOST-2"], "k": 5}
     )
-    assert basket.status_code == 404
-    assert "unknown items 'GHOST-1', 'GHOST-2'" in basket.json()["detail"]
+    assert basket.status_code == 200
+    assert basket.json()["unknown_items"] == ["GHOST-1", "GHOST-2"]
+    alone = client.post("/v1/recommendations/basket", json={"items": [known], "k": 5}).json()
+    assert _ids(basket.json()) == _ids(alone)
     fallback = client.get("/v1/items/NO-SUCH-SKU/complements", params={"fallback": True, "k": 4})
     assert fallback.status_code == 200
     answer = fallback.json()
@@ -197,14 +209,86 @@ def test_api_keys_guard_events_and_admin_and_a_wrong_key_is_refused_on_reads(
     assert client.get(f"/v1/items/{item}/complements").status_code == 200
     bad_read = client.get(f"/v1/items/{item}/complements", headers={"X-API-Key": "nope-nope"})
     assert bad_read.status_code == 401
-    good = client.post("/v1/events", json=event, headers={"X-API-Key": KEY})
-    assert good.status_code == 202
+    assert client.post("/v1/events", json=event, headers=AUTH).status_code == 202
+    assert client.post("/v1/events", json=event, headers=ADMIN_AUTH).status_code == 202
+
+
+def test_a_key_that_posts_events_cannot_reload_the_model(
+    make_client: Client, popularity_bundle: Path
+) -> None:
+    client = make_client(popularity_bundle)
+    got = client.post("/admin/reload", headers=AUTH)
+    assert got.status_code == 403
+    assert got.json()["detail"].startswith("this API key may post events but not call /admin/*")
+    assert client.post("/admin/reload", headers=ADMIN_AUTH).status_code == 200
+    without_admin = make_client(popularity_bundle, admin_keys=())
+    assert without_admin.post("/admin/reload", headers=AUTH).status_code == 403
+    nobody = without_admin.post("/admin/reload")
+    assert nobody.status_code == 401
+    assert "no admin key configured; start it with --admin-key KEY" in nobody.json()["detail"]
+
+
+def test_admin_and_event_keys_must_differ(popularity_bundle: Path) -> None:
+    with pytest.raises(ValidationError, match="an admin key must differ from every API key"):
+        ServeSettings(bundle=popularity_bundle, api_keys=(KEY,), admin_keys=(KEY,))
+
+
+def test_reload_loads_bundles_inside_the_bundle_root_only(
+    make_client: Client, popularity_bundle: Path, pairs_bundle: Path, tmp_path: Path
+) -> None:
+    client = make_client(popularity_bundle)
+    assert client.get("/v1/model").json()["bundle"] == "popularity"  # a name, not a path
+    link = popularity_bundle.parent / "outside-link"
+    link.unlink(missing_ok=True)
+    link.symlink_to(tmp_path)  # inside the root, pointing out of it
+    for outside in ("../elsewhere", "/etc", str(tmp_path), link.name):
+        got = client.post("/admin/reload", json={"bundle": outside}, headers=ADMIN_AUTH)
+        assert got.status_code == 403, outside
+        assert "is outside the bundle root" in got.json()["detail"]
+    for asked in ("pairs", str(pairs_bundle)):
+        got = client.post("/admin/reload", json={"bundle": asked}, headers=ADMIN_AUTH)
+        assert got.status_code == 200 and got.json()["bundle"] == "pairs"
+    elsewhere = make_client(popularity_bundle, bundle_root=tmp_path)
+    got = elsewhere.post("/admin/reload", json={"bundle": "pairs"}, headers=ADMIN_AUTH)
+    assert got.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        ("truncate", "items.parquet"),
+        ("empty", "arrays.npz"),
+        ("delete", "arrays.npz"),
+        ("garbage", "model.json"),
+        ("truncate", "customers.parquet"),
+    ],
+)
+def test_a_damaged_bundle_is_refused_with_4xx_naming_the_file(
+    make_client: Client, popularity_bundle: Path, damage: str, named: str
+) -> None:
+    broken = popularity_bundle.parent / f"broken-{damage}-{named}"
+    shutil.rmtree(broken, ignore_errors=True)
+    shutil.copytree(popularity_bundle, broken)
+    target = broken / named
+    if damage == "delete":
+        target.unlink()
+    elif damage == "garbage":
+        target.write_text("{not json")
+    else:
+        data = target.read_bytes()
+        target.write_bytes(data[: len(data) // 2] if damage == "truncate" else b"")
+    client = make_client(popularity_bundle)
+    got = client.post("/admin/reload", json={"bundle": broken.name}, headers=ADMIN_AUTH)
+    assert got.status_code == 422, got.text
+    assert f"{target}: " in got.json()["detail"]
+    # The served model is untouched and the same connection still answers.
+    assert client.get("/v1/model").json()["bundle"] == "popularity"
 
 
 def test_a_server_without_keys_says_how_to_allow_events(
     make_client: Client, popularity_bundle: Path
 ) -> None:
-    client = make_client(popularity_bundle, api_keys=())
+    client = make_client(popularity_bundle, api_keys=(), admin_keys=())
     got = client.post("/v1/events", json={"type": "view", "items": ["x"]})
     assert got.status_code == 401
     assert "start it with --api-key" in got.json()["detail"]
@@ -215,15 +299,23 @@ def test_rate_limit_per_key_answers_429_with_retry_after(
 ) -> None:
     other = "other-key-4567"
     client = make_client(popularity_bundle, rate_limit=0.5, api_keys=(KEY, other))
+    now = [1000.0]
+    client.app.state.service.gate.clock = lambda: now[0]  # type: ignore[attr-defined]
     url = f"/v1/items/{shop_data.items.ids[0]}/complements"
-    codes = [client.get(url, headers={"X-API-Key": KEY}).status_code for _ in range(3)]
-    # bucket of 2 x 0.5 = 1 token: the first passes, the next ones wait ~2 s
+    codes = [client.get(url, headers=AUTH).status_code for _ in range(3)]
+    # bucket of 2 x 0.5 = 1 token: the first passes, the next ones must wait 2 s
     assert codes == [200, 429, 429]
-    limited = client.get(url, headers={"X-API-Key": KEY})
-    assert "rate limit of 0.5 requests/s for this API key exceeded" in limited.json()["detail"]
-    assert int(limited.headers["Retry-After"]) >= 1
+    limited = client.get(url, headers=AUTH)
+    assert limited.json()["detail"] == (
+        "rate limit of 0.5 requests/s for this API key exceeded; retry in 2.00 s"
+    )
+    assert limited.headers["Retry-After"] == "2"
     assert client.get(url, headers={"X-API-Key": other}).status_code == 200
     assert client.get(url).status_code == 200  # anonymous reads are not limited
+    now[0] += 1.0
+    assert client.get(url, headers=AUTH).status_code == 429  # half a token
+    now[0] += 1.0
+    assert client.get(url, headers=AUTH).status_code == 200  # a whole one
 
 
 def test_cors_preflight_names_the_allowed_origin(

@@ -3,6 +3,7 @@ and by the two workers of a real ``xsell serve --workers 2 --redis-url``."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from tests.conftest import need_module, need_program
-from tests.serving.conftest import KEY
+from tests.serving.conftest import ADMIN, KEY
 from tests.serving.server import Server, free_port
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
@@ -109,7 +110,11 @@ def _per_worker(folder: Path, sample: str, **labels: str) -> dict[int, float]:
     values: dict[int, float] = {}
     for path in folder.glob("*.db"):
         pid = int(path.stem.rsplit("_", 1)[1])
-        for metric in MultiProcessCollector.merge([str(path)]):
+        try:
+            merged = MultiProcessCollector.merge([str(path)])
+        except (OSError, ValueError, struct.error):
+            continue  # a worker still creating its file: it has reported nothing yet
+        for metric in merged:
             for s in metric.samples:
                 if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
                     values[pid] = values.get(pid, 0.0) + s.value
@@ -139,8 +144,8 @@ def test_real_workers_share_item_pages_through_redis_and_drop_them_on_events_and
     metrics = tmp_path / "metrics"  # one file per worker: which worker answered what
     metrics.mkdir()
     log = tmp_path / "events.jsonl"
-    args = ("--api-key", KEY, "--events-log", str(log), "--rate-limit", "0")
-    args += ("--workers", "2", "--redis-url", redis_url)
+    args = ("--api-key", KEY, "--admin-key", ADMIN, "--events-log", str(log))
+    args += ("--rate-limit", "0", "--workers", "2", "--redis-url", redis_url)
     env = {"PROMETHEUS_MULTIPROC_DIR": str(metrics)}
     item = str(shop_data.items.ids[6])
     page = f"/v1/items/{item}/complements?k={MAX_K}"
@@ -189,8 +194,8 @@ def test_real_workers_share_item_pages_through_redis_and_drop_them_on_events_and
         # a reload asked of one worker: both serve the new model, never an old answer
         got = httpx.post(
             server.url + "/admin/reload",
-            json={"bundle": str(popularity_bundle)},
-            headers={"X-API-Key": KEY},
+            json={"bundle": popularity_bundle.name},
+            headers={"X-API-Key": ADMIN},
             timeout=30,
         )
         assert got.status_code == 200

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import KEY
+from tests.serving.conftest import ADMIN, ADMIN_AUTH, AUTH, KEY
 from xsell.data.shopdata import ShopData
 
 Client = Callable[..., TestClient]
-AUTH = {"X-API-Key": KEY}
 
 
 def _ids(answer: dict) -> list[str]:
@@ -77,16 +76,16 @@ def test_an_order_changes_answers_at_once_new_items_included(
     assert client.get("/v1/items/NEW-SKU/complements").status_code == 404
     before = client.get(f"/v1/items/{anchor}/complements", params={"k": 3}).json()
     assert "NEW-SKU" not in _ids(before)
-    top_count = int(before["items"][0]["reasons"][0].split()[3])
+    top_count = int(before["items"][0]["score"])  # a pair count: the measure is "count"
     # enough orders for the new pair to become the anchor's strongest complement
     orders = [{"type": "order", "items": [anchor, "NEW-SKU"], "customer": "new-customer"}]
     got = client.post("/v1/events", json={"events": orders * (top_count + 1)}, headers=AUTH)
     assert got.status_code == 202
     after = client.get(f"/v1/items/{anchor}/complements", params={"k": 3}).json()
     assert _ids(after)[0] == "NEW-SKU"
-    assert after["items"][0]["reasons"] == [
-        f"bought together in {top_count + 1} orders with {anchor}"
-    ]
+    assert after["items"][0]["score"] == top_count + 1
+    name = shop_data.item_names()[3]
+    assert after["items"][0]["reasons"][0].startswith(f"bought with '{name}' in ")
     new_item = client.get("/v1/items/NEW-SKU/complements", params={"k": 1}).json()
     assert _ids(new_item) == [anchor]
     history = client.get(
@@ -126,16 +125,19 @@ def test_reload_clears_the_cache_and_reports_versions(
     item = str(shop_data.items.ids[0])
     client.get(f"/v1/items/{item}/complements")
     old = client.get("/v1/model").json()["model_version"]
-    got = client.post("/admin/reload", json={"bundle": str(popularity_bundle)}, headers=AUTH)
+    got = client.post("/admin/reload", json={"bundle": "popularity"}, headers=ADMIN_AUTH)
     assert got.status_code == 200
     assert got.json()["previous_version"] == old
+    assert got.json()["bundle"] == "popularity"
     assert got.json()["model"] == "popularity"
     assert len(client.app.state.service.cache) == 0  # type: ignore[attr-defined]
     answer = client.get(f"/v1/items/{item}/complements").json()
     assert answer["model"] == "popularity" and answer["model_version"] != old
-    missing = client.post("/admin/reload", json={"bundle": "/no/such/bundle"}, headers=AUTH)
+    missing = client.post("/admin/reload", json={"bundle": "no-such-bundle"}, headers=ADMIN_AUTH)
     assert missing.status_code == 404
-    assert missing.json()["detail"].startswith("/no/such/bundle: not an xsell model bundle")
+    assert missing.json()["detail"].endswith(
+        "no-such-bundle: not an xsell model bundle (no model.json); create one with `xsell train`"
+    )
     assert client.get("/v1/model").json()["model"] == "popularity"
 
 

@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import KEY
+from tests.serving.conftest import ADMIN, ADMIN_AUTH, AUTH, KEY
 from tests.serving.oracle import refit_bundle, scores, suggestions
 from xsell.data.shopdata import ShopData
 from xsell.data.synthetic import SyntheticShop
 from xsell.serving.schemas import MAX_K
 
 Client = Callable[..., TestClient]
-AUTH = {"X-API-Key": KEY}
 #: Sorts after every catalog id, so it takes the same index live and refitted (same tie-breaks).
 NEW = "ZZ-NEW-SKU"
 

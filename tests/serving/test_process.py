@@ -16,16 +16,14 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import ROOT, need_module
-from tests.serving.conftest import KEY
+from tests.conftest import ROOT, need_module, wait_until
+from tests.serving.conftest import ADMIN, ADMIN_AUTH, AUTH, KEY
 from tests.serving.oracle import refit_bundle, scores, suggestions
 from tests.serving.server import Server
 from xsell.data.shopdata import ShopData
 from xsell.data.synthetic import SyntheticShop
 from xsell.serving.events import EventLog
 from xsell.serving.schemas import MAX_K
-
-AUTH = {"X-API-Key": KEY}
 
 
 def test_sigkill_then_restart_replays_acknowledged_orders_into_a_cooccurrence_model(
@@ -38,6 +36,7 @@ def test_sigkill_then_restart_replays_acknowledged_orders_into_a_cooccurrence_mo
     log = tmp_path / "events.jsonl"
     args = ("--api-key", KEY, "--events-log", str(log), "--rate-limit", "0")
     server = Server(cooccurrence_bundle, *args).start()
+    lock = threading.Lock()
     anchor = str(shop_data.items.ids[2])
     # Few new items, many orders each: their scores count the orders; the names sort after
     # the catalog's and first appear in this order, so refit and replay index them alike.
@@ -59,13 +58,15 @@ def test_sigkill_then_restart_replays_acknowledged_orders_into_a_cooccurrence_mo
                 except httpx.HTTPError:
                     return  # the server died mid-request: that event was never acknowledged
                 if got.status_code == 202:
-                    acknowledged.extend(got.json()["ids"])
+                    with lock:
+                        acknowledged.extend(got.json()["ids"])
                 n += 1
 
     senders = [threading.Thread(target=send, args=(w,)) for w in range(3)]
     for thread in senders:
         thread.start()
-    time.sleep(1.5)
+    # Kill once enough orders were acknowledged, however fast this machine is.
+    wait_until(lambda: len(acknowledged) > 20, "20 acknowledged orders")
     server.kill()
     stop.set()
     for thread in senders:
@@ -111,7 +112,8 @@ def test_sigkill_then_restart_replays_acknowledged_orders_into_a_cooccurrence_mo
 def test_reload_under_steady_load_fails_no_request(
     cooccurrence_bundle: Path, popularity_bundle: Path, shop_data: ShopData, tmp_path: Path
 ) -> None:
-    args = ("--api-key", KEY, "--events-log", str(tmp_path / "e.jsonl"), "--rate-limit", "0")
+    args = ("--api-key", KEY, "--admin-key", ADMIN, "--rate-limit", "0")
+    args += ("--events-log", str(tmp_path / "e.jsonl"))
     items = [str(i) for i in shop_data.items.ids[:20]]
     results: list[tuple[int, str]] = []
     stop = threading.Event()
@@ -137,11 +139,14 @@ def test_reload_under_steady_load_fails_no_request(
         for thread in clients:
             thread.start()
         reloads = []
-        with httpx.Client(base_url=server.url, timeout=30, headers=AUTH) as admin:
+        with httpx.Client(base_url=server.url, timeout=30, headers=ADMIN_AUTH) as admin:
             for bundle in [popularity_bundle, cooccurrence_bundle] * 3:
-                time.sleep(0.3)
-                reloads.append(admin.post("/admin/reload", json={"bundle": str(bundle)}))
-        time.sleep(0.3)
+                # Each reload lands while requests flow: 40 more answers since the last one.
+                seen = len(results)
+                wait_until(lambda seen=seen: len(results) >= seen + 40, "40 more answers")
+                reloads.append(admin.post("/admin/reload", json={"bundle": bundle.name}))
+        seen = len(results)
+        wait_until(lambda: len(results) >= seen + 40, "40 answers after the last reload")
         stop.set()
         for thread in clients:
             thread.join()
@@ -155,28 +160,39 @@ def test_reload_under_steady_load_fails_no_request(
 def test_two_workers_share_events_and_reloads(
     cooccurrence_bundle: Path, popularity_bundle: Path, shop_data: ShopData, tmp_path: Path
 ) -> None:
-    args = ("--api-key", KEY, "--events-log", str(tmp_path / "e.jsonl"), "--workers", "2")
+    args = ("--api-key", KEY, "--admin-key", ADMIN, "--workers", "2")
+    args += ("--events-log", str(tmp_path / "e.jsonl"))
     anchor = str(shop_data.items.ids[4])
     with Server(cooccurrence_bundle, *args) as server:
-        # each request may land on either worker: all must learn the order within a second
         got = httpx.post(
             server.url + "/v1/events",
             json={"type": "order", "items": [anchor, "SHARED-NEW"]},
             headers=AUTH,
         )
         assert got.status_code == 202
-        time.sleep(1.0)
+
+        def learned() -> bool:
+            # Fresh connections land on either worker: 40 answers in a row from both.
+            answers = [
+                httpx.get(server.url + "/v1/items/SHARED-NEW/complements?k=1") for _ in range(40)
+            ]
+            return all(
+                a.status_code == 200 and a.json()["items"][0]["item_id"] == anchor for a in answers
+            )
+
+        wait_until(learned, "both workers learned the order")
         with httpx.Client(base_url=server.url) as client:
-            answers = [client.get("/v1/items/SHARED-NEW/complements?k=1") for _ in range(40)]
-            assert all(a.status_code == 200 for a in answers)
-            assert {a.json()["items"][0]["item_id"] for a in answers} == {anchor}
             reload = client.post(
-                "/admin/reload", json={"bundle": str(popularity_bundle)}, headers=AUTH
+                "/admin/reload", json={"bundle": popularity_bundle.name}, headers=ADMIN_AUTH
             )
             assert reload.status_code == 200
-            time.sleep(1.0)
-            models = {client.get("/v1/model").json()["model"] for _ in range(40)}
-            assert models == {"popularity"}
+
+        def swapped() -> bool:
+            models = {httpx.get(server.url + "/v1/model").json()["model"] for _ in range(40)}
+            return models == {"popularity"}
+
+        wait_until(swapped, "both workers serve the reloaded bundle")
+        with httpx.Client(base_url=server.url) as client:
             metrics = client.get("/metrics").text
             assert 'xsell_events_accepted_total{type="order"} 1.0' in metrics
 
@@ -186,7 +202,8 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(
     bundle: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     need_module("schemathesis")
-    args = ("--api-key", KEY, "--events-log", str(tmp_path / "e.jsonl"), "--rate-limit", "0")
+    args = ("--api-key", KEY, "--admin-key", ADMIN, "--rate-limit", "0")
+    args += ("--events-log", str(tmp_path / "e.jsonl"))
     # positive_data_acceptance is left out: JSON Schema cannot say "min_price <= max_price",
     # so an inverted price band is schema-valid yet rightly answered 422 (asserted in test_api).
     # One Schemathesis worker: with two threads, Hypothesis' concurrent ast.parse calls hit a
@@ -198,7 +215,7 @@ def test_schemathesis_finds_no_server_error_or_schema_violation(
             [
                 sys.executable, "-m", "schemathesis.cli", "run", server.url + "/openapi.json",
                 "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-                "--header", f"X-API-Key: {KEY}", "--max-examples", "90",
+                "--header", f"X-API-Key: {ADMIN}", "--max-examples", "90",
                 "--seed", "1", "--workers", "1", "--no-color",
             ],
             cwd=ROOT, capture_output=True, text=True, timeout=280,

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from xsell.cli.app import app, console
-from xsell.errors import require
+from xsell.errors import InputFileError, require
 
 
 @app.command()
@@ -29,7 +29,30 @@ def serve(
         typer.Option(
             "--api-key",
             envvar="XSELL_API_KEYS",
-            help="Accepted API key (repeat for several); needed for events and admin calls.",
+            help="API key that may post events (repeat for several).",
+        ),
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option("--api-key-file", help="File of API keys, one per line (kept out of `ps`)."),
+    ] = None,
+    admin_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--admin-key",
+            envvar="XSELL_ADMIN_KEYS",
+            help="Admin key for /admin/reload (repeat for several); must differ from API keys.",
+        ),
+    ] = None,
+    admin_key_file: Annotated[
+        Path | None,
+        typer.Option("--admin-key-file", help="File of admin keys, one per line."),
+    ] = None,
+    bundle_root: Annotated[
+        Path | None,
+        typer.Option(
+            "--bundle-root",
+            help="Folder /admin/reload may load bundles from (default: the bundle's folder).",
         ),
     ] = None,
     events_log: Annotated[
@@ -62,7 +85,9 @@ def serve(
     settings = ServeSettings(
         bundle=bundle.resolve(),
         events_log=events_log.resolve() if events_log else None,
-        api_keys=tuple(api_key or ()),
+        api_keys=(*(api_key or ()), *_keys_from(api_key_file)),
+        admin_keys=(*(admin_key or ()), *_keys_from(admin_key_file)),
+        bundle_root=bundle_root.resolve() if bundle_root else None,
         rate_limit=rate_limit or None,
         cors_origins=tuple(cors_origin or ()),
         redis_url=redis_url,
@@ -77,8 +102,10 @@ def serve(
         f"({workers} worker{'s' if workers > 1 else ''}); events log {settings.events_path}",
         highlight=False,
     )
-    if not settings.api_keys:
-        console.print("no --api-key given: /v1/events and /admin/* will answer 401")
+    if not settings.api_keys and not settings.admin_keys:
+        console.print("no --api-key given: /v1/events will answer 401")
+    if not settings.admin_keys:
+        console.print("no --admin-key given: /admin/reload will answer 401")
     common = {"host": host, "port": port, "access_log": access_log, "log_level": "warning"}
     if workers == 1:
         uvicorn.run(create_app(settings), **common)  # type: ignore[attr-defined]
@@ -87,3 +114,14 @@ def serve(
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="xsell-metrics-"))
     factory = f"{app_from_env.__module__}:{app_from_env.__name__}"
     uvicorn.run(factory, factory=True, workers=workers, **common)  # type: ignore[attr-defined]
+
+
+def _keys_from(path: Path | None) -> tuple[str, ...]:
+    """The keys in a file, one per line (blank lines and ``#`` comments skipped)."""
+    if path is None:
+        return ()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"{path}: cannot read the key file: {exc}") from exc
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))

@@ -25,6 +25,8 @@ import json
 import math
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -37,7 +39,7 @@ import scipy.sparse as sp
 
 from xsell import __version__
 from xsell.data.idmap import IdMap
-from xsell.errors import InputFileError, ValidationError
+from xsell.errors import InputFileError, ValidationError, require
 from xsell.files import atomic_folder
 from xsell.models.items import ItemTable
 
@@ -64,7 +66,11 @@ def read_bundle_meta(path: str | Path) -> dict[str, Any]:
     """The ``model.json`` of a bundle (without loading the model)."""
     path = Path(path)
     meta_file = path / MODEL_FILE
-    if not meta_file.is_file():
+    try:
+        present = meta_file.is_file()
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot open the bundle ({exc.strerror})") from exc
+    if not present:
         raise InputFileError(
             f"{path}: not an xsell model bundle (no {MODEL_FILE}); create one with `xsell train`"
         )
@@ -90,20 +96,32 @@ def read_bundle_meta(path: str | Path) -> dict[str, Any]:
 def read_bundle(path: Path) -> Recommender:
     """The model stored in the bundle at ``path``; every file is read as data."""
     meta = read_bundle_meta(path)
+    return _read_from(path, meta)
+
+
+#: What reading a damaged file of a bundle raises (each is reported naming the file).
+_DAMAGED = (
+    OSError,
+    ValueError,
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    EOFError,
+    zipfile.BadZipFile,
+    pa.ArrowException,
+)
+
+
+@contextmanager
+def _reading(file: Path) -> Iterator[None]:
+    """Report any failure inside as an :class:`InputFileError` that names ``file``."""
     try:
-        return _read_from(path, meta)
+        yield
     except InputFileError:
         raise
-    except (
-        OSError,
-        ValueError,
-        KeyError,
-        TypeError,
-        IndexError,
-        zipfile.BadZipFile,
-        pa.ArrowException,
-    ) as exc:
-        raise InputFileError(f"{path}: the bundle is damaged or incomplete: {exc}") from exc
+    except _DAMAGED as exc:
+        raise InputFileError(f"{file}: damaged or incomplete bundle file ({exc})") from exc
 
 
 # ---------------------------------------------------------------- writing
@@ -252,20 +270,24 @@ def _plain(value: Any) -> Any:
 def _read_from(path: Path, meta: dict[str, Any]) -> Recommender:
     from xsell.models.registry import make_model
 
-    model = make_model(str(meta["model"]), **_params(meta.get("params", {})))
-    items = ItemTable.from_arrow(pq.read_table(path / ITEMS_FILE))
-    customers = pq.read_table(path / CUSTOMERS_FILE).column("customer_id").to_pylist()
-    with np.load(path / ARRAYS_FILE, allow_pickle=False) as stored:
+    with _reading(path / MODEL_FILE):
+        model = make_model(str(meta["model"]), **_params(meta.get("params", {})))
+    with _reading(path / ITEMS_FILE):
+        items = ItemTable.from_arrow(pq.read_table(path / ITEMS_FILE))
+    with _reading(path / CUSTOMERS_FILE):
+        customers = pq.read_table(path / CUSTOMERS_FILE).column("customer_id").to_pylist()
+    with _reading(path / ARRAYS_FILE), np.load(path / ARRAYS_FILE, allow_pickle=False) as stored:
         arrays = {name: stored[name] for name in stored.files}
-    model.items_ = items
-    model.users_ = IdMap(customers)
-    model.history_ = _get_sparse("history_", arrays) if "history_.data" in arrays else None
-    model.fitted_on_ = meta.get("fitted_on")
-    model.fit_seconds_ = float(meta.get("fit_seconds", 0.0))
-    model.n_items_known_ = int(meta.get("n_items_learned", len(items)))
-    model.n_users_known_ = int(meta.get("n_customers_learned", len(customers)))
-    state = {key: _decode(spec, path, arrays) for key, spec in meta.get("state", {}).items()}
-    model._set_state(state)
+    with _reading(path / MODEL_FILE):
+        model.items_ = items
+        model.users_ = IdMap(customers)
+        model.history_ = _get_sparse("history_", arrays) if "history_.data" in arrays else None
+        model.fitted_on_ = meta.get("fitted_on")
+        model.fit_seconds_ = float(meta.get("fit_seconds", 0.0))
+        model.n_items_known_ = int(meta.get("n_items_learned", len(items)))
+        model.n_users_known_ = int(meta.get("n_customers_learned", len(customers)))
+        state = {key: _decode(spec, path, arrays) for key, spec in meta.get("state", {}).items()}
+        model._set_state(state)
     return model
 
 
@@ -298,9 +320,11 @@ def _decode(spec: dict[str, Any], path: Path, arrays: dict[str, np.ndarray]) -> 
     if "sparse" in spec:
         return _get_sparse(spec["sparse"], arrays)
     if "items" in spec:
-        return ItemTable.from_arrow(pq.read_table(path / spec["items"]))
+        with _reading(path / spec["items"]):
+            return ItemTable.from_arrow(pq.read_table(path / spec["items"]))
     if "frame" in spec:
-        frame = pq.read_table(path / spec["frame"]).to_pandas()
+        with _reading(path / spec["frame"]):
+            frame = pq.read_table(path / spec["frame"]).to_pandas()
         for column in spec.get("tuple_columns", []):
             frame[column] = frame[column].map(lambda v: tuple(str(i) for i in v))
         return frame
@@ -315,9 +339,13 @@ def _decode(spec: dict[str, Any], path: Path, arrays: dict[str, np.ndarray]) -> 
         values = [_decode(v, path, arrays) for v in spec["list"]]
         return tuple(values) if spec.get("tuple") else values
     if "lightgbm" in spec:
-        import lightgbm as lgb
-
-        return lgb.Booster(model_str=(path / spec["lightgbm"]).read_text(encoding="utf-8"))
+        lgb: Any = require("lightgbm", "models")
+        with _reading(path / spec["lightgbm"]):
+            text = (path / spec["lightgbm"]).read_text(encoding="utf-8")
+            try:
+                return lgb.Booster(model_str=text)
+            except lgb.basic.LightGBMError as exc:
+                raise ValueError(str(exc)) from exc
     raise InputFileError(f"{path / MODEL_FILE}: unknown kind of stored state {sorted(spec)}")
 
 

@@ -143,7 +143,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     service = Service(
         settings=settings,
         metrics=metrics,
-        gate=Gatekeeper(settings.api_keys, settings.rate_limit),
+        gate=Gatekeeper(settings.api_keys, settings.rate_limit, settings.admin_keys),
     )
 
     @contextlib.asynccontextmanager
@@ -259,7 +259,7 @@ def _health_router(service: Service) -> APIRouter:
         return {
             "model": model.name,
             "model_version": served.version,
-            "bundle": str(served.bundle),
+            "bundle": bundle_name(service.settings.root, served.bundle),
             "params": meta.get("params", {}),
             "fitted_on": meta.get("fitted_on"),
             "saved_at": meta.get("saved_at"),
@@ -285,16 +285,11 @@ class _OptionalKeyRoute(APIRoute):
         super().__init__(*args, **kwargs)
 
 
-def _reader(service: Service) -> Any:
+def _access(service: Service, role: str) -> Any:
+    """A dependency checking the request's key for ``role`` (read, write or admin)."""
+
     async def check(key: Annotated[str | None, Depends(api_key_header)]) -> str | None:
-        return service.gate.check(key, required=False)
-
-    return check
-
-
-def _writer(service: Service) -> Any:
-    async def check(key: Annotated[str | None, Depends(api_key_header)]) -> str | None:
-        return service.gate.check(key, required=True)
+        return service.gate.check(key, role)
 
     return check
 
@@ -303,7 +298,7 @@ def _items_router(service: Service) -> APIRouter:
     router = APIRouter(
         prefix="/v1",
         tags=["recommendations"],
-        dependencies=[Depends(_reader(service))],
+        dependencies=[Depends(_access(service, "read"))],
         route_class=_OptionalKeyRoute,
     )
 
@@ -416,7 +411,7 @@ def _basket_router(service: Service) -> APIRouter:
     router = APIRouter(
         prefix="/v1",
         tags=["recommendations"],
-        dependencies=[Depends(_reader(service))],
+        dependencies=[Depends(_access(service, "read"))],
         route_class=_OptionalKeyRoute,
     )
 
@@ -449,7 +444,9 @@ def _basket_router(service: Service) -> APIRouter:
 
 
 def _events_router(service: Service) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(_writer(service))])
+    router = APIRouter(
+        prefix="/v1", tags=["events"], dependencies=[Depends(_access(service, "write"))]
+    )
 
     @router.post(
         "/events",
@@ -483,35 +480,65 @@ def _events_router(service: Service) -> APIRouter:
 
 
 def _admin_router(service: Service) -> APIRouter:
-    router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(_writer(service))])
+    router = APIRouter(
+        prefix="/admin", tags=["admin"], dependencies=[Depends(_access(service, "admin"))]
+    )
 
     @router.post(
         "/reload",
         response_model=ReloadOut,
         summary="Load a bundle and swap it in; requests in flight finish on the old model",
         responses={
-            404: {"model": ErrorOut, "description": "No readable model bundle at that path"},
+            403: {"model": ErrorOut, "description": "Not an admin key, or outside the bundle root"},
+            404: {"model": ErrorOut, "description": "No model bundle at that path"},
+            422: {"model": ErrorOut, "description": "A damaged or unreadable bundle (file named)"},
             **ERRORS,
         },
     )
     async def reload(body: Annotated[ReloadIn | None, Body()] = None) -> dict[str, Any]:
         state = service.model_state
         previous = state.current
-        bundle = Path(body.bundle) if body is not None and body.bundle else previous.bundle
+        asked = body.bundle if body is not None and body.bundle else None
+        bundle = inside_root(service.settings.root, asked) if asked else previous.bundle
         started = time.perf_counter()
         try:
             served, _ = await service.swap_in(bundle, announce=True)
         except InputFileError as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+            code = status.HTTP_422_UNPROCESSABLE_CONTENT
+            if "not an xsell model bundle" in str(exc):
+                code = status.HTTP_404_NOT_FOUND
+            raise HTTPException(code, str(exc)) from exc
         return {
             "model": served.model.name,
             "model_version": served.version,
             "previous_version": previous.version,
-            "bundle": str(served.bundle),
+            "bundle": bundle_name(service.settings.root, served.bundle),
             "seconds": round(time.perf_counter() - started, 3),
         }
 
     return router
+
+
+def inside_root(root: Path, asked: str) -> Path:
+    """The bundle ``asked`` for (relative to ``root``, or absolute), refused outside ``root``."""
+    path = Path(asked)
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"bundle {asked!r} is outside the bundle root; this server loads bundles from "
+            "its --bundle-root folder only",
+        )
+    return resolved
+
+
+def bundle_name(root: Path, bundle: Path) -> str:
+    """A bundle as its clients see it: its path inside the bundle root, never the full path."""
+    resolved = Path(bundle).resolve()
+    try:
+        return str(resolved.relative_to(root))
+    except ValueError:
+        return resolved.name
 
 
 #: Environment variable through which ``xsell serve --workers N`` hands settings to workers.
@@ -532,9 +559,9 @@ def app_from_env() -> FastAPI:
     import os
 
     values = orjson.loads(os.environ[SETTINGS_ENV])
-    for name in ("bundle", "events_log", "rules_store"):
+    for name in ("bundle", "events_log", "rules_store", "bundle_root"):
         if values.get(name) is not None:
             values[name] = Path(values[name])
-    for name in ("api_keys", "cors_origins"):
+    for name in ("api_keys", "admin_keys", "cors_origins"):
         values[name] = tuple(values.get(name) or ())
     return create_app(ServeSettings(**values))

@@ -181,7 +181,9 @@ class ModelOut(BaseModel):
 
 class ReloadIn(_Strict):
     bundle: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = Field(
-        None, description="Bundle directory to serve; default: the one being served."
+        None,
+        description="Bundle folder to serve, relative to the server's bundle root (or an "
+        "absolute path inside it); default: the one being served.",
     )
 
 

@@ -23,8 +23,14 @@ class ServeSettings:
         Append-only JSON-lines file of live events; default ``<bundle>.events.jsonl``
         next to the bundle. Replayed into the model on start and on reload.
     api_keys:
-        Accepted API keys. ``/admin/*`` and ``/v1/events`` need one; reads accept
-        none, but a wrong key is refused.
+        Keys that may post events (``/v1/events``); reads accept none, but a wrong
+        key is refused.
+    admin_keys:
+        Keys for ``/admin/*`` (reloading a bundle), distinct from ``api_keys`` so
+        that a client that posts events cannot swap the model.
+    bundle_root:
+        ``/admin/reload`` loads only bundles inside this folder (default: the
+        served bundle's parent folder).
     rate_limit:
         Requests per second allowed per API key (token bucket of ``2 x`` that
         size); ``None`` turns the limit off. Anonymous reads are not limited.
@@ -52,6 +58,8 @@ class ServeSettings:
     bundle: Path
     events_log: Path | None = None
     api_keys: tuple[str, ...] = ()
+    admin_keys: tuple[str, ...] = ()
+    bundle_root: Path | None = None
     rate_limit: float | None = 100.0
     cors_origins: tuple[str, ...] = ()
     redis_url: str | None = None
@@ -71,9 +79,19 @@ class ServeSettings:
             raise ValidationError(f"max_basket must be at least 1, got {self.max_basket}")
         if self.max_events < 1:
             raise ValidationError(f"max_events must be at least 1, got {self.max_events}")
-        for key in self.api_keys:
+        for key in (*self.api_keys, *self.admin_keys):
             if len(key) < 8:
                 raise ValidationError("every API key needs at least 8 characters")
+        if set(self.api_keys) & set(self.admin_keys):
+            raise ValidationError(
+                "an admin key must differ from every API key (events keys cannot reload models)"
+            )
+
+    @property
+    def root(self) -> Path:
+        """The folder whose bundles ``/admin/reload`` may load (resolved)."""
+        root = self.bundle_root if self.bundle_root is not None else Path(self.bundle).parent
+        return Path(root).resolve()
 
     @property
     def events_path(self) -> Path:

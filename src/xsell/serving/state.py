@@ -65,15 +65,8 @@ class ServedModel:
                 self.touched[item] = end
                 touched.add(item)
         if baskets and self.live_updates:
-            update = getattr(self.model, "update", None)
-            if update is None:
-                self.live_updates = False
-            else:
-                try:
-                    update(baskets, users)
-                    self.orders_learned += len(baskets)
-                except NotImplementedError:
-                    self.live_updates = False
+            self.model.update(baskets, users)
+            self.orders_learned += len(baskets)
         if events:
             self.applied_offset = max(self.applied_offset, events[-1][1])
         return touched
