@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import ADMIN, ADMIN_AUTH, AUTH, KEY
+from tests.serving.conftest import ADMIN_AUTH, AUTH
 from xsell.data.shopdata import ShopData
 
 Client = Callable[..., TestClient]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import ADMIN, ADMIN_AUTH, AUTH, KEY
+from tests.serving.conftest import AUTH
 from tests.serving.oracle import refit_bundle, scores, suggestions
 from xsell.data.shopdata import ShopData
 from xsell.data.synthetic import SyntheticShop
