@@ -30,8 +30,8 @@ def confidence(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndarray
 
 
 def lift(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndarray:
-    """Lift: ``confidence / s(C)``; 1 means independence, above 1 a complement. Range [0, inf)."""
-    return s_ac / s_a / s_c
+    """Lift: ``s(A∪C) / (s(A) s(C))``; 1 means independence, above 1 a complement. Range [0, inf)."""
+    return s_ac / (s_a * s_c)
 
 
 def leverage(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndarray:
@@ -106,8 +106,10 @@ def inclusion(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndarray:
 
 
 #: Name -> measure of how strongly two items go together (co-occurrence models, category
-#: affinity); each a function of the same three supports. Their trade-offs: ``support``
-#: and ``confidence`` favour best sellers, ``lift`` favours rare pairs (give it a floor of
+#: affinity); each a function of the same three supports. All but ``support`` and ``lift``
+#: are ratios of supports, so basket counts give the same values; ``lift`` takes counts with
+#: ``s_ac`` scaled by the number of baskets. Their trade-offs: ``support`` and
+#: ``confidence`` favour best sellers, ``lift`` favours rare pairs (give it a floor of
 #: co-purchases), ``jaccard``, ``cosine`` and ``inclusion`` sit in between.
 SIMILARITIES: Final[dict[str, Metric]] = {
     f.__name__: f for f in (support, confidence, lift, jaccard, cosine, inclusion, kulczynski)

@@ -40,7 +40,7 @@ def similarity_from_counts(
     """Item x item similarities (row ``a``, column ``b``) from counts, supports on the diagonal.
 
     Every measure but ``count`` is the :data:`xsell.mining.metrics.SIMILARITIES`
-    function of the pair's supports (shares of ``n_baskets``): ``confidence`` is
+    function of the pair's basket counts: ``confidence`` is
     directional, P(b | a); ``lift`` P(a, b) / (P(a) P(b)); ``jaccard``, ``cosine``
     and ``inclusion`` normalise the overlap by the union, the geometric mean and
     the smaller item. The diagonal and pairs below ``min_count`` are dropped.
@@ -58,8 +58,9 @@ def similarity_from_counts(
     if measure == "count":
         value = c
     else:
-        n = float(n_baskets)
-        value = SIMILARITIES[measure](support[rows] / n, support[cols] / n, c / n)
+        # Counts, not shares: the ratio measures are the same, and no division by N rounds.
+        together = c * float(n_baskets) if measure == "lift" else c
+        value = SIMILARITIES[measure](support[rows], support[cols], together)
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
     # Indices stay in the product's order; prune_rows sorts what it keeps.
