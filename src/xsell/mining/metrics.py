@@ -30,7 +30,7 @@ def confidence(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndarray
 
 
 def lift(s_a: np.ndarray, s_c: np.ndarray, s_ac: np.ndarray) -> np.ndarray:
-    """Lift: ``s(A∪C) / (s(A) s(C))``; 1 means independence, above 1 a complement. Range [0, inf)."""
+    """Lift: ``s(A∪C) / (s(A) s(C))``; 1 is independence, above 1 a complement. Range [0, inf)."""
     return s_ac / (s_a * s_c)
 
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any, Final
+
 import numba
 import numpy as np
 import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
+from xsell.mining import metrics
+
+#: Pair measures :func:`measured_pairs` computes, by code (the formulas of mining.metrics).
+PAIR_MEASURES: Final = ("count", "confidence", "lift", "jaccard", "cosine", "inclusion")
+# Scalar versions of the same functions (compiled on first use), called inside the kernel.
+_confidence: Any = numba.njit(metrics.confidence)
+_lift: Any = numba.njit(metrics.lift)
+_jaccard: Any = numba.njit(metrics.jaccard)
+_cosine: Any = numba.njit(metrics.cosine)
+_inclusion: Any = numba.njit(metrics.inclusion)
 
 
 @numba.njit(cache=True)
@@ -29,6 +41,109 @@ def _top_k_mask(
             keep[start + ties[order[room:]]] = False
         keep[start + np.flatnonzero(values < kth)] = False
     return keep
+
+
+@numba.njit(cache=True)
+def _measure_rows(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    support: np.ndarray,
+    n: float,
+    code: int,
+    min_count: float,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """Per row: the measure of every off-diagonal pair seen at least ``min_count`` times,
+    then the ``k`` largest (``k < 0``: all; ties at the k-th value keep the lower columns)."""
+    n_rows = len(indptr) - 1
+    out_indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    out_indices = np.empty(len(indices), dtype=indices.dtype)
+    out_data = np.empty(len(indices), dtype=np.float64)
+    values = np.empty(len(indices), dtype=np.float64)
+    columns = np.empty(len(indices), dtype=np.int64)
+    at = 0
+    for row in range(n_rows):
+        found = 0
+        sa = support[row]
+        for j in range(indptr[row], indptr[row + 1]):
+            col = indices[j]
+            c = np.float64(data[j])
+            if col == row or c < min_count or c <= 0:
+                continue
+            sb = support[col]
+            if code == 0:
+                value = c
+            elif code == 1:
+                value = _confidence(sa, sb, c)
+            elif code == 2:
+                value = _lift(sa, sb, c * n)
+            elif code == 3:
+                value = _jaccard(sa, sb, c)
+            elif code == 4:
+                value = _cosine(sa, sb, c)
+            else:
+                value = _inclusion(sa, sb, c)
+            values[found] = value
+            columns[found] = col
+            found += 1
+        if k < 0 or found <= k:
+            out_indices[at : at + found] = columns[:found]
+            out_data[at : at + found] = values[:found]
+            at += found
+            out_indptr[row + 1] = at
+            continue
+        kth = -np.partition(-values[:found], k - 1)[k - 1]
+        room = k - int(np.sum(values[:found] > kth))
+        # Among the entries tied with the k-th value, the lowest columns are kept.
+        tied = np.flatnonzero(values[:found] == kth)
+        cut = np.inf
+        if len(tied) > room:
+            cut = np.sort(columns[:found][tied])[room - 1] if room > 0 else -1.0
+        for j in range(found):
+            v = values[j]
+            if v > kth or (v == kth and columns[j] <= cut):
+                out_indices[at] = columns[j]
+                out_data[at] = v
+                at += 1
+        out_indptr[row + 1] = at
+    return out_indptr, out_indices[:at], out_data[:at]
+
+
+def measured_pairs(
+    counts: sp.csr_matrix, n_baskets: float, measure: str, min_count: float, k: int | None
+) -> sp.csr_matrix:
+    """Item x item measures from pair counts (supports on the diagonal), top ``k`` per row.
+
+    One pass over the counts: no matrix of every pair's measure is built before
+    pruning (on Instacart's 11.5 M pairs that took three times the product itself).
+    Rows come out with sorted indices.
+    """
+    counts = sp.csr_matrix(counts)
+    support = counts.diagonal().astype(np.float64)
+    indptr, indices, data = _measure_rows(
+        counts.indptr.astype(np.int64),
+        counts.indices,
+        counts.data,
+        support,
+        float(n_baskets),
+        PAIR_MEASURES.index(measure),
+        float(min_count),
+        -1 if k is None else int(k),
+    )
+    out = sp.csr_matrix((data, indices, indptr), shape=counts.shape)
+    if not counts.has_sorted_indices:
+        out.sort_indices()
+    out.has_sorted_indices = True
+    return out
+
+
+def sorted_symmetric(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """A symmetric CSR with sorted indices, through a transpose (cheaper than sorting rows)."""
+    csc = sp.csr_matrix(matrix).tocsc()
+    out = sp.csr_matrix((csc.data, csc.indices, csc.indptr), shape=matrix.shape)
+    out.has_sorted_indices = True
+    return out
 
 
 def prune_rows(matrix: sp.csr_matrix, k: int | None) -> sp.csr_matrix:

@@ -17,11 +17,12 @@ import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
-from xsell.mining.metrics import SIMILARITIES
 from xsell.models._sparse import (
+    PAIR_MEASURES,
     basket_weights,
-    prune_rows,
+    measured_pairs,
     replace_rows,
+    sorted_symmetric,
     sparse_scores,
     summed_evidence,
 )
@@ -30,41 +31,28 @@ from xsell.models.fallback import popular_reason
 from xsell.models.items import ItemTable
 from xsell.models.params import integer, number, one_of, param
 
-MEASURES: Final = ("count", "confidence", "lift", "jaccard", "cosine", "inclusion")
+MEASURES: Final = PAIR_MEASURES
 AGGREGATES: Final = ("sum", "max")
 
 
 def similarity_from_counts(
-    counts: sp.csr_matrix, n_baskets: float, measure: str, min_count: float = 1.0
+    counts: sp.csr_matrix,
+    n_baskets: float,
+    measure: str,
+    min_count: float = 1.0,
+    neighbours: int | None = None,
 ) -> sp.csr_matrix:
     """Item x item similarities (row ``a``, column ``b``) from counts, supports on the diagonal.
 
-    Every measure but ``count`` is the :data:`xsell.mining.metrics.SIMILARITIES`
-    function of the pair's basket counts: ``confidence`` is
-    directional, P(b | a); ``lift`` P(a, b) / (P(a) P(b)); ``jaccard``, ``cosine``
-    and ``inclusion`` normalise the overlap by the union, the geometric mean and
-    the smaller item. The diagonal and pairs below ``min_count`` are dropped.
+    Every measure but ``count`` is the :mod:`xsell.mining.metrics` function of the
+    pair's basket counts: ``confidence`` is directional, P(b | a); ``lift`` P(a, b) /
+    (P(a) P(b)); ``jaccard``, ``cosine`` and ``inclusion`` normalise the overlap by
+    the union, the geometric mean and the smaller item. The diagonal and pairs below
+    ``min_count`` are dropped; each row keeps its ``neighbours`` strongest partners.
     """
     if measure not in MEASURES:
         raise ValidationError(f"measure must be one of {list(MEASURES)}, got {measure!r}")
-    counts = sp.csr_matrix(counts)
-    support = counts.diagonal().astype(np.float64)
-    n_rows = counts.shape[0]
-    # Mask the CSR arrays directly: a COO round trip sorts all (11.5 M on Instacart) pairs.
-    every_row = np.repeat(np.arange(n_rows, dtype=np.int32), np.diff(counts.indptr))
-    keep = (every_row != counts.indices) & (counts.data >= min_count) & (counts.data > 0)
-    rows, cols = every_row[keep], counts.indices[keep]
-    c = counts.data[keep].astype(np.float64)
-    if measure == "count":
-        value = c
-    else:
-        # Counts, not shares: the ratio measures are the same, and no division by N rounds.
-        together = c * float(n_baskets) if measure == "lift" else c
-        value = SIMILARITIES[measure](support[rows], support[cols], together)
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
-    # Indices stay in the product's order; prune_rows sorts what it keeps.
-    return sp.csr_matrix((value, cols, indptr), shape=counts.shape)
+    return measured_pairs(counts, n_baskets, measure, min_count, neighbours)
 
 
 @dataclass
@@ -107,18 +95,19 @@ class Cooccurrence(Recommender):
 
     def _fit(self, data: ShopData) -> None:
         weights = basket_weights(data, self.half_life_days)
-        x = data.basket_item
-        weighted = sp.csr_matrix(x.multiply(weights[:, None].astype(np.float32)), dtype=np.float32)
-        self.counts_ = sp.csr_matrix(x.T.tocsr() @ weighted, dtype=np.float32)
+        x = sp.csr_matrix(data.basket_item, dtype=np.float32)
+        weighted = x if self.half_life_days is None else x.multiply(weights[:, None]).tocsr()
+        product = sp.csr_matrix(x.T.tocsr() @ sp.csr_matrix(weighted, dtype=np.float32))
         # Sorted rows let ``reasons`` find a pair by binary search (serving hot path).
-        self.counts_.sort_indices()
+        self.counts_ = sorted_symmetric(product.astype(np.float32, copy=False))
         self.n_baskets_ = float(weights.sum())
         self.similarity_ = self._similarity(self.counts_)
         self.supports_ = (self.counts_, self.counts_.diagonal().astype(np.float64))
 
     def _similarity(self, counts: sp.csr_matrix) -> sp.csr_matrix:
-        full = similarity_from_counts(counts, self.n_baskets_, self.measure, self.min_count)
-        return prune_rows(full, self.neighbours)
+        return similarity_from_counts(
+            counts, self.n_baskets_, self.measure, self.min_count, self.neighbours
+        )
 
     def _update(self, baskets: sp.csr_matrix, users: np.ndarray) -> None:
         """Add the new orders' pair counts and recompute the rows of the items they touch.
