@@ -56,12 +56,24 @@ def sweep_leftovers(target: Path) -> list[Path]:
     return removed
 
 
+def umask_mode(mode: int) -> int:
+    """``mode`` as the process's umask leaves it (``0o777`` -> ``0o755`` under umask 022)."""
+    current = os.umask(0)
+    os.umask(current)
+    return mode & ~current
+
+
 @contextmanager
 def atomic_folder(target: Path) -> Iterator[Path]:
-    """A fresh folder to fill; on success it replaces ``target`` (a folder) in one rename."""
+    """A fresh folder to fill; on success it replaces ``target`` (a folder) in one rename.
+
+    The folder gets the permissions a plain ``mkdir`` would (``mkdtemp`` makes it
+    private, which would hide a bundle from the server's user).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_leftovers(target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-{os.getpid()}-", dir=target.parent))
+    tmp.chmod(umask_mode(0o777))
     try:
         yield tmp
         old = None
@@ -90,3 +102,11 @@ def atomic_file(target: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomically(target: Path, content: str | bytes) -> Path:
+    """Write ``content`` to ``target`` through :func:`atomic_file` (text as UTF-8)."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    with atomic_file(target) as tmp:
+        tmp.write_bytes(data)
+    return target

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import uuid
 from collections.abc import Sequence
@@ -16,6 +14,7 @@ from rich.table import Table
 
 from xsell.data.store import Store
 from xsell.errors import StoreError, ValidationError, require
+from xsell.files import write_atomically
 
 LEADERBOARD_TABLE = """CREATE TABLE IF NOT EXISTS leaderboards (
     run_id VARCHAR PRIMARY KEY, created_at TIMESTAMP, protocol VARCHAR, split VARCHAR,
@@ -201,11 +200,11 @@ class Leaderboard:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         written: dict[str, Path | None] = {
-            "json": _atomic_write(folder / "leaderboard.json", self.to_json()),
-            "markdown": _atomic_write(folder / "leaderboard.md", self.to_markdown()),
+            "json": write_atomically(folder / "leaderboard.json", self.to_json()),
+            "markdown": write_atomically(folder / "leaderboard.md", self.to_markdown()),
         }
         figure = self.figure()
-        written["html"] = _atomic_write(
+        written["html"] = write_atomically(
             folder / "leaderboard.html", figure.to_html(include_plotlyjs=True, full_html=True)
         )
         written["png"] = None
@@ -215,7 +214,7 @@ class Leaderboard:
             except Exception:  # kaleido missing, or no browser for it offline
                 image = None
             if image:
-                written["png"] = _atomic_write(folder / "leaderboard.png", image)
+                written["png"] = write_atomically(folder / "leaderboard.png", image)
         return written
 
     # ------------------------------------------------------------ store
@@ -270,19 +269,6 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}"
     return str(value)
-
-
-def _atomic_write(path: Path, content: str | bytes) -> Path:
-    data = content.encode() if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def check_rank_metric(name: str, ks: Sequence[int]) -> None:

@@ -26,21 +26,25 @@ from xsell.progress import progress_bar
 #: or a list of choices.
 Range = tuple[Any, ...] | list[Any]
 
-#: Default search spaces per model; parameters a model does not have are dropped.
+#: Default search spaces per model: every name is a hyper-parameter of that model (a test
+#: checks it), and every parameter listed moves the answers.
 SPACES: Final[dict[str, dict[str, Range]]] = {
     "popularity": {"half_life_days": (7.0, 720.0, "log")},
     "cooccurrence": {
         "measure": ["count", "confidence", "lift", "jaccard", "cosine", "inclusion"],
+        "min_count": (1, 10),
+        "neighbours": (10, 1000, "log"),
         "half_life_days": (14.0, 1000.0, "log"),
-        "top_k": (20, 400, "log"),
+        "aggregate": ["sum", "max"],
     },
     "itemknn": {
         "weighting": ["none", "tfidf", "bm25"],
-        "k": (10, 400, "log"),
-        "neighbors": (10, 400, "log"),
-        "shrink": (0.0, 50.0),
+        "neighbours": (10, 1000, "log"),
+        "k1": (0.1, 200.0, "log"),
+        "b": (0.0, 1.0),
+        "source": ["baskets", "customers"],
     },
-    "userknn": {"k": (10, 400, "log"), "neighbors": (10, 400, "log"), "shrink": (0.0, 50.0)},
+    "userknn": {"neighbours": (5, 500, "log"), "idf": [True, False]},
     "personal": {"half_life_days": (7.0, 720.0, "log")},
     "als": {
         "factors": (16, 256, "log"),
@@ -55,7 +59,13 @@ SPACES: Final[dict[str, dict[str, Range]]] = {
         "iterations": (20, 200, "log"),
     },
     "rules": {"min_support": (1e-4, 1e-2, "log"), "min_confidence": (0.01, 0.5, "log")},
-    "content": {"text_weight": (0.0, 1.0)},
+    "content": {
+        "text_weight": (0.0, 1.0),
+        "category_weight": (0.0, 1.0),
+        "brand_weight": (0.0, 1.0),
+        "price_weight": (0.0, 1.0),
+        "history_weight": (0.0, 1.0),
+    },
 }
 
 
@@ -118,19 +128,17 @@ def parse_literal(text: str) -> Any:
 def search_space(model: str, space: Mapping[str, Range] | None = None) -> dict[str, Range]:
     """Ranges to search for ``model``: ``space`` if given, else its default; checked against it."""
     known = set(model_parameters(model))
-    if space:
-        unknown = sorted(set(space) - known)
-        if unknown:
-            raise ValidationError(
-                f"model {model!r} has no parameter {', '.join(map(repr, unknown))}; "
-                f"its parameters are {sorted(known)}"
-            )
-        return dict(space)
-    chosen = {k: v for k, v in SPACES.get(model, {}).items() if k in known}
+    chosen = dict(space) if space else dict(SPACES.get(model, {}))
     if not chosen:
         raise ValidationError(
             f"no default search space for model {model!r}; give ranges such as "
             f"--space name=low:high for its parameters {sorted(known)}"
+        )
+    unknown = sorted(set(chosen) - known)
+    if unknown:
+        raise ValidationError(
+            f"model {model!r} has no parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters are {sorted(known)}"
         )
     return chosen
 

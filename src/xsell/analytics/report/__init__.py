@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -11,6 +9,7 @@ from typing import Final
 from xsell.analytics.report.content import STEPS, ReportContent, collect
 from xsell.data.store import Store
 from xsell.errors import ValidationError
+from xsell.files import write_atomically
 from xsell.progress import Reporter, SilentReporter
 
 FORMATS: Final = ("html", "md")
@@ -64,22 +63,10 @@ def build_report(
         reporter.step("drawing charts", 0)
         text, images = render_markdown(content, out)
         charts = len(images)
-    _atomic_write(out, text)
+    write_atomically(out, text)
     reporter.step("written", 1)
     return ReportResult(out, fmt, charts, images, content)
 
 
 #: Progress steps of :func:`build_report`.
 TOTAL_STEPS: Final = STEPS + 1
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
