@@ -359,3 +359,85 @@ def test_health_model_info_and_prometheus_counts(
     assert f'xsell_http_requests_total{{method="GET",{route},status="404"}} 1.0' in text
     assert 'xsell_cache_lookups_total{result="hit"} 2.0' in text
     assert f"xsell_http_request_seconds_count{{{route}}} 4.0" in text
+
+
+#: Bad requests and what the answer must say (status, a piece of the message); never a 500.
+BAD_REQUESTS = [
+    ("POST", "/v1/recommendations/basket", '{"items": ["SKU00001"], "k": 1e400}', 422, "finite"),
+    ("POST", "/v1/recommendations/basket", '{"items": ["SKU00001"], "k": NaN}', 422, "finite"),
+    ("POST", "/v1/recommendations/basket", '{"items": ["SKU00001"], "k": 2.5}', 422, "integer"),
+    (
+        "POST",
+        "/v1/recommendations/basket",
+        '{"items": ["SKU00001"], "min_price": NaN}',
+        422,
+        "finite",
+    ),
+    (
+        "POST",
+        "/v1/recommendations/basket",
+        '{"items": ["SKU00001"], "max_price": -Infinity}',
+        422,
+        "finite",
+    ),
+    ("POST", "/v1/recommendations/basket", '{"items": ["\\ud800"]}', 422, "unicode"),
+    (
+        "POST",
+        "/v1/recommendations/basket",
+        '{"items": ["SKU00001"], "customer": "\\udfff"}',
+        422,
+        "unicode",
+    ),
+    (
+        "POST",
+        "/v1/recommendations/basket",
+        '{"items": ["SKU00001"], "deny": ["\\ud83d"]}',
+        422,
+        "unicode",
+    ),
+    ("POST", "/v1/recommendations/basket", '{"items": ["SKU00001"]', 422, "JSON"),
+    ("POST", "/v1/recommendations/basket", "", 422, "Field required"),
+    ("POST", "/v1/recommendations/basket", "[1, 2]", 422, "valid dictionary"),
+    ("POST", "/v1/recommendations/basket", '{"items": {"a": 1}}', 422, "valid list"),
+    ("POST", "/v1/recommendations/basket", '{"items": [1]}', 422, "valid string"),
+    (
+        "POST",
+        "/v1/recommendations/basket",
+        '{"items": ["SKU00001"], "min_price": false}',
+        422,
+        "valid number",
+    ),
+    ("GET", "/v1/items/SKU00001/complements?k=1e400", None, 422, "valid integer"),
+    ("GET", "/v1/items/SKU00001/complements?k=NaN", None, 422, "valid integer"),
+    ("GET", "/v1/items/SKU00001/complements?k=-3", None, 422, "greater than or equal to 1"),
+    ("GET", "/v1/items/SKU00001/complements?in_stock_only=maybe", None, 422, "valid boolean"),
+    ("GET", "/v1/items/%ED%A0%80/complements", None, 404, "unknown item"),
+    ("GET", "/v1/customers/x/recommendations?k=0", None, 422, "greater than or equal to 1"),
+    ("GET", "/v1/items/SKU00001/bundles?k=21", None, 422, "less than or equal to 20"),
+    ("POST", "/v1/events", '{"type": "order", "items": ["\\ud800"]}', 422, "unicode"),
+    ("POST", "/v1/events", '{"type": "order", "items": ["a"], "time": 5}', 422, "valid string"),
+    ("POST", "/v1/events", '{"events": [{"type": "buy", "items": ["a"]}]}', 422, "'order', 'cart'"),
+    ("POST", "/v1/events", '{"type": "order"}', 422, "Field required"),
+    ("POST", "/admin/reload", '{"bundle": 7}', 422, "valid string"),
+    ("POST", "/admin/reload", '{"bundle": "%s"}' % ("0" * 4000), 422, "File name too long"),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "code", "message"), BAD_REQUESTS)
+def test_bad_requests_get_a_4xx_that_says_why(
+    make_client: Client,
+    popularity_bundle: Path,
+    method: str,
+    url: str,
+    body: str | None,
+    code: int,
+    message: str,
+) -> None:
+    client = make_client(popularity_bundle)
+    headers = {"Content-Type": "application/json", **ADMIN_AUTH}
+    got = client.request(method, url, content=body, headers=headers)
+    assert got.status_code == code, got.text
+    assert message in got.text
+    # Only the requested shape's errors are listed (one event, not also a batch).
+    if url == "/v1/events" and '"events"' not in (body or ""):
+        assert "batch" not in got.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from fastapi import (
     status,
 )
 from fastapi import Path as PathParam
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -50,8 +52,8 @@ from xsell.serving.schemas import (
     BundlesOut,
     ErrorOut,
     EventBatchIn,
-    EventIn,
     EventsAcceptedOut,
+    EventsBody,
     HealthOut,
     ModelOut,
     ReloadIn,
@@ -192,6 +194,19 @@ def _json(payload: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every float finite (else its text) and every string valid UTF-8."""
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def _validation_error(location: tuple[str | int, ...], message: str) -> RequestValidationError:
     return RequestValidationError(
         [{"type": "value_error", "loc": location, "msg": message, "input": None}]
@@ -218,6 +233,14 @@ def _error_handlers(app: FastAPI) -> None:
             {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
         )
 
+    async def invalid_input(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        # The echoed input may be what made the request invalid (1e400, a lone surrogate):
+        # it is made JSON-safe so that the 422 itself can always be written.
+        detail = [json_safe(jsonable_encoder(error, exclude={"url"})) for error in exc.errors()]
+        return _json({"detail": detail}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+    app.add_exception_handler(RequestValidationError, invalid_input)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(answers.UnknownItemsError, not_found)
     app.add_exception_handler(answers.UnknownCustomerError, not_found)
@@ -455,7 +478,7 @@ def _events_router(service: Service) -> APIRouter:
         summary="Record orders, add-to-cart and views; durable before the answer",
         responses=ERRORS,
     )
-    async def events(body: Annotated[EventIn | EventBatchIn, Body()]) -> Response:
+    async def events(body: Annotated[EventsBody, Body()]) -> Response:
         incoming = body.events if isinstance(body, EventBatchIn) else [body]
         limit = service.settings.max_events
         if len(incoming) > limit:

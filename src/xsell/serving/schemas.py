@@ -7,10 +7,12 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     StrictBool,
     StrictFloat,
     StringConstraints,
+    Tag,
     model_validator,
 )
 
@@ -154,6 +156,18 @@ class EventBatchIn(_Strict):
     """Several events in one request."""
 
     events: list[EventIn] = Field(..., min_length=1)
+
+
+def _event_shape(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "events" in value else "event"
+
+
+#: A request body of ``POST /v1/events``: one event, or ``{"events": [...]}``. The shape is
+#: told by the ``events`` key, so a 422 lists the errors of that shape only.
+EventsBody = Annotated[
+    Annotated[EventIn, Tag("event")] | Annotated[EventBatchIn, Tag("batch")],
+    Discriminator(_event_shape),
+]
 
 
 class EventsAcceptedOut(BaseModel):
