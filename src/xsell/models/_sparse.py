@@ -53,18 +53,18 @@ def _measure_rows(
     code: int,
     min_count: float,
     k: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
     """Per row: the measure of every off-diagonal pair seen at least ``min_count`` times,
-    then the ``k`` largest (``k < 0``: all; ties at the k-th value keep the lower columns)."""
+    then the ``k`` largest (``k < 0``: all; ties at the k-th value keep the lower columns),
+    in the input's column order, with the pair counts of the kept entries."""
     n_rows = len(indptr) - 1
     out_indptr = np.zeros(n_rows + 1, dtype=np.int64)
     out_indices = np.empty(len(indices), dtype=indices.dtype)
     out_data = np.empty(len(indices), dtype=np.float64)
-    values = np.empty(len(indices), dtype=np.float64)
-    columns = np.empty(len(indices), dtype=np.int64)
+    out_counts = np.empty(len(indices), dtype=data.dtype)
     at = 0
     for row in range(n_rows):
-        found = 0
+        start = at
         sa = support[row]
         for j in range(indptr[row], indptr[row + 1]):
             col = indices[j]
@@ -84,44 +84,46 @@ def _measure_rows(
                 value = _cosine(sa, sb, c)
             else:
                 value = _inclusion(sa, sb, c)
-            values[found] = value
-            columns[found] = col
-            found += 1
-        if k < 0 or found <= k:
-            out_indices[at : at + found] = columns[:found]
-            out_data[at : at + found] = values[:found]
-            at += found
-            out_indptr[row + 1] = at
-            continue
-        kth = -np.partition(-values[:found], k - 1)[k - 1]
-        room = k - int(np.sum(values[:found] > kth))
-        # Among the entries tied with the k-th value, the lowest columns are kept.
-        tied = np.flatnonzero(values[:found] == kth)
-        cut = np.inf
-        if len(tied) > room:
-            cut = np.sort(columns[:found][tied])[room - 1] if room > 0 else -1.0
-        for j in range(found):
-            v = values[j]
-            if v > kth or (v == kth and columns[j] <= cut):
-                out_indices[at] = columns[j]
-                out_data[at] = v
-                at += 1
+            out_indices[at] = col
+            out_data[at] = value
+            out_counts[at] = data[j]
+            at += 1
+        found = at - start
+        if 0 <= k < found:
+            values = out_data[start:at]
+            kth = -np.partition(-values, k - 1)[k - 1]
+            room = k - int(np.sum(values > kth))
+            # Among the entries tied with the k-th value, the lowest columns are kept.
+            cut = np.inf
+            tied = np.flatnonzero(values == kth)
+            if len(tied) > room:
+                cut = np.sort(out_indices[start:at][tied])[room - 1] if room > 0 else -1.0
+            write = start
+            for j in range(start, at):
+                v = out_data[j]
+                if v > kth or (v == kth and out_indices[j] <= cut):
+                    out_indices[write] = out_indices[j]
+                    out_data[write] = v
+                    out_counts[write] = out_counts[j]
+                    write += 1
+            at = write
         out_indptr[row + 1] = at
-    return out_indptr, out_indices[:at], out_data[:at]
+    return out_indptr, out_indices[:at], out_data[:at], out_counts[:at]
 
 
 def measured_pairs(
     counts: sp.csr_matrix, n_baskets: float, measure: str, min_count: float, k: int | None
-) -> sp.csr_matrix:
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Item x item measures from pair counts (supports on the diagonal), top ``k`` per row.
 
     One pass over the counts: no matrix of every pair's measure is built before
     pruning (on Instacart's 11.5 M pairs that took three times the product itself).
-    Rows come out with sorted indices.
+    Returns the measures and, entry for entry, the pairs' counts. Rows keep the
+    counts' column order; without pruning (long rows) they are sorted.
     """
     counts = sp.csr_matrix(counts)
     support = counts.diagonal().astype(np.float64)
-    indptr, indices, data = _measure_rows(
+    indptr, indices, data, together = _measure_rows(
         counts.indptr.astype(np.int64),
         counts.indices,
         counts.data,
@@ -131,19 +133,42 @@ def measured_pairs(
         float(min_count),
         -1 if k is None else int(k),
     )
-    out = sp.csr_matrix((data, indices, indptr), shape=counts.shape)
-    if not counts.has_sorted_indices:
-        out.sort_indices()
-    out.has_sorted_indices = True
+    similarity = sp.csr_matrix((data, indices, indptr), shape=counts.shape)
+    pairs = sp.csr_matrix((together, indices.copy(), indptr.copy()), shape=counts.shape)
+    if counts.has_sorted_indices:
+        similarity.has_sorted_indices = pairs.has_sorted_indices = True
+    elif k is None:
+        similarity.sort_indices()
+        pairs.sort_indices()
+    return similarity, pairs
+
+
+def entry_positions(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Where ``matrix[rows[i], cols[i]]`` is stored in ``matrix.data`` (``-1`` when absent).
+
+    One slice per distinct row; a binary search when rows are sorted, else one sort
+    of that row's columns (short rows: pruned neighbour lists).
+    """
+    out = np.full(len(rows), -1, dtype=np.int64)
+    for row in set(rows.tolist()):
+        mine = np.flatnonzero(rows == row)
+        lo, hi = int(matrix.indptr[row]), int(matrix.indptr[row + 1])
+        if hi == lo:
+            continue
+        found = matrix.indices[lo:hi]
+        order = None if matrix.has_sorted_indices else np.argsort(found, kind="stable")
+        ordered = found if order is None else found[order]
+        pos = np.minimum(np.searchsorted(ordered, cols[mine]), hi - lo - 1)
+        hit = ordered[pos] == cols[mine]
+        at = pos[hit] if order is None else order[pos[hit]]
+        out[mine[hit]] = lo + at
     return out
 
 
-def sorted_symmetric(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """A symmetric CSR with sorted indices, through a transpose (cheaper than sorting rows)."""
-    csc = sp.csr_matrix(matrix).tocsc()
-    out = sp.csr_matrix((csc.data, csc.indices, csc.indptr), shape=matrix.shape)
-    out.has_sorted_indices = True
-    return out
+def entries(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``matrix[rows[i], cols[i]]`` as float64 (0 where absent)."""
+    pos = entry_positions(matrix, rows, cols)
+    return np.where(pos >= 0, matrix.data[np.maximum(pos, 0)], 0.0).astype(np.float64)
 
 
 def prune_rows(matrix: sp.csr_matrix, k: int | None) -> sp.csr_matrix:
