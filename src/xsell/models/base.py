@@ -3,20 +3,13 @@
 A model is a dataclass: hyper-parameters are fields made by
 :func:`xsell.models.params.param` (checked on creation and on ``fit``), learned
 state lives in attributes ending in ``_``. Users call the public methods with
-external ids; a model implements hooks on dense indices:
-
-=================  ==========================================================
-hook               what it does
-=================  ==========================================================
-``_fit(data)``     learn from a :class:`~xsell.data.shopdata.ShopData`
-``_score(b, u)``   scores of every item per context row: dense, or CSR whose
-                   absent entries mean "no evidence" (``-inf``)
-``_reasons``       why each suggested item fits a context, in words
-``_update(b, u)``  learn from new orders (models with ``learns_live``)
-``_check_params``  checks that involve several hyper-parameters
-``_state``         learned state for the bundle (default: every ``*_`` field)
-``_set_state``     the inverse, when a bundle is loaded
-=================  ==========================================================
+external ids; a model implements hooks on dense indices: ``_fit(data)`` learns
+from a :class:`~xsell.data.shopdata.ShopData`; ``_score(baskets, users)`` scores
+every item per context row (dense, or a CSR whose absent entries mean "no
+evidence", ``-inf``); ``_reasons`` says why an item fits, in words; ``_update``
+learns new orders (models that ``learns_live``); ``_check_params`` checks several
+parameters together; ``_state`` / ``_set_state`` give the learned state to the
+bundle and take it back (default: every ``*_`` field).
 
 Live orders: :meth:`Recommender.update` grows the item table, the customer map
 and the purchase histories for every model; a model that ``learns_live`` then
@@ -29,7 +22,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -43,7 +36,8 @@ from xsell.errors import NotFittedError, ValidationError
 from xsell.models import answers as A
 from xsell.models.business_rules import BusinessRules
 from xsell.models.fallback import popular_reason
-from xsell.models.items import ItemTable, basket_rows, grow_history
+from xsell.models.items import ItemTable
+from xsell.models.live import absorb
 from xsell.models.params import check_params, hyper_parameters
 
 #: Largest k a caller may ask for.
@@ -148,32 +142,15 @@ class Recommender(ABC):
         ``exclude_bought`` and :meth:`recommend` know the new orders at once.
         ``users`` gives each order's customer (``None``: a guest; omitted: all guests).
         """
-        table = self.require_fitted()
-        users = [None] * len(baskets) if users is None else list(users)
-        if len(users) != len(baskets):
-            raise ValidationError(
-                "update needs one user per basket: "
-                f"got {len(baskets)} baskets and {len(users)} users"
-            )
-        clean = [list(dict.fromkeys(str(i) for i in basket)) for basket in baskets]
-        new_items = [i for i in dict.fromkeys(i for b in clean for i in b) if i not in table.ids]
-        if new_items:
-            self.items_ = table = table.grown(new_items, names or {})
         assert self.users_ is not None
-        fresh = [u for u in dict.fromkeys(str(u) for u in users if u is not None)]
-        new_users = [u for u in fresh if u not in self.users_]
-        if new_users:
-            self.users_ = IdMap([*self.users_.ids, *new_users])
-        rows = basket_rows([table.ids.to_index(b).tolist() for b in clean], len(table))
-        who = np.array([self.customer_index(u) for u in users], dtype=np.int64)
-        table.popularity += np.asarray(rows.sum(axis=0)).ravel()
-        self.history_ = grow_history(self.history_, who, rows, len(self.users_))
+        new = absorb(self.require_fitted(), self.users_, self.history_, baskets, users, names)
+        self.items_, self.users_, self.history_ = new.table, new.users, new.history
         if self.learns_live:
-            self._update(rows, who)
-            self.n_items_known_, self.n_users_known_ = len(table), len(self.users_)
-        elif self.scores_unsold_items and new_items:
-            self._update(rows, who)
-            self.n_items_known_ = len(table)
+            self._update(new.baskets, new.customers)
+            self.n_items_known_, self.n_users_known_ = len(new.table), len(new.users)
+        elif self.scores_unsold_items and new.new_items:
+            self._update(new.baskets, new.customers)
+            self.n_items_known_ = len(new.table)
 
     # ----------------------------------------------------------- by dense index
 
@@ -278,8 +255,7 @@ class Recommender(ABC):
         groceries). Unknown customers get the shop's best sellers, with a reason.
         """
         base = BusinessRules.of(rules)
-        if exclude_seen and not base.exclude_bought:
-            base = BusinessRules.from_dict({**base.__dict__, "exclude_bought": True})
+        base = replace(base, exclude_bought=True) if exclude_seen else base
         queries = [A.Query((), str(u), history=True, label=str(u)) for u in users]
         return self._table(queries, k, base, explain, mode)
 
