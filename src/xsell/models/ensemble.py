@@ -70,5 +70,8 @@ class Ensemble(Recommender):
         customers = [str(self.users_.ids[u]) if u >= 0 else None for u in users]
         touched = np.unique(baskets.indices)
         names = {str(ids[i]): str(table.names[i]) for i in touched if table.names[i] is not None}
-        for component in self.components_:
+        # Components learn as copies: a served ensemble being read keeps its own until swapped.
+        learned = [copy.copy(component) for component in self.components_]
+        for component in learned:
             component.update(orders, customers, names)
+        self.components_ = learned
