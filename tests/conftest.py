@@ -1,4 +1,7 @@
-"""Shared fixtures and the rule that missing components fail under CI."""
+"""Shared fixtures and helpers, and the rule that missing components fail under CI.
+
+The shops themselves live in :mod:`tests.shops`; the fixtures below hand them out.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,21 @@ import importlib
 import os
 import shutil
 import struct
+import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from xsell.data.shopdata import ShopData
+    from xsell.data.synthetic import SyntheticShop
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,10 +90,69 @@ def wait_until(condition: Callable[[], bool], what: str, deadline_s: float = 120
         time.sleep(0.02)
 
 
+def run_xsell(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``xsell ARGS`` as a user does (a new process), capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "xsell.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     """A fresh store path in a temporary folder."""
     return tmp_path / "shop.duckdb"
+
+
+@pytest.fixture(scope="session")
+def shop() -> SyntheticShop:
+    """The standard synthetic shop (see :mod:`tests.shops`)."""
+    from tests.shops import standard
+
+    return standard()
+
+
+@pytest.fixture(scope="session")
+def shop_data() -> ShopData:
+    """The standard synthetic shop as ShopData."""
+    from tests.shops import standard_data
+
+    return standard_data()
+
+
+@pytest.fixture(scope="session")
+def tiny() -> ShopData:
+    """The four hand-checkable baskets :data:`tests.shops.TINY`."""
+    from tests.shops import TINY
+    from xsell.data.shopdata import ShopData
+
+    return ShopData.from_baskets(TINY)
+
+
+@pytest.fixture(scope="session")
+def grocery_baskets() -> list[list[str]]:
+    """The first 1,500 baskets of arules' Groceries."""
+    from tests.shops import grocery_baskets
+
+    return grocery_baskets()
+
+
+@pytest.fixture(scope="session")
+def grocery_data(grocery_baskets: list[list[str]]) -> ShopData:
+    from xsell.data.shopdata import ShopData
+
+    return ShopData.from_baskets(grocery_baskets)
+
+
+@pytest.fixture(scope="session")
+def retail_data(tmp_path_factory: pytest.TempPathFactory) -> ShopData:
+    """The real Online Retail orders, ingested once per session."""
+    from tests.shops import retail
+
+    return retail(tmp_path_factory.mktemp("retail"))
 
 
 def png_pixels(data: bytes) -> np.ndarray:

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from xsell.models.answers import Answer, Query
-from xsell.models.base import MAX_K, Recommender
+from xsell.models.base import Recommender
 from xsell.models.bundle import BUNDLE_FORMAT, read_bundle_meta
 from xsell.models.business_rules import MODES, BusinessRules
 from xsell.models.items import ItemTable, as_dense, basket_rows
-from xsell.models.ranking import Batch, Ranked, rank, top_items
+from xsell.models.ranking import MAX_K, Batch, Ranked, rank, top_items
 from xsell.models.registry import REGISTRY, make_model, model_class, model_parameters
 
 __all__ = [

@@ -40,9 +40,6 @@ from xsell.models.items import ItemTable
 from xsell.models.live import absorb
 from xsell.models.params import check_params, hyper_parameters
 
-#: Largest k a caller may ask for.
-MAX_K = 1000
-
 Rules = BusinessRules | dict[str, Any] | None
 
 
@@ -162,6 +159,7 @@ class Recommender(ABC):
         :func:`xsell.models.items.as_dense`); items and customers added by
         :meth:`update` that the model has not learned score ``-inf`` / count as unknown.
         """
+        self.require_fitted()
         n_items = baskets.shape[1]
         known = self.n_items_known_ or n_items
         if n_items > known:
@@ -217,7 +215,6 @@ class Recommender(ABC):
     ) -> list[A.Answer]:
         """Ranked suggestions with reasons for each query (the records behind every table)."""
         self.require_fitted()
-        _check_k(k)
         return A.answer(self, queries, k, BusinessRules.of(rules), mode=mode, explain=explain)
 
     def recommend_for_basket(
@@ -286,8 +283,3 @@ class Recommender(ABC):
         if not isinstance(model, cls):
             raise ValidationError(f"{path}: holds a {model.name!r} model, not a {cls.name!r} one")
         return model
-
-
-def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1 or k > MAX_K:
-        raise ValidationError(f"k must be an integer from 1 to {MAX_K}, got {k!r}")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from xsell.errors import ValidationError
 from xsell.models import fallback as fill_policy
 from xsell.models.business_rules import BusinessRules, check_mode
 from xsell.models.items import ItemTable
@@ -24,6 +25,8 @@ from xsell.models.items import ItemTable
 if TYPE_CHECKING:
     from xsell.models.base import Recommender
 
+#: Largest k a caller may ask for.
+MAX_K = 1000
 #: Dense score cells (rows x items) one chunk may hold: about 0.3 GB of float64.
 CHUNK_CELLS = 40_000_000
 
@@ -122,6 +125,7 @@ def rank(
         Called with the number of rows done after each chunk.
     """
     table = model.require_fitted()
+    check_k(k)
     rules = rules or BusinessRules()
     check_mode(mode)
     item_mask = rules.item_mask(table)
@@ -162,6 +166,13 @@ def rank(
         if progress is not None:
             progress(stop - start)
     return out
+
+
+def check_k(k: int) -> int:
+    """``k`` if it is a whole number from 1 to :data:`MAX_K`."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1 or k > MAX_K:
+        raise ValidationError(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
+    return int(k)
 
 
 def top_items(ranked: Sequence[Ranked], k: int) -> np.ndarray:
