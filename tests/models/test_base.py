@@ -314,9 +314,7 @@ class _Opaque(Recommender):
         return np.zeros(baskets.shape)
 
 
-def test_a_model_whose_state_cannot_be_stored_fails_at_save(
-    tiny: ShopData, tmp_path: Path
-) -> None:
+def test_a_model_whose_state_cannot_be_stored_fails_at_save(tiny: ShopData, tmp_path: Path) -> None:
     model = _Opaque().fit(tiny)
     assert model.recommend_for_basket(["a"], k=2)["item_id"].tolist() == ["b", "c"]
     with pytest.raises(

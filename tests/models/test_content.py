@@ -253,9 +253,11 @@ def test_lunch_bags_go_with_lunch_bags_on_online_retail(retail_data: ShopData) -
     answer = make_model("content").fit(retail_data).recommend_for_basket(["20725"], k=5)
     assert answer["name"].str.contains("BAG").all()
     assert answer["name"].str.contains("LUNCH BAG").sum() >= 3
-    assert answer["reason"].str.startswith(
-        "similar to 'LUNCH BAG RED RETROSPOT' (shared words '"
-    ).all()
+    assert (
+        answer["reason"]
+        .str.startswith("similar to 'LUNCH BAG RED RETROSPOT' (shared words '")
+        .all()
+    )
 
 
 @pytest.mark.slow

@@ -241,6 +241,10 @@ def test_online_retail_complements_match_a_pandas_self_join(retail_data: ShopDat
     assert answer["item_id"].tolist() == data.items.to_external(expected["item"]).tolist()
     assert answer["score"].to_numpy() == pytest.approx(expected["share"].to_numpy())
     first = f"{expected['share'].iloc[0]:.0%}"
-    assert answer["reason"].iloc[0].startswith(
-        f"bought with 'WHITE HANGING HEART T-LIGHT HOLDER' in {first} of its orders (lift "
+    assert (
+        answer["reason"]
+        .iloc[0]
+        .startswith(
+            f"bought with 'WHITE HANGING HEART T-LIGHT HOLDER' in {first} of its orders (lift "
+        )
     )

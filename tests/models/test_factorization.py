@@ -134,9 +134,11 @@ def test_reason_names_the_cart_item(model: ALS | BPR, shop_data: ShopData) -> No
     answer = model.complements(shop_data.items.ids[0], k=3)
     name = shop_data.item_names()[0]
     assert (answer["source"] == "model").all()
-    assert answer["reason"].str.startswith(
-        f"often bought by customers who buy {name!r} (factor similarity "
-    ).all()
+    assert (
+        answer["reason"]
+        .str.startswith(f"often bought by customers who buy {name!r} (factor similarity ")
+        .all()
+    )
 
 
 def test_live_orders_keep_old_scores_and_serve_new_ids(shop_data: ShopData) -> None:

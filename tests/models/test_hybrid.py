@@ -65,7 +65,8 @@ def test_weight_one_ranks_like_that_component(
     hybrid = Hybrid(models=("rules", "popularity"), weights=weights).fit(shop_data)
     component = make_model(alone).fit(shop_data)
     np.testing.assert_array_equal(
-        top_items(rank(hybrid, Batch(rows), 20), 20), top_items(rank(component, Batch(rows), 20), 20)
+        top_items(rank(hybrid, Batch(rows), 20), 20),
+        top_items(rank(component, Batch(rows), 20), 20),
     )
 
 
@@ -76,7 +77,9 @@ def test_blend_equals_weighted_normalised_scores(
     hybrid = Hybrid(models=("rules", "popularity"), weights=(0.3, 0.7), normalise=normalise)
     hybrid.fit(shop_data)
     rules = normalise_rows(as_dense(RulesModel().fit(shop_data).score(rows)), normalise)
-    popularity = normalise_rows(as_dense(make_model("popularity").fit(shop_data).score(rows)), normalise)
+    popularity = normalise_rows(
+        as_dense(make_model("popularity").fit(shop_data).score(rows)), normalise
+    )
     # Popularity scores every item, so no item is left without evidence.
     expected = 0.3 * np.where(np.isfinite(rules), rules, 0.0) + 0.7 * popularity
     np.testing.assert_allclose(as_dense(hybrid.score(rows)), expected)
@@ -94,7 +97,9 @@ def test_normalise_rows_by_hand() -> None:
     assert ranks[0] == pytest.approx(
         [squash(3.5 / 4), -np.inf, squash(1 / 4), squash(3.5 / 4), squash(2 / 4)]
     )
-    assert ranks[1] == pytest.approx([squash(2 / 3), squash(2 / 3), -np.inf, -np.inf, squash(2 / 3)])
+    assert ranks[1] == pytest.approx(
+        [squash(2 / 3), squash(2 / 3), -np.inf, -np.inf, squash(2 / 3)]
+    )
     minmax = normalise_rows(scores, "minmax")
     assert minmax[0] == pytest.approx([1.0, -np.inf, floor, 1.0, squash(0.5)])
     assert minmax[1] == pytest.approx([1.0, 1.0, -np.inf, -np.inf, 1.0])

@@ -192,7 +192,7 @@ def test_conflicting_parameters_are_named(params: dict, message: str) -> None:
 
 
 def test_a_missing_rule_store_is_named(tiny: ShopData) -> None:
-    with pytest.raises(ValidationError, match="rules_from: no store at /nowhere/shop.duckdb"):
+    with pytest.raises(ValidationError, match=r"rules_from: no store at /nowhere/shop\.duckdb"):
         RulesModel(rules_from="/nowhere/shop.duckdb").fit(tiny)
 
 
