@@ -21,6 +21,7 @@ a format-1 bundle (which was a pickle) is refused with a message to retrain.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -156,8 +157,41 @@ def _write_into(model: Recommender, folder: Path, metrics: dict[str, Any]) -> No
         "saved_at_unix": time.time(),
         "metrics": _plain(metrics),
         "state": state,
+        "files": {p.name: _fingerprint(p) for p in sorted(folder.iterdir()) if p.is_file()},
     }
     (folder / MODEL_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
+def _fingerprint(file: Path) -> dict[str, Any]:
+    """Size of a bundle file, and for library text formats their SHA-256.
+
+    LightGBM's parser crashes the process on a damaged model text instead of
+    raising, so such files are checked against their digest before parsing.
+    """
+    out: dict[str, Any] = {"bytes": file.stat().st_size}
+    if file.name.endswith(".lightgbm.txt"):
+        out["sha256"] = hashlib.sha256(file.read_bytes()).hexdigest()
+    return out
+
+
+def _check_files(path: Path, meta: dict[str, Any]) -> None:
+    """Every file ``model.json`` lists is there, whole, and unchanged where it has a digest."""
+    for name, expected in meta.get("files", {}).items():
+        file = path / name
+        if not file.is_file():
+            raise InputFileError(f"{file}: damaged or incomplete bundle file (it is missing)")
+        size = file.stat().st_size
+        if size != expected.get("bytes", size):
+            raise InputFileError(
+                f"{file}: damaged or incomplete bundle file ({size:,} bytes, "
+                f"model.json says {expected['bytes']:,})"
+            )
+        digest = expected.get("sha256")
+        if digest and hashlib.sha256(file.read_bytes()).hexdigest() != digest:
+            raise InputFileError(
+                f"{file}: damaged or incomplete bundle file (its content does not match "
+                "the digest in model.json)"
+            )
 
 
 def _encode(key: str, value: Any, folder: Path, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -270,6 +304,7 @@ def _plain(value: Any) -> Any:
 def _read_from(path: Path, meta: dict[str, Any]) -> Recommender:
     from xsell.models.registry import make_model
 
+    _check_files(path, meta)
     with _reading(path / MODEL_FILE):
         model = make_model(str(meta["model"]), **_params(meta.get("params", {})))
     with _reading(path / ITEMS_FILE):
