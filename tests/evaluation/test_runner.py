@@ -1,39 +1,26 @@
-"""The runner scores real answers; the leaderboard round-trips through files and the store."""
+"""The runner: models see only training data, metrics equal a direct count, modes and errors."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import colored_pixels, need_module, need_program
-from tests.evaluation.helpers import SpyCooccurrence, tiny_shop
-from xsell.data.split import time_split
-from xsell.data.store import Store
-from xsell.data.synthetic import make_shop
+from tests.evaluation.doubles import SpyCooccurrence
+from tests.shops import customers
+from xsell.data.shopdata import ShopData
+from xsell.data.splits import Split, make_split, time_split
 from xsell.errors import ValidationError
-from xsell.evaluation import (
-    Leaderboard,
-    evaluate,
-    latest_leaderboard,
-    make_queries,
-    make_split,
-    recommend_queries,
-)
-from xsell.evaluation.runner import chunk_rows, score_recommendations
+from xsell.evaluation import evaluate, evaluate_model, make_queries, recommend_queries
+from xsell.evaluation.runner import check_ks, score_recommendations
 from xsell.models import make_model
 
 
 @pytest.fixture(scope="module")
-def shop():
-    data = make_shop(n_users=400, seed=7).to_shopdata()
-    return data, make_split(data, "2025-10-01")
+def split(shop_data: ShopData) -> Split:
+    return make_split(shop_data, "2025-10-01")
 
 
-def test_models_only_ever_see_training_baskets_and_visible_items(shop) -> None:
-    _, split = shop
+def test_models_only_ever_see_training_baskets_and_visible_items(split: Split) -> None:
     spy = SpyCooccurrence()
     queries = make_queries("basket-completion", split, max_queries=500, seed=0)
     evaluate([spy, "popularity"], split, "basket-completion", max_queries=500)
@@ -43,37 +30,45 @@ def test_models_only_ever_see_training_baskets_and_visible_items(shop) -> None:
     visible = set(queries.contexts.indices.tolist())
     # The spy saw the visible items; a hidden item reaches it only if visible in another query.
     assert spy.seen_items <= visible
-    assert hidden - visible, "fixture should have hidden items never shown"
+    assert hidden - visible, "the fixture should have hidden items never shown"
     assert not (hidden - visible) & spy.seen_items
 
 
-def test_metrics_in_the_board_equal_a_direct_count(shop) -> None:
-    _, split = shop
+def test_metrics_in_the_board_equal_a_direct_count(split: Split) -> None:
     board = evaluate(["popularity"], split, "basket-completion", ks=[10], max_queries=300)
     model = make_model("popularity").fit(split.train)
     queries = make_queries("basket-completion", split, max_queries=300, seed=0)
     recs = recommend_queries(model, queries, 10)
+    assert recs.shape == (300, 10)
     found = sum(
         len(set(recs[r].tolist()) & set(queries.truth[r].indices.tolist()))
         for r in range(len(queries))
     )
-    assert board.rows[0]["recall@10"] == pytest.approx(found / len(queries))
-    assert board.rows[0]["n_queries"] == 300
+    row = board.rows[0]
+    assert row["recall@10"] == pytest.approx(found / len(queries))
+    assert row["n_queries"] == 300 and row["params"] == {
+        "half_life_days": None,
+        "per_category": False,
+    }
+    # No query's list holds a context item (basket completion excludes the cart).
+    for r in range(len(queries)):
+        assert not set(recs[r].tolist()) & set(queries.contexts[r].indices.tolist())
 
 
-def test_co_purchase_double_beats_popularity_on_planted_complements(shop) -> None:
-    _, split = shop
+def test_the_co_purchase_double_beats_popularity_on_planted_complements(split: Split) -> None:
     board = evaluate([SpyCooccurrence(), "popularity"], split, "item-to-item", max_queries=2000)
     assert [r["model"] for r in board.rows] == ["spy", "popularity"]
     assert board.rows[0]["recall@10"] > board.rows[1]["recall@10"]
+    assert board.details["train_baskets"] == split.train.n_baskets
+    assert "hide" not in board.details
 
 
 def test_next_basket_reports_repeat_and_new_recall() -> None:
-    data = tiny_shop()
+    data = customers()
     split = make_split(data, "last-basket")
     queries = make_queries("next-basket", split)
-    # Hand-made answers. u1: last basket a,d,e, bought a,b,c before; [a, d] finds
-    # its repeat item a (1/1) and new item d (1/2).
+    # Hand-made answers. u1: last basket a,d,e, bought a,b,c before; [a, d] finds its
+    # repeat item a (1/1) and new item d (1/2).
     order = {u: r for r, u in enumerate(data.users.to_external(queries.users))}
     recs = np.full((len(queries), 2), -1)
     recs[order["u1"]] = data.items.to_index(["a", "d"])
@@ -88,107 +83,53 @@ def test_next_basket_reports_repeat_and_new_recall() -> None:
     assert m["share_new_items"] == pytest.approx(4 / 6)
 
 
-def test_chunked_scoring_equals_one_batch(shop, monkeypatch) -> None:
-    _, split = shop
-    model = SpyCooccurrence().fit(split.train)
-    queries = make_queries("basket-completion", split, max_queries=250, seed=1)
-    whole = recommend_queries(model, queries, 10)
-    monkeypatch.setattr("xsell.evaluation.runner.CHUNK_CELLS", 7 * split.train.n_items)
-    assert chunk_rows(split.train.n_items, 7 * split.train.n_items) == 7
-    assert (recommend_queries(model, queries, 10) == whole).all()
+def test_explore_and_repeat_modes_use_the_customers_past() -> None:
+    data = customers()
+    split = make_split(data, "last-basket")
+    queries = make_queries("next-basket", split)
+    model = make_model("popularity").fit(split.train)
+    assert queries.previous is not None
+    explore = recommend_queries(model, queries, 7, mode="explore")
+    repeat = recommend_queries(model, queries, 7, mode="repeat")
+    for r in range(len(queries)):
+        past = set(queries.previous[r].indices.tolist())
+        new = {int(i) for i in explore[r] if i >= 0}
+        old = {int(i) for i in repeat[r] if i >= 0}
+        # Popularity scores every item: explore lists all the others, repeat all of the past.
+        assert new == set(range(data.n_items)) - past and old == past
 
 
-def test_leaderboard_files_and_store(tmp_path: Path, shop) -> None:
-    _, split = shop
-    board = evaluate(
-        ["popularity", SpyCooccurrence()],
-        split,
-        "basket-completion",
-        ks=[5, 10],
-        max_queries=200,
-        split_name="2025-10-01",
-        dataset="synthetic",
-    )
-    written = board.write(tmp_path / "out", png=False)
-    payload = json.loads((tmp_path / "out/leaderboard.json").read_text())
-    assert payload["rows"][0]["model"] == board.rows[0]["model"]
-    markdown = (tmp_path / "out/leaderboard.md").read_text()
-    assert "| recall@5 | recall@10 |" in markdown.replace("| # | model ", "")
-    assert "plotly" in (tmp_path / "out/leaderboard.html").read_text()[:200_000].lower()
-    assert written["png"] is None
-
-    store = Store(tmp_path / "shop.duckdb")
-    assert not store.exists()
-    board.save_to_store(store)
-    other = evaluate(["popularity"], split, "item-to-item", max_queries=50)
-    other.created_at = "2999-01-01T00:00:00"  # strictly later than the first
-    other.save_to_store(store)
-    assert latest_leaderboard(store).run_id == other.run_id
-    again = latest_leaderboard(store, protocol="basket-completion")
-    assert again == board
-    assert latest_leaderboard(store, protocol="next-basket") is None
+def test_evaluate_model_times_and_labels(split: Split) -> None:
+    queries = make_queries("basket-completion", split, max_queries=100, seed=0)
+    run = evaluate_model(make_model("popularity"), split, queries, ks=[5], label="best sellers")
+    assert run.model == "best sellers" and run.n_queries == 100
+    assert run.fit_seconds >= 0 and run.recommend_seconds > 0
+    assert set(run.as_row()) >= {"model", "params", "fit_s", "recommend_s", "recall@5", "mrr@5"}
 
 
-def test_bad_input_messages(shop) -> None:
-    _, split = shop
+def test_bad_input_messages(split: Split) -> None:
     with pytest.raises(
         ValidationError, match=r"k values must be integers from 1 to 1000, got \[0\]"
     ):
         evaluate(["popularity"], split, "basket-completion", ks=[0])
-    with pytest.raises(ValidationError, match="give at least one model"):
+    assert check_ks([20, 5, 5, 10]) == [5, 10, 20]
+    with pytest.raises(ValidationError, match="give at least one model to evaluate"):
         evaluate([], split, "basket-completion")
     with pytest.raises(ValidationError, match="unknown model 'nope'; choose one of"):
         evaluate(["nope"], split, "basket-completion")
-    small = time_split(tiny_shop(), "2024-02-06")  # only the single-item basket b8 tests
+    small = time_split(customers(), "2024-02-06")  # only the single-item basket b8 tests
     with pytest.raises(ValidationError, match=r"found no test queries .* at least two items"):
         evaluate(["popularity"], small, "basket-completion")
 
 
-def test_leaderboard_rank_by_middle_k_without_10() -> None:
-    board = Leaderboard.from_runs(
-        [{"model": "a", "recall@5": 0.1}, {"model": "b", "recall@5": 0.3}],
-        protocol="p",
-        split="s",
-        ks=[1, 5, 20],
-    )
-    assert board.rank_by == "recall@5" and [r["model"] for r in board.rows] == ["b", "a"]
-
-
-def test_a_reranker_named_for_next_basket_learns_next_baskets(shop) -> None:
-    data, _ = shop
-    split = make_split(data, "last-basket")
+def test_a_reranker_named_for_next_basket_learns_next_baskets(shop_data: ShopData) -> None:
+    split = make_split(shop_data, "last-basket")
+    small = {"n_estimators": 20, "candidates": 10}
     board = evaluate(
-        ["reranker"],
-        split,
-        "next-basket",
-        params={"reranker": {"n_estimators": 20, "candidates": 10}},
-        max_queries=200,
+        ["reranker"], split, "next-basket", params={"reranker": small}, max_queries=200
     )
     assert board.rows[0]["params"]["task"] == "next-basket"
     # Told otherwise, it keeps what it was told.
-    board = evaluate(
-        ["reranker"],
-        split,
-        "next-basket",
-        params={"reranker": {"task": "basket-completion", "n_estimators": 20, "candidates": 10}},
-        max_queries=200,
-    )
+    told = {**small, "task": "basket-completion"}
+    board = evaluate(["reranker"], split, "next-basket", params={"reranker": told}, max_queries=200)
     assert board.rows[0]["params"]["task"] == "basket-completion"
-
-
-def test_leaderboard_png_is_a_real_chart(tmp_path: Path, shop) -> None:
-    need_module("kaleido")
-    need_program("chromium")  # kaleido draws with the system Chromium
-    _, split = shop
-    board = evaluate(["popularity", "cooccurrence"], split, "basket-completion", max_queries=100)
-    written = board.write(tmp_path / "out")
-    assert written["png"] == tmp_path / "out/leaderboard.png"
-    data = (tmp_path / "out/leaderboard.png").read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    assert width >= 400 and height >= 300
-    # Bars in color, not an empty canvas (a blank Plotly figure has none).
-    assert colored_pixels(data) > 2_000
-    blank = board.figure()
-    blank.data = ()
-    assert colored_pixels(blank.to_image(format="png")) == 0
