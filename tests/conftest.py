@@ -101,6 +101,13 @@ def run_xsell(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Complet
     )
 
 
+def dead_pid() -> int:
+    """The id of a process that has ended (and been waited for)."""
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    return finished.pid
+
+
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     """A fresh store path in a temporary folder."""

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import dead_pid
 from xsell.files import atomic_file, atomic_folder, pid_alive, sweep_leftovers
-
-
-def _dead_pid() -> int:
-    """The id of a process that has ended (and been waited for)."""
-    finished = subprocess.Popen([sys.executable, "-c", "pass"])
-    finished.wait()
-    return finished.pid
 
 
 def test_pid_alive() -> None:
     assert pid_alive(os.getpid()) and pid_alive(os.getppid())
-    assert not pid_alive(_dead_pid())
+    assert not pid_alive(dead_pid())
 
 
 def test_atomic_file_replaces_the_target_in_one_step(tmp_path: Path) -> None:
@@ -72,7 +64,7 @@ def test_a_failed_folder_write_keeps_the_old_folder(tmp_path: Path) -> None:
 
 
 def test_leftovers_of_dead_writers_are_swept_and_live_ones_kept(tmp_path: Path) -> None:
-    dead, live = _dead_pid(), os.getppid()
+    dead, live = dead_pid(), os.getppid()
     target = tmp_path / "out.csv"
     gone = [f".out.csv.tmp-{dead}-ab12", f".out.csv.old-{dead}", f".out.csv.writing-{dead}"]
     kept = [

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from tests.shops import customers, items_of
+from tests.shops import customers, dated, items_of
 from xsell.data.holdout import (
     basket_completion,
     hide_one_item,
@@ -107,33 +106,23 @@ def test_bad_requests_name_what_was_wrong() -> None:
         basket_completion(split, max_queries=0)
 
 
-def _orders(rows: list[tuple[str, str, str | None, str]]) -> ShopData:
-    frame = pd.DataFrame(rows, columns=["basket_id", "item_id", "user_id", "time"])
-    frame["time"] = pd.to_datetime(frame["time"])
-    return ShopData.from_frame(frame)
-
-
 def test_held_out_masks_by_hand() -> None:
-    data = _orders(
-        [
-            ("o1", "a", "u1", "2024-01-01"),
-            ("o2", "b", "u1", "2024-01-02"),
-            ("o3", "c", "u2", "2024-01-03"),
-            ("o4", "a", "u1", "2024-01-04"),
-            ("o5", "b", None, "2024-01-05"),
-            ("o6", "c", "u2", "2024-01-05"),
-        ]
+    # b0 a, b1 b, b2 c, b3 a on days 0..3, then b4 (a guest's) and b5 on day 4.
+    data = dated(
+        [["a"], ["b"], ["c"], ["a"], ["b"], ["c"]],
+        [0, 1, 2, 3, 4, 4],
+        ["u1", "u1", "u2", "u1", None, "u2"],
     )
     order = np.asarray(data.baskets.ids)
-    # The latest third: o5 and o6, both on 2024-01-05.
-    assert sorted(order[latest_baskets_mask(data, 1 / 3)]) == ["o5", "o6"]
-    # A fifth is one basket, but o5 and o6 share the instant: both are held out.
-    assert sorted(order[latest_baskets_mask(data, 0.2)]) == ["o5", "o6"]
-    assert sorted(order[latest_baskets_mask(data, 0.5)]) == ["o4", "o5", "o6"]
+    # The latest third: b4 and b5, both on day 4.
+    assert sorted(order[latest_baskets_mask(data, 1 / 3)]) == ["b4", "b5"]
+    # A fifth is one basket, but b4 and b5 share the instant: both are held out.
+    assert sorted(order[latest_baskets_mask(data, 0.2)]) == ["b4", "b5"]
+    assert sorted(order[latest_baskets_mask(data, 0.5)]) == ["b3", "b4", "b5"]
     assert not latest_baskets_mask(data, 0.1).any()
-    # Each customer's last basket when they have two or more: u1 -> o4, u2 -> o6; guests never.
-    assert sorted(order[last_basket_mask(data)]) == ["o4", "o6"]
-    assert sorted(order[last_basket_mask(data, min_baskets=3)]) == ["o4"]
+    # Each customer's last basket when they have two or more: u1 -> b3, u2 -> b5; guests never.
+    assert sorted(order[last_basket_mask(data)]) == ["b3", "b5"]
+    assert sorted(order[last_basket_mask(data, min_baskets=3)]) == ["b3"]
 
 
 def test_hide_one_item_samples_baskets_of_two_or_more(shop_data: ShopData) -> None:

@@ -104,3 +104,20 @@ def dense_cosine(vectors: np.ndarray) -> np.ndarray:
     out = unit @ unit.T
     np.fill_diagonal(out, 0.0)
     return out
+
+
+def als_fold_in(
+    item_factors: np.ndarray, alpha: float, regularization: float, row: np.ndarray
+) -> np.ndarray:
+    """The ALS vector of a new row: minimise ``sum_i c_i (p_i - x.y_i)^2 + reg |x|^2``.
+
+    ``c_i = alpha * row_i`` where the row has an entry, else 1; ``p_i`` is 1 on
+    entries. Solved directly, as stacked least squares.
+    """
+    y = item_factors.astype(np.float64)
+    confidence = np.where(row > 0, alpha * row, 1.0)
+    preference = (row > 0).astype(np.float64)
+    w = np.sqrt(confidence)
+    design = np.vstack([w[:, None] * y, np.sqrt(regularization) * np.eye(y.shape[1])])
+    target = np.concatenate([w * preference, np.zeros(y.shape[1])])
+    return np.linalg.lstsq(design, target, rcond=None)[0]

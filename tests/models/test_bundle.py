@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import dead_pid
 from tests.shops import fitted
 from xsell.data.shopdata import ShopData
 from xsell.errors import InputFileError, ValidationError
@@ -151,13 +150,6 @@ def test_a_damaged_file_is_named(part: str, damage: str, tmp_path: Path) -> None
     assert str(caught.value).startswith(f"{named}:"), caught.value
 
 
-def _dead_pid() -> int:
-    """The id of a process that has ended (and been waited for)."""
-    finished = subprocess.Popen([sys.executable, "-c", "pass"])
-    finished.wait()
-    return finished.pid
-
-
 @pytest.mark.parametrize("fail", ["unstorable state", "disk full"])
 def test_a_failed_save_keeps_the_old_bundle(
     fail: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny: ShopData
@@ -185,7 +177,7 @@ def test_a_failed_save_keeps_the_old_bundle(
 
 
 def test_leftovers_of_dead_writers_are_removed_by_the_next_save(tmp_path: Path) -> None:
-    dead, live = _dead_pid(), os.getppid()
+    dead, live = dead_pid(), os.getppid()
     leftovers = [
         tmp_path / f".bundle.tmp-{dead}-k3j9",
         tmp_path / f".bundle.old-{dead}",

@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from tests.conftest import need_module
+from tests.models.oracles import als_fold_in
 from xsell.data.shopdata import ShopData
 from xsell.data.splits import time_split
 from xsell.data.synthetic import SyntheticShop
@@ -53,17 +54,6 @@ def test_planted_partner_in_top_10(
     assert not missed, f"{model.name} missed the partners of {missed}"
 
 
-def _lstsq_fold_in(model: ALS, row: np.ndarray) -> np.ndarray:
-    """Minimise sum_i c_i (p_i - x.y_i)^2 + reg |x|^2 directly, as stacked least squares."""
-    y = model.item_factors_.astype(np.float64)
-    confidence = np.where(row > 0, model.alpha * row, 1.0)
-    preference = (row > 0).astype(np.float64)
-    w = np.sqrt(confidence)
-    design = np.vstack([w[:, None] * y, np.sqrt(model.regularization) * np.eye(y.shape[1])])
-    target = np.concatenate([w * preference, np.zeros(y.shape[1])])
-    return np.linalg.lstsq(design, target, rcond=None)[0]
-
-
 @pytest.mark.parametrize("params", [{}, {"alpha": 5.0, "regularization": 0.1}])
 def test_cart_fold_in_is_the_least_squares_solve(shop_data: ShopData, params: dict) -> None:
     need_module("implicit")
@@ -72,7 +62,11 @@ def test_cart_fold_in_is_the_least_squares_solve(shop_data: ShopData, params: di
     rows = basket_rows(carts, shop_data.n_items)
     folded = als.fold_in(rows)
     for r in range(len(carts)):
-        np.testing.assert_allclose(folded[r], _lstsq_fold_in(als, rows[r].toarray()[0]), atol=1e-4)
+        np.testing.assert_allclose(
+            folded[r],
+            als_fold_in(als.item_factors_, als.alpha, als.regularization, rows[r].toarray()[0]),
+            atol=1e-4,
+        )
     # The same solve by its normal equations: (YᵀY + Yᵀ(C - I)Y + λI) x = YᵀCp.
     y, cart = als.item_factors_.astype(np.float64), carts[0]
     c = np.full(len(cart), als.alpha)

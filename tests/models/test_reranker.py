@@ -6,10 +6,9 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from tests.shops import build
+from tests.shops import build, dated
 from xsell.data.shopdata import ShopData
 from xsell.data.splits import make_split
 from xsell.data.synthetic import SyntheticShop
@@ -22,14 +21,8 @@ from xsell.models.reranker import LearnedReranker
 SMALL = {"n_estimators": 40, "max_queries": 1500, "candidates": 10}
 
 
-def _orders(rows: list[tuple[str, str, str | None, str]]) -> ShopData:
-    frame = pd.DataFrame(rows, columns=["basket_id", "item_id", "user_id", "time"])
-    frame["time"] = pd.to_datetime(frame["time"])
-    return ShopData.from_frame(frame)
-
-
 def test_too_few_held_out_queries_is_a_clear_error() -> None:
-    data = _orders([("o1", "a", "u1", "2024-01-01"), ("o1", "b", "u1", "2024-01-01")])
+    data = dated([["a", "b"]], [0], ["u1"])
     with pytest.raises(
         ValidationError, match=r"reranker: only 0 held-out queries to learn from \(basket-"
     ):

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 
 from tests.conftest import need_module
-from tests.models.oracles import textbook_weights
+from tests.models.oracles import als_fold_in, textbook_weights
 from xsell.data.shopdata import ShopData
 from xsell.errors import MissingExtraError
 from xsell.models import as_dense, basket_rows, make_model
@@ -78,17 +78,6 @@ def test_itemknn_weighs_item_vectors_with_implicit_bm25(shop_data: ShopData) -> 
     )
 
 
-def _als_fold_in(model: ALS, row: np.ndarray) -> np.ndarray:
-    """Minimise sum_i c_i (p_i - x.y_i)^2 + reg |x|^2 directly, as stacked least squares."""
-    y = model.item_factors_.astype(np.float64)
-    confidence = np.where(row > 0, model.alpha * row, 1.0)
-    preference = (row > 0).astype(np.float64)
-    w = np.sqrt(confidence)
-    design = np.vstack([w[:, None] * y, np.sqrt(model.regularization) * np.eye(y.shape[1])])
-    target = np.concatenate([w * preference, np.zeros(y.shape[1])])
-    return np.linalg.lstsq(design, target, rcond=None)[0]
-
-
 def test_als_folds_carts_in_with_the_training_bm25_weights(shop_data: ShopData) -> None:
     need_module("implicit")
     model = ALS(factors=16, iterations=5, weighting="bm25", bm25_k1=40.0, bm25_b=0.7)
@@ -99,6 +88,10 @@ def test_als_folds_carts_in_with_the_training_bm25_weights(shop_data: ShopData) 
     weights = stats.weigh(rows).toarray()
     folded = model.fold_in(rows)
     for r in range(len(carts)):
-        np.testing.assert_allclose(folded[r], _als_fold_in(model, weights[r]), atol=1e-4)
+        np.testing.assert_allclose(
+            folded[r],
+            als_fold_in(model.item_factors_, model.alpha, model.regularization, weights[r]),
+            atol=1e-4,
+        )
     scores = as_dense(model.score(rows))
     np.testing.assert_allclose(scores, folded @ model.item_factors_.T, rtol=1e-5, atol=1e-5)
