@@ -7,10 +7,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from xsell.data.idmap import IdMap
 from xsell.data.shopdata import ShopData
 from xsell.models import ItemTable, as_dense, basket_rows
-from xsell.models.items import grow_history, live_orders
+from xsell.models.items import grow_history
 
 
 @pytest.fixture
@@ -87,20 +86,3 @@ def test_grow_history_adds_the_baskets_of_known_customers() -> None:
     baskets = basket_rows([[0, 3], [1], [2]], 4)
     grown = grow_history(history, np.array([1, -1, 2]), baskets, 3)
     assert grown.toarray().tolist() == [[1, 0, 0, 0], [1, 2, 0, 1], [0, 0, 1, 0]]
-
-
-def test_live_orders_grow_items_customers_and_histories(table: ItemTable) -> None:
-    live = live_orders(
-        table,
-        IdMap(["u1"]),
-        sp.csr_matrix(np.array([[1, 0, 0]], dtype=np.float32)),
-        [["a", "new", "a"], ["new"]],
-        ["u2", None],
-        {"new": "Newt"},
-    )
-    assert live.new_items and live.table.ids.ids.tolist() == ["a", "b", "c", "new"]
-    assert live.users.ids.tolist() == ["u1", "u2"] and live.who.tolist() == [1, -1]
-    assert live.rows.toarray().tolist() == [[1, 0, 0, 1], [0, 0, 0, 1]]
-    assert live.table.popularity.tolist() == [3.0, 1.0, 1.0, 2.0]
-    assert live.history.toarray().tolist() == [[1, 0, 0, 0], [1, 0, 0, 1]]
-    assert live.table.names[3] == "Newt"

@@ -139,8 +139,9 @@ class Recommender(ABC):
         ``exclude_bought`` and :meth:`recommend` know the new orders at once.
         ``users`` gives each order's customer (``None``: a guest; omitted: all guests).
         """
+        table = self.require_fitted()
         assert self.users_ is not None
-        new = absorb(self.require_fitted(), self.users_, self.history_, baskets, users, names)
+        new = absorb(table, self.users_, self.history_, baskets, users, names)
         self.items_, self.users_, self.history_ = new.table, new.users, new.history
         if self.learns_live:
             self._update(new.baskets, new.customers)
