@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from xsell.data.idmap import IdMap
 from xsell.data.shopdata import ShopData
-from xsell.data.split import last_basket_split, random_user_split, time_split
+from xsell.data.splits import last_basket_split, random_user_split, time_split
 
 ids = st.lists(st.text(min_size=1, max_size=6), min_size=0, max_size=40)
 

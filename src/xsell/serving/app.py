@@ -194,14 +194,21 @@ def _json(payload: Any, status_code: int = 200) -> Response:
     return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
 
 
+#: The integers orjson writes (64 bits, signed or not).
+_INT64, _UINT64 = -(2**63), 2**64
+
+
 def json_safe(value: Any) -> Any:
-    """``value`` with every float finite (else its text) and every string valid UTF-8."""
+    """``value`` with every float finite, every integer within 64 bits (else their text)
+    and every string valid UTF-8."""
     if isinstance(value, dict):
         return {json_safe(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
+    if isinstance(value, int) and not isinstance(value, bool) and not _INT64 <= value < _UINT64:
+        return str(value)  # JSON allows it, orjson does not write it
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value
