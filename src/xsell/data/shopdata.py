@@ -74,23 +74,27 @@ class ShopData:
         """
         store = store if isinstance(store, Store) else Store(store)
         with store.connect() as con:
-            if not con.execute("SELECT count(*) FROM lines").fetchall()[0][0]:
-                raise ValidationError(
-                    f"{store.path}: the store holds no order lines yet; ingest some"
-                )
+            return cls.from_connection(con, str(store.path))
+
+    @classmethod
+    def from_connection(cls, con: Any, name: str = "the store") -> ShopData:
+        """Like :meth:`from_store`, over an open store connection (e.g. inside a transaction)."""
+        if not con.execute("SELECT count(*) FROM lines").fetchall()[0][0]:
+            raise ValidationError(f"{name}: the store holds no order lines yet; ingest some")
+        try:
             con.execute(
-                "CREATE TEMP TABLE item_ids AS SELECT item_id, "
+                "CREATE OR REPLACE TEMP TABLE item_ids AS SELECT item_id, "
                 "CAST(row_number() OVER (ORDER BY item_id) - 1 AS INTEGER) AS idx "
                 "FROM (SELECT item_id FROM items UNION SELECT item_id FROM lines)"
             )
             con.execute(
-                "CREATE TEMP TABLE user_ids AS SELECT user_id, "
+                "CREATE OR REPLACE TEMP TABLE user_ids AS SELECT user_id, "
                 "CAST(row_number() OVER (ORDER BY user_id) - 1 AS INTEGER) AS idx FROM "
                 "(SELECT user_id FROM customers UNION SELECT user_id FROM lines "
                 "WHERE user_id IS NOT NULL)"
             )
             con.execute(
-                "CREATE TEMP TABLE basket_ids AS SELECT basket_id, "
+                "CREATE OR REPLACE TEMP TABLE basket_ids AS SELECT basket_id, "
                 "CAST(row_number() OVER (ORDER BY first_seen) - 1 AS INTEGER) AS idx FROM "
                 "(SELECT basket_id, min(ingest_id * 4294967296 + source_line) AS first_seen "
                 "FROM lines WHERE event = 'purchase' GROUP BY basket_id)"
@@ -122,6 +126,9 @@ class ShopData:
             catalog = con.execute(
                 "SELECT item_id, name, category, brand, price, in_stock FROM items"
             ).df()
+        finally:
+            for table in ("item_ids", "user_ids", "basket_ids"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
         frame = frame.astype({"basket": np.int32, "user": np.int32, "item": np.int32})
         events = events.astype({"user": np.int32, "item": np.int32})
         return cls(frame, items, users, baskets, _catalog_frame(items, catalog, frame), events)
