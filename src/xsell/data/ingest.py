@@ -128,6 +128,8 @@ class Source:
     load: Callable[[duckdb.DuckDBPyConnection], None] | None = None
     after: Callable[[duckdb.DuckDBPyConnection, int], None] | None = None
     incremental: dict[str, Any] = field(default_factory=dict)
+    #: Rows a database read streamed (-1 for a file).
+    rows_read: int = -1
 
     @property
     def columns(self) -> list[str]:

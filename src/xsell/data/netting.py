@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 
@@ -133,26 +134,32 @@ def _greedy(cancels: pd.DataFrame, candidates: pd.DataFrame) -> list[tuple[int, 
     """Each cancellation, in time order, takes the latest earlier purchase no other one took."""
     if candidates.empty:
         return []
-    order = cancels.sort_values(["time", "source_line"], kind="stable", na_position="first")
-    by_cancel = {
-        line: group.sort_values(
-            ["time", "earlier", "ingest_id", "source_line"],
-            ascending=False,
-            kind="stable",
-            na_position="last",
+    ranked = candidates.sort_values(
+        ["cancel_line", "time", "earlier", "ingest_id", "source_line"],
+        ascending=[True, False, False, False, False],
+        kind="stable",
+        na_position="last",
+    )
+    lines = ranked["cancel_line"].to_numpy()
+    keys = list(
+        zip(
+            ranked["earlier"].to_numpy().tolist(),
+            ranked["ingest_id"].to_numpy().tolist(),
+            ranked["source_line"].to_numpy().tolist(),
+            strict=True,
         )
-        for line, group in candidates.groupby("cancel_line", sort=False)
-    }
+    )
+    starts = np.flatnonzero(np.r_[True, lines[1:] != lines[:-1]])
+    ends = np.r_[starts[1:], len(lines)]
+    span = {int(lines[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
+    order = cancels.sort_values(["time", "source_line"], kind="stable", na_position="first")
     taken: set[tuple[int, int, int]] = set()
     out: list[tuple[int, int, int, int]] = []
-    for line in order["source_line"]:
-        group = by_cancel.get(line)
-        if group is None:
+    for line in order["source_line"].to_numpy().tolist():
+        if line not in span:
             continue
-        for earlier, ingest, source in zip(
-            group["earlier"], group["ingest_id"], group["source_line"], strict=True
-        ):
-            key = (int(earlier), int(ingest), int(source))
+        a, b = span[line]
+        for key in keys[a:b]:
             if key not in taken:
                 taken.add(key)
                 out.append((int(line), *key))
