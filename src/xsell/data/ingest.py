@@ -241,8 +241,9 @@ def _check_columns(
         if column not in existing:
             guess = guess_preset(existing)
             hint = f"; try --preset {guess}" if guess else ""
+            where = "the file" if "://" not in label else "the " + label.split(" ")[1]
             raise SchemaError(
-                f"{label}: column {column!r} (for {role}) is not in the file; "
+                f"{label}: column {column!r} (for {role}) is not in {where}; "
                 f"columns are {existing}{hint}"
             )
 
