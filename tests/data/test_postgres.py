@@ -1,4 +1,4 @@
-"""Ingest straight from a real PostgreSQL server: same cleaning as files, incremental, safe errors."""
+"""Ingest from a real PostgreSQL server: the cleaning of files, incremental reads, safe errors."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ ORDERS_DDL = (
     '"Description" text, "Quantity" integer, "InvoiceDate" timestamp, "UnitPrice" numeric(12,3), '
     '"CustomerID" integer, "Country" text)'
 )
-COLUMNS = '"InvoiceNo","StockCode","Description","Quantity","InvoiceDate","UnitPrice","CustomerID","Country"'
+COLUMNS = (
+    '"InvoiceNo","StockCode","Description","Quantity","InvoiceDate","UnitPrice",'
+    '"CustomerID","Country"'
+)
 
 
 def dump(store: Path) -> dict[str, list[tuple[Any, ...]]]:
