@@ -136,7 +136,8 @@ def _greedy(cancels: pd.DataFrame, candidates: pd.DataFrame) -> list[tuple[int, 
         return []
     ranked = candidates.sort_values(
         ["cancel_line", "time", "earlier", "ingest_id", "source_line"],
-        ascending=[True, False, False, False, False],
+        # Among equal times this source's purchases (later than earlier ingests') come first.
+        ascending=[True, False, True, False, False],
         kind="stable",
         na_position="last",
     )
