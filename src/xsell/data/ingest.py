@@ -45,7 +45,14 @@ from xsell.data.privacy import (
     personal_columns,
     pseudonymize_column,
 )
-from xsell.data.readers import LINE, RawTable, appendable, bom_encoding, read_file
+from xsell.data.readers import (
+    LINE,
+    RawTable,
+    appendable,
+    bom_encoding,
+    check_readable,
+    read_file,
+)
 from xsell.data.sql import fetch_one
 from xsell.data.store import Store
 from xsell.data.versions import record_version
@@ -447,6 +454,7 @@ def ingest_lines(
         spec = spec.with_mapping(mapping)
     options = options or options_of(spec)
     report = IngestReport(path=str(path), kind="lines", preset=spec.name)
+    check_readable(path)  # before anything opens it: a FIFO or /dev/zero would never end
     with _own_or_given(store, con) as tx:
         reporter.step(f"reading {path.name}", 0)
         skip = None

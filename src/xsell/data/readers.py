@@ -205,6 +205,15 @@ def read_csv(
         return _read_csv(path, delimiter, quote, header, "latin-1", skip=skip)
 
 
+def _encoding_error(path: Path, encoding: str, exc: UnicodeError) -> InputFileError:
+    where = ""
+    if isinstance(exc, UnicodeDecodeError):
+        where = f" (byte {exc.object[exc.start]:#04x} at offset {exc.start:,})"
+    return InputFileError(
+        f"{path}: is not {encoding} text{where}; give the file's encoding with --encoding"
+    )
+
+
 def _check_encoding(path: Path, encoding: str) -> None:
     try:
         codecs.lookup(encoding)
@@ -227,7 +236,7 @@ def _read_csv(
     except UnicodeError as exc:
         if guessed:
             raise _NotUtf8 from exc
-        raise InputFileError(f"{path}: cannot read the header line as {encoding}: {exc}") from exc
+        raise _encoding_error(path, encoding, exc) from exc
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
     try:
         names = next(_csv_reader([first], delimiter, quote)) if header else []
@@ -277,7 +286,7 @@ def _read_csv(
                 raise _quoted_break_error(path, line, quote) from exc
             raise _row_error(path, encoding, delimiter, quote, header, exc) from exc
         except UnicodeError as exc:
-            raise InputFileError(f"{path}: cannot read the file as {encoding}: {exc}") from exc
+            raise _encoding_error(path, encoding, exc) from exc
     if not header:
         table = table.cast(pa.schema([(n, pa.string()) for n in table.column_names]))
     if table.num_rows == 0:
@@ -449,6 +458,8 @@ def read_parquet(path: Path) -> RawTable:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # Arrow repeats the path: "Could not open Parquet input source '<path>': ..."
+        detail = detail.split(f"'{path}': ", 1)[-1]
         raise InputFileError(f"{path}: not a readable Parquet file: {detail}") from exc
     _check_unique_names(path, table.column_names)
     if table.num_rows == 0:
