@@ -89,7 +89,7 @@ def test_repurchase_intervals_by_hand() -> None:
         ("b6", "u2", "y", "2024-01-05"),
     ]
     frame = pd.DataFrame(rows, columns=["basket_id", "user_id", "item_id", "time"])
-    table = repurchase_intervals(ShopData.from_frame(frame), min_repeats=1)
+    table = repurchase_intervals(ShopData.from_frame(frame), min_repeats=1, min_customers=1)
     assert table["item_id"].tolist() == ["x"]
     row = table.iloc[0]
     # Intervals 10, 20 (u1) and 4 (u2).
