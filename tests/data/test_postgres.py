@@ -159,9 +159,9 @@ def test_same_table_twice_changes_nothing_and_a_changed_table_is_a_snapshot(
         del os.environ["PGPASSWORD"]
     assert (first.rows_kept, third.rows_in, third.rows_kept) == (2, 5, 1)
     with duckdb.connect(str(store.path), read_only=True) as con:
-        kept = con.execute("SELECT source_key FROM lines ORDER BY source_line").fetchall()
+        kept = con.execute("SELECT item_id, user_id FROM lines ORDER BY source_line").fetchall()
         rejected = con.execute("SELECT count(*) FROM rejected").fetchall()[0][0]
-    assert kept == [("id=1",)]  # the earlier read's rows were replaced, not added to
+    assert kept == [("A1", "17850")]  # the earlier read's rows were replaced, not added to
     assert rejected == 4
 
 

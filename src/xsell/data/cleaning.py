@@ -311,8 +311,12 @@ def raw_json_sql(
     )
 
 
-def kept_lines_sql(options: CleaningOptions, has_quantity: bool) -> str:
-    """SELECT the kept rows of ``cleaned`` in the shape of the ``lines`` table."""
+def kept_lines_sql(options: CleaningOptions, has_quantity: bool, keep_key: bool = False) -> str:
+    """SELECT the kept rows of ``cleaned`` in the shape of the ``lines`` table.
+
+    ``keep_key``: keep each row's ``source_key`` (needed when a later read of the
+    same source replaces rows by key; rejected rows always keep theirs).
+    """
     quantity = "COALESCE(quantity_value, 1.0)" if has_quantity else "1.0"
     price = (
         f"CASE WHEN {quantity} > 0 THEN price_value / {quantity} ELSE price_value END"
@@ -321,7 +325,8 @@ def kept_lines_sql(options: CleaningOptions, has_quantity: bool) -> str:
     )
     return f"""
         SELECT ? AS ingest_id, source_line, basket AS basket_id, user_id, item AS item_id,
-               time_value AS time, {quantity} AS quantity, {price} AS price, event, source_key
+               time_value AS time, {quantity} AS quantity, {price} AS price, event,
+               {"source_key" if keep_key else "NULL"} AS source_key
         FROM cleaned WHERE reason IS NULL ORDER BY source_line
     """
 

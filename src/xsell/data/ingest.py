@@ -580,7 +580,7 @@ def ingest_source(
     con.execute(
         f"INSERT INTO lines (ingest_id, source_line, basket_id, user_id, item_id, time, "
         f"quantity, price, event, source_key) "
-        f"{kept_lines_sql(options, C.QUANTITY in column_map)}",
+        f"{kept_lines_sql(options, C.QUANTITY in column_map, source.replace == 'keys')}",
         [ingest_id],
     )
     _fault("ingest-after-lines")

@@ -322,6 +322,19 @@ def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
+#: Bytes of read rows held in memory before they move into a temp table of the store.
+MEMORY_ROWS_BYTES = 512 << 20
+
+
+def _append(con: duckdb.DuckDBPyConnection, batches: list[pa.RecordBatch], exists: bool) -> None:
+    con.register("batch", pa.Table.from_batches(batches))
+    if exists:
+        con.execute("INSERT INTO raw SELECT * FROM batch")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM batch")
+    con.unregister("batch")
+
+
 def _watermark(con: duckdb.DuckDBPyConnection, source: str) -> str | None:
     row = fetch_one(con.execute("SELECT value FROM watermarks WHERE source = ?", [source]))
     return None if row is None else row[0]
@@ -337,29 +350,35 @@ def load_relation(
     watermark = _watermark(con, identity) if relation.since_column else None
     counted = 0
     schema: pa.Schema | None = None
+    held: list[pa.RecordBatch] = []
+    held_bytes = 0
+    in_store = False
     for batch in _stream(relation, watermark):
         numbered = batch.append_column(
             LINE, pa.array(range(counted + 1, counted + 1 + batch.num_rows), pa.int64())
         )
         counted += batch.num_rows
-        if schema is None:
-            schema = numbered.schema
-            con.register("batch", numbered)
-            con.execute("CREATE OR REPLACE TEMP TABLE raw AS SELECT * FROM batch")
-        else:
-            con.register("batch", numbered)
-            con.execute("INSERT INTO raw SELECT * FROM batch")
-        con.unregister("batch")
+        schema = schema or numbered.schema
+        held.append(numbered)
+        held_bytes += numbered.nbytes
+        # Chunks stay in memory (DuckDB scans them in place) up to a limit; past it they
+        # go into a temp table of the store, which DuckDB can spill to disk.
+        if held_bytes > MEMORY_ROWS_BYTES:
+            _append(con, held, in_store)
+            in_store, held, held_bytes = True, [], 0
         reporter.step(f"read {counted:,} rows", 0)
     if schema is None:
         schema = pa.schema([pa.field(c, pa.string()) for c in relation.columns]).append(
             pa.field(LINE, pa.int64())
         )
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE raw ("
-            + ", ".join(f"{ident(c)} VARCHAR" for c in relation.columns)
-            + f", {ident(LINE)} BIGINT)"
-        )
+    table: pa.Table | None = None
+    if in_store:
+        if held:
+            _append(con, held, True)
+    else:
+        table = pa.Table.from_batches(held, schema=schema)
+    if table is not None:
+        con.register("raw", table)
     # What the rows hold, order included: the same read twice gives the same value.
     columns = ", ".join(ident(f.name) for f in schema)
     summed = fetch_one(
@@ -369,10 +388,13 @@ def load_relation(
     incremental: dict[str, Any] = {}
     if relation.since_column:
         incremental = {"since_column": relation.since_column, "after": watermark}
+    if table is not None:
+        con.unregister("raw")
     source = Source(
         label=relation.label,
         identity=identity,
         schema=schema,
+        table=table,
         digest=digest.hexdigest(),
         key_columns=relation.key_columns,
         ignore_columns=(relation.since_column,) if relation.since_column else (),
