@@ -273,3 +273,17 @@ def test_forget_needs_the_same_key_on_a_pseudonymized_store(tmp_path: Path) -> N
     bob = pseudonymize("CUST-BOB-0002", KEY)
     holding = {t for t, r in rows.items() if any(bob in str(v) for row in r for v in row)}
     assert holding == {"forgotten"}
+
+
+def test_recorded_versions_are_the_fingerprints_models_record(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.duckdb")
+    ingest_lines(store, orders(tmp_path / "o.csv"), preset="online-retail")
+    first = ShopData.from_store(store).fingerprint()
+    # A new customer sorting first shifts every user index: the data's fingerprint changes.
+    (tmp_path / "c.csv").write_text("customer_id,tier\nCUST-AARON-0000,gold\n")
+    ingest_customers(store, tmp_path / "c.csv")
+    second = ShopData.from_store(store).fingerprint()
+    with duckdb.connect(str(store.path), read_only=True) as con:
+        recorded = con.execute("SELECT fingerprint FROM data_versions ORDER BY version").fetchall()
+    assert first != second
+    assert recorded == [(first,), (second,)]

@@ -83,7 +83,11 @@ def text_expr(column: str, arrow_type: pa.DataType, is_id: bool = False) -> str:
         )
     text = f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
     if is_id and (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)):
-        return f"regexp_replace({text}, '^(-?[0-9]+)[.]0+$', '\\1')"
+        # Only values holding a '.' pay for the regular expression.
+        return (
+            f"CASE WHEN contains({text}, '.') "
+            f"THEN regexp_replace({text}, '^(-?[0-9]+)[.]0+$', '\\1') ELSE {text} END"
+        )
     return text
 
 

@@ -13,7 +13,6 @@ from datetime import datetime
 import duckdb
 
 from xsell.data.sql import fetch_one
-from xsell.errors import XsellError
 
 
 def record_version(con: duckdb.DuckDBPyConnection, changed: bool = False) -> str | None:
@@ -23,7 +22,7 @@ def record_version(con: duckdb.DuckDBPyConnection, changed: bool = False) -> str
     ``changed`` says the data changed otherwise (an erasure). Returns the
     fingerprint recorded, or ``None``.
     """
-    from xsell.data.shopdata import ShopData
+    from xsell.data.shopdata import store_fingerprint
 
     latest = fetch_one(
         con.execute(
@@ -34,9 +33,8 @@ def record_version(con: duckdb.DuckDBPyConnection, changed: bool = False) -> str
     if not changed and latest is not None and latest[0] == latest[1]:
         return None
 
-    try:
-        fingerprint = ShopData.from_connection(con).fingerprint()
-    except XsellError:
+    fingerprint = store_fingerprint(con)
+    if fingerprint is None:
         return None
     row = fetch_one(
         con.execute(
