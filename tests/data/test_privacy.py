@@ -14,9 +14,10 @@ from typing import Any
 import duckdb
 import pytest
 
+from xsell.data import pseudonymize
 from xsell.data.erasure import bundles_holding, forget
 from xsell.data.ingest import ingest_customers, ingest_lines
-from xsell.data.privacy import PrivacyOptions, pseudonymize, read_key
+from xsell.data.privacy import PrivacyOptions, read_key
 from xsell.data.shopdata import ShopData
 from xsell.data.store import Store
 from xsell.errors import StoreError, ValidationError
