@@ -8,6 +8,8 @@ from pathlib import Path
 
 import duckdb
 
+from tests.data.test_atomic_ingest import orders
+
 SCRIPT = """
 import sys, time
 from pathlib import Path
@@ -22,19 +24,6 @@ while not go.exists():  # start together: wait for the signal file, not for a ti
 report = ingest_lines(Store(sys.argv[1]), sys.argv[2], preset="online-retail")
 print(report.rows_kept)
 """
-
-
-def orders(path: Path, n: int, prefix: str) -> Path:
-    rows = [
-        f"{prefix}{i // 4},SKU{i % 40},item {i % 40},1,2011-01-01 10:00:00,1.5,{i % 50},UK"
-        for i in range(n)
-    ]
-    path.write_text(
-        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
-        + "\n".join(rows)
-        + "\n"
-    )
-    return path
 
 
 def test_two_first_ingests_into_a_new_store_both_land(tmp_path: Path) -> None:
