@@ -226,15 +226,19 @@ def bundles_holding(store: Store | str | Path, bundle_dir: str | Path) -> list[H
 
     A bundle is a folder with a ``model.json`` whose ``fitted_on`` is the data
     fingerprint it was fitted on; it is listed when that fingerprint is one the
-    store recorded while a now-forgotten customer was in its data.
+    store recorded while a now-forgotten customer was in its data. Hidden folders
+    (``.git``, ``.venv``) are not searched.
     """
     held = forgotten_fingerprints(store)
     root = Path(bundle_dir)
     if not held or not root.exists():
         return []
     found: list[HeldBundle] = []
-    candidates = [root / "model.json"] if (root / "model.json").is_file() else []
-    candidates += sorted(root.rglob("*/model.json"))
+    candidates = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))  # .venv, .git
+        if "model.json" in files:
+            candidates.append(Path(folder) / "model.json")
     for meta_file in candidates:
         try:
             meta = json.loads(meta_file.read_text())
