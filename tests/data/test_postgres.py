@@ -408,3 +408,40 @@ def test_credentials_from_pgpass_and_password_file(
             ingest_database(Store(tmp_path / "d.duckdb"), postgres.url(small_shop), table="clients")
         finally:
             del os.environ["PGPASSWORD"]
+
+
+def test_since_a_timestamp_column_an_updated_row_replaces_its_earlier_version(
+    postgres: Postgres, small_shop: str, tmp_path: Path
+) -> None:
+    postgres.psql(
+        small_shop,
+        "ALTER TABLE orders ADD COLUMN updated_at timestamptz NOT NULL "
+        "DEFAULT '2011-01-10 00:00:00+00'",
+    )
+    store = Store(tmp_path / "s.duckdb")
+    os.environ["PGPASSWORD"] = postgres.password
+    try:
+        args: dict[str, Any] = {
+            "table": "orders",
+            "preset": "online-retail",
+            "since_column": "updated_at",
+        }
+        first = ingest_database(store, postgres.url(small_shop), **args)
+        postgres.psql(
+            small_shop,
+            "UPDATE orders SET \"Quantity\" = 5, updated_at = '2011-02-01 08:00:00+00' "
+            "WHERE id = 1",
+        )
+        second = ingest_database(store, postgres.url(small_shop), **args)
+        third = ingest_database(store, postgres.url(small_shop), **args)
+    finally:
+        del os.environ["PGPASSWORD"]
+    assert (first.rows_in, first.rows_kept) == (6, 2)
+    assert (second.rows_in, second.rows_kept) == (1, 1)
+    assert second.flags["replaced_rows"] == 1
+    assert third.skipped
+    with duckdb.connect(str(store.path), read_only=True) as con:
+        lines = con.execute("SELECT source_key, quantity FROM lines ORDER BY source_key").fetchall()
+        (watermark,) = con.execute("SELECT value FROM watermarks").fetchall()[0]
+    assert lines == [("id=1", 5.0), ("id=2", 1.0)]
+    assert watermark.startswith("2011-02-01 08:00:00")
