@@ -388,7 +388,7 @@ def _paths(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
         s.add("Funnel (all items)", lambda: F.funnel(table))
     s.add(
         "Most common item-to-item moves",
-        lambda: paths.transitions(data, 20),
+        lambda: paths.transitions(data, 20, min_customers=state["min_customers"]),
         "Consecutive items viewed or carted in one session (30-minute gap).",
     )
     return s
