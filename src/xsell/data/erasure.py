@@ -86,7 +86,7 @@ def forget(store: Store | str | Path, customers: Sequence[str], key: bytes) -> l
         store.connect()  # raises the usual "no store here" error
     results: list[Forgotten] = []
     with store.transaction() as con:
-        from xsell.data.ingest import PSEUDONYM_META
+        from xsell.data.ingest_steps import PSEUDONYM_META
         from xsell.data.privacy import key_check
 
         hashed = _pseudonymized(con)

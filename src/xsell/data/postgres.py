@@ -26,19 +26,11 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import duckdb
 import pyarrow as pa
 
+from xsell.data.catalog import guess_catalog_mapping, ingest_catalog_source
 from xsell.data.cleaning import CleaningOptions
-from xsell.data.ingest import (
-    CUSTOMER_ID_GUESSES,
-    IngestReport,
-    Source,
-    _auto_map,
-    _guess_catalog_mapping,
-    _own_or_given,
-    ingest_catalog_source,
-    ingest_customers_source,
-    ingest_source,
-    options_of,
-)
+from xsell.data.customers import CUSTOMER_ID_GUESSES, ingest_customers_source
+from xsell.data.ingest import auto_map, ingest_source, options_of
+from xsell.data.ingest_steps import IngestReport, Source, own_or_given
 from xsell.data.presets import Preset, get_preset
 from xsell.data.privacy import PrivacyOptions
 from xsell.data.readers import LINE
@@ -545,7 +537,7 @@ def ingest_database(
     relation = describe(db, table=table, query=query, since_column=since_column)
     identity = f"{relation.label} ({kind})"
     report = IngestReport(path=relation.label, kind=kind, preset=spec.name)
-    with _own_or_given(store, con) as tx:
+    with own_or_given(store, con) as tx:
         source = load_relation(tx, relation, identity, reporter)
         if since_column is not None and source.rows_read == 0:
             tx.execute("DROP TABLE IF EXISTS raw")
@@ -557,7 +549,7 @@ def ingest_database(
             )
             return report
         if kind == "lines":
-            column_map = _auto_map(relation.columns, dict(spec.mapping))
+            column_map = auto_map(relation.columns, dict(spec.mapping))
             ingest_source(
                 tx,
                 source,
@@ -570,7 +562,7 @@ def ingest_database(
             )
         elif kind == "catalog":
             column_map = {
-                **_guess_catalog_mapping(relation.columns),
+                **guess_catalog_mapping(relation.columns),
                 **spec.catalog_mapping,
                 **(mapping or {}),
             }
