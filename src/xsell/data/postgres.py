@@ -162,8 +162,6 @@ class Relation:
     key_columns: tuple[str, ...] = ()
     since_type: str | None = None
     columns: list[str] = field(default_factory=list)
-    #: An integer primary key to split a big table's read on (two connections at once).
-    split_column: str | None = None
 
     @property
     def label(self) -> str:
@@ -177,14 +175,8 @@ class Relation:
             return _table_ident(self.table)
         return f"({self.query}) AS xsell_query"
 
-    def select(
-        self, watermark: str | None, part: tuple[str, int] | None = None
-    ) -> tuple[str, list[Any]]:
-        """The statement reading the rows (above ``watermark``) in a stable order.
-
-        ``part`` is ``("<=" or ">", value)``: only the rows whose split column is on
-        that side of ``value``.
-        """
+    def select(self, watermark: str | None) -> tuple[str, list[Any]]:
+        """The statement reading the rows (above ``watermark``) in a stable order."""
         sql = f"SELECT * FROM {self.from_clause()}"
         params: list[Any] = []
         where = []
@@ -192,8 +184,6 @@ class Relation:
             cast = f"::{self.since_type}" if self.since_type else ""
             where.append(f"{ident(self.since_column)} > ${len(params) + 1}{cast}")
             params.append(watermark)
-        if part is not None and self.split_column is not None:
-            where.append(f"{ident(self.split_column)} {part[0]} {int(part[1])}")
         if where:
             sql += " WHERE " + " AND ".join(where)
         order = [*([self.since_column] if self.since_column else []), *self.key_columns]
@@ -262,7 +252,6 @@ def describe(
                     "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
                     [oid],
                 ).fetchall()
-                relation.split_column = _split_column(con, oid, relation, described)
             else:
                 cursor = con.execute(f"SELECT * FROM ({query}) AS xsell_query LIMIT 0")
                 names = [d.name for d in cursor.description or []]
@@ -291,73 +280,12 @@ def describe(
     return relation
 
 
-#: Tables at least this big (on disk) are read over two connections at once.
-SPLIT_BYTES = 16 << 20
-#: ... and at most this big: the second half waits in memory while the first is used.
-SPLIT_MAX_BYTES = 1 << 30
-
-
-def _split_column(con: Any, oid: int, relation: Relation, described: list[Any]) -> str | None:
-    """The integer primary key to split the read on, when the table is big enough."""
-    if len(relation.key_columns) != 1:
-        return None
-    key = relation.key_columns[0]
-    kinds = {str(r[0]): r[1] for r in described}
-    if kinds.get(key) not in ("smallint", "integer", "bigint"):
-        return None
-    if relation.since_column not in (None, key):
-        return None  # rows are read in since-column order: one stream keeps it
-    row = fetch_one(con.execute("SELECT pg_total_relation_size(%s)", [oid]))
-    size = int(row[0]) if row and row[0] is not None else 0
-    return key if SPLIT_BYTES <= size <= SPLIT_MAX_BYTES else None
-
-
 def _stream(relation: Relation, watermark: str | None) -> Iterator[pa.RecordBatch]:
-    """Arrow batches of the rows in order, opaque PostgreSQL types given as their text.
-
-    A big table with an integer primary key is read in two halves over two
-    connections at once (the server and the driver each work on both); the
-    second half's batches wait until the first half's are used.
-    """
-    middle = _middle(relation, watermark) if relation.split_column else None
-    if middle is None:
-        yield from _stream_part(relation, watermark, None)
-        return
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        later = pool.submit(lambda: list(_stream_part(relation, watermark, (">", middle))))
-        yield from _stream_part(relation, watermark, ("<=", middle))
-        yield from later.result()
-
-
-def _middle(relation: Relation, watermark: str | None) -> int | None:
-    """The split column's value halfway between its lowest and highest (above the watermark)."""
-    assert relation.split_column is not None
-    column = ident(relation.split_column)
-    sql = f"SELECT min({column}), max({column}) FROM {relation.from_clause()}"
-    params: list[Any] = []
-    if relation.since_column is not None and watermark is not None:
-        sql += f" WHERE {ident(relation.since_column)} > %s::{relation.since_type}"
-        params.append(watermark)
-    psycopg = _psycopg()
-    with _connect(relation.db) as con:
-        try:
-            row = fetch_one(con.execute(sql, params))
-        except psycopg.Error as exc:
-            raise _database_error(relation.db, exc, "reading failed: ") from None
-    if row is None or row[0] is None or row[1] is None or int(row[1]) - int(row[0]) < 2:
-        return None
-    return (int(row[0]) + int(row[1])) // 2
-
-
-def _stream_part(
-    relation: Relation, watermark: str | None, part: tuple[str, int] | None
-) -> Iterator[pa.RecordBatch]:
+    """Arrow batches of the rows in order, opaque PostgreSQL types given as their text."""
     dbapi = require("adbc_driver_postgresql.dbapi", "postgres")
     manager = require("adbc_driver_manager", "postgres")
     db = relation.db
-    sql, params = relation.select(watermark, part)
+    sql, params = relation.select(watermark)
     try:
         connection = dbapi.connect(db.libpq_url())  # type: ignore[attr-defined]
     except manager.Error as exc:  # type: ignore[attr-defined]
