@@ -623,3 +623,22 @@ def test_bad_companion_file_fails_the_whole_ingest(
     assert (code, out) == (2, ""), err
     assert err == f"error: {companion}: {message}\n"
     assert snapshot(tmp_path) == before
+
+
+def test_an_unreadable_file(tmp_path: Path) -> None:
+    """A file that cannot be read: one line naming it and the system's reason.
+
+    Root reads files whatever their mode, so under root the file is one whose reads
+    fail for everyone (``/proc/self/mem`` at offset 0: an I/O error).
+    """
+    if os.geteuid() == 0:
+        path, reason = Path("/proc/self/mem"), "Input/output error"
+    else:
+        path, reason = tmp_path / "secret.csv", "Permission denied"
+        path.write_text(GOOD)
+        path.chmod(0o000)
+    store = tmp_path / "never.duckdb"
+    code, out, err = call("ingest", str(path), *RETAIL, "--store", str(store))
+    assert (code, out) == (2, "")
+    assert err == f"error: {path}: cannot read the file: {reason}\n"
+    assert not store.exists()
