@@ -89,7 +89,7 @@ def test_repurchase_intervals_by_hand() -> None:
         ("b6", "u2", "y", "2024-01-05"),
     ]
     frame = pd.DataFrame(rows, columns=["basket_id", "user_id", "item_id", "time"])
-    table = repurchase_intervals(ShopData.from_frame(frame), min_repeats=1)
+    table = repurchase_intervals(ShopData.from_frame(frame), min_repeats=1, min_customers=1)
     assert table["item_id"].tolist() == ["x"]
     row = table.iloc[0]
     # Intervals 10, 20 (u1) and 4 (u2).
@@ -118,12 +118,17 @@ def test_funnel_and_transitions_by_hand() -> None:
     assert table.loc["all", ["view", "cart", "purchase"]].tolist() == [6, 1, 1]
     assert table.loc["K", "view_to_cart"] == pytest.approx(1 / 4)
     assert table.loc["K", "cart_to_purchase"] == 1.0
-    moves = transitions(data)
+    moves = transitions(data, min_customers=1)
     counted = dict(
         zip(zip(moves["from_id"], moves["to_id"], strict=True), moves["count"], strict=True)
     )
     # a->b twice (u1, u2); b->c once (u1); u2's c is three hours later: a new session.
     assert counted == {("a", "b"): 2, ("b", "c"): 1}
+    # Only a->b was made by two customers.
+    shared = transitions(data, min_customers=2)
+    assert list(zip(shared["from_id"], shared["to_id"], shared["customers"], strict=True)) == [
+        ("a", "b", 2)
+    ]
 
 
 def test_analyses_name_their_missing_input() -> None:

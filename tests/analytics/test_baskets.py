@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from xsell.analytics.baskets import attach_rates, basket_sizes, time_patterns
+from xsell.analytics.baskets import attach_rates, basket_sizes, time_patterns, top_pairs
 from xsell.data.shopdata import ShopData
 
 
@@ -54,3 +55,28 @@ def test_time_patterns_by_hand(tiny: ShopData) -> None:
     assert month["orders"].tolist() == [2, 2, 1] + [0] * 9
     assert month["revenue"].tolist() == [18.5, 24.5, 5.0] + [0.0] * 9
     assert month.index[:3].tolist() == ["Jan", "Feb", "Mar"]
+
+
+def test_pairs_and_bundles_bought_by_few_customers_are_not_shown() -> None:
+    from xsell.analytics.bundles import bundle_candidates
+
+    # x+y: 30 baskets of 3 customers; p+q: 30 baskets of 15 customers; filler baskets.
+    rows = []
+    for n in range(30):
+        rows += [(f"a{n}", f"c{n % 3}", "x"), (f"a{n}", f"c{n % 3}", "y")]
+        rows += [(f"b{n}", f"d{n % 15}", "p"), (f"b{n}", f"d{n % 15}", "q")]
+    for n in range(300):
+        rows.append((f"f{n}", f"e{n % 50}", f"z{n % 30}"))
+    data = ShopData.from_frame(pd.DataFrame(rows, columns=["basket_id", "user_id", "item_id"]))
+    everything = top_pairs(data, k=10, min_count=10, min_customers=1)
+    assert {(a, b) for a, b in zip(everything["item_a"], everything["item_b"], strict=True)} == {
+        ("p", "q"),
+        ("x", "y"),
+    }
+    shown = top_pairs(data, k=10, min_count=10)  # default: 5 customers
+    assert list(zip(shown["item_a"], shown["item_b"], shown["customers"], strict=True)) == [
+        ("p", "q", 15)
+    ]
+    bundles = bundle_candidates(data, k=5, min_count=10)
+    assert [tuple(sorted(i)) for i in bundles["items"]] == [("p", "q")]
+    assert bundle_candidates(data, k=5, min_count=10, min_customers=3)["size"].tolist() == [2, 2]

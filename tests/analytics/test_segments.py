@@ -15,7 +15,7 @@ def test_segment_profiles_by_hand(tiny: ShopData) -> None:
         {"user_id": ["u1", "u2", "u3"], "segment": ["at risk", "champions", "champions"]},
         index=pd.Index(users, name="user"),
     )
-    table = segment_profiles(tiny, segments).set_index("segment")
+    table = segment_profiles(tiny, segments, min_customers=1).set_index("segment")
     # RFM's best-first order, not the alphabet.
     assert table.index.tolist() == ["champions", "at risk"]
     champions, at_risk = table.loc["champions"], table.loc["at risk"]
@@ -42,7 +42,7 @@ def test_segment_profiles_top_limits_the_names(tiny: ShopData) -> None:
     segments = pd.DataFrame(
         {"user_id": ["u1", "u2", "u3"], "segment": ["loyal"] * 3}, index=pd.Index(users)
     )
-    row = segment_profiles(tiny, segments, top=2).iloc[0]
+    row = segment_profiles(tiny, segments, top=2, min_customers=1).iloc[0]
     # Candle 20.0 - 4.0 (anonymous o4) = 16.0, Dish 15.0, Apple 4.5, Bread 2.0.
     assert row["top_items"] == "Candle, Dish"
     assert row["top_categories"] == "Lighting, Table"

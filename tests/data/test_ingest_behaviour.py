@@ -125,7 +125,9 @@ def test_declared_encoding_that_does_not_fit_is_a_clear_error(tmp_path: Path) ->
     path = tmp_path / "latin1_header.csv"
     path.write_bytes(HEADER.replace("Country", "Pays_é").encode("latin-1") + b"1,A,B,1,,1,1,FR\n")
     with pytest.raises(
-        InputFileError, match=r"latin1_header.csv: cannot read the header line as utf-8"
+        InputFileError,
+        match=r"latin1_header.csv: is not utf-8 text \(byte 0xe9 at offset \d+\); give the "
+        r"file.s encoding with --encoding",
     ):
         ingest_lines(Store(tmp_path / "s.duckdb"), path, preset="online-retail", encoding="utf-8")
 

@@ -104,3 +104,74 @@ def test_instacart_catalog_map_chooses_aisles_over_departments(store_path: Path)
     with duckdb.connect(str(store_path), read_only=True) as con:
         row = con.execute("SELECT name, category FROM items WHERE item_id = '24852'").fetchone()
     assert row == ("Banana", "fresh fruits")  # the aisle, not the department "produce"
+
+
+def _netting_oracle(csv: Path) -> tuple[int, int, set[int]]:
+    """Cancellations netted on Online Retail, computed with pandas from the raw file.
+
+    Purchases are the lines no other rule rejects; each cancellation (in time order,
+    then file order) takes the latest earlier purchase of the same customer, item,
+    quantity and price that no other cancellation took. Returns (netted, unmatched,
+    file lines of the netted purchases).
+    """
+    import pandas as pd
+
+    from xsell.data.presets import DEFAULT_NON_PRODUCT_CODES
+
+    frame = pd.read_csv(csv, dtype=str, keep_default_na=False, na_values=[""])
+    frame["line"] = range(2, len(frame) + 2)
+    quantity = pd.to_numeric(frame["Quantity"])
+    price = pd.to_numeric(frame["UnitPrice"])
+    when = pd.to_datetime(frame["InvoiceDate"])
+    cancel = frame["InvoiceNo"].str.startswith("C", na=False)
+    columns = [c for c in frame.columns if c != "line"]
+    kept = (
+        frame["StockCode"].notna()
+        & frame["InvoiceNo"].notna()
+        & ~cancel
+        & (quantity > 0)
+        & ~frame["StockCode"].isin(DEFAULT_NON_PRODUCT_CODES)
+        & (price > 0)
+        & ~frame.duplicated(subset=columns, keep="first")
+    )
+    pool: dict[tuple[str, str, float, float], list[tuple[pd.Timestamp, int]]] = {}
+    for row in frame[kept & frame["CustomerID"].notna()].itertuples():
+        key = (row.CustomerID, row.StockCode, quantity[row.Index], price[row.Index])
+        pool.setdefault(key, []).append((when[row.Index], row.line))
+    cancels = frame[cancel & frame["CustomerID"].notna() & (quantity < 0)]
+    order = cancels.assign(when=when[cancels.index]).sort_values(["when", "line"], kind="stable")
+    netted: set[int] = set()
+    for row in order.itertuples():
+        key = (row.CustomerID, row.StockCode, -quantity[row.Index], price[row.Index])
+        earlier = [(t, n) for t, n in pool.get(key, []) if t <= row.when and n not in netted]
+        if earlier:
+            netted.add(max(earlier)[1])
+    return len(netted), int(cancel.sum()) - len(netted), netted
+
+
+@pytest.mark.slow
+def test_online_retail_cancellations_net_against_what_they_cancel(tmp_path: Path) -> None:
+    from xsell.analytics.sales import top_products
+
+    csv = shared_file("online_retail/online_retail.csv")
+    store = Store(tmp_path / "or.duckdb")
+    report = ingest_lines(store, csv, preset="online-retail")
+    netted, unmatched, lines = _netting_oracle(csv)
+    assert report.netting == {
+        "netted": netted,
+        "netted_earlier_ingests": 0,
+        "unmatched": unmatched,
+    }
+    assert report.reasons["cancelled"] == netted
+    with duckdb.connect(str(store.path), read_only=True) as con:
+        stored = {
+            r[0]
+            for r in con.execute(
+                "SELECT source_line FROM rejected WHERE reason = 'cancelled'"
+            ).fetchall()
+        }
+        big = con.execute("SELECT detail FROM rejected WHERE source_line = 540423").fetchall()
+    assert stored == lines
+    assert big == [("cancelled by C581484 (line 540424)",)]
+    top = top_products(ShopData.from_store(store), 10)
+    assert "23843" not in set(top["item_id"])

@@ -17,6 +17,12 @@ from xsell.analytics.common import (
     need_customers,
     need_times,
 )
+from xsell.data.groups import (
+    MIN_CUSTOMERS,
+    check_min_customers,
+    customers_per_item,
+    first_with_customers,
+)
 from xsell.data.shopdata import ShopData
 from xsell.mining import frequent_itemsets
 from xsell.mining.significance import benjamini_hochberg, fisher_p_values
@@ -41,14 +47,20 @@ def basket_sizes(data: ShopData) -> pd.DataFrame:
     return frame
 
 
-def top_items(data: ShopData, k: int = 20) -> pd.DataFrame:
-    """The ``k`` items in most baskets, with quantity and revenue."""
+def top_items(data: ShopData, k: int = 20, min_customers: int = MIN_CUSTOMERS) -> pd.DataFrame:
+    """The ``k`` items in most baskets, with quantity and revenue.
+
+    Only items bought by at least ``min_customers`` distinct customers are listed
+    (see :mod:`xsell.data.groups`).
+    """
     _need_baskets(data, "top items")
     count = data.item_basket_count
-    order = np.argsort(-count, kind="stable")[:k]
-    order = order[count[order] > 0]
+    buyers = customers_per_item(data)
+    order = np.argsort(-count, kind="stable")
+    order = order[(count[order] > 0) & (buyers[order] >= check_min_customers(min_customers))][:k]
     frame = item_frame(data, order)
     frame["baskets"] = count[order]
+    frame["customers"] = buyers[order]
     frame["basket_share"] = count[order] / data.n_baskets
     lines = data.lines
     quantity = lines.groupby("item")["quantity"].sum()
@@ -68,7 +80,11 @@ def pair_min_count(n_baskets: int) -> int:
 
 
 def top_pairs(
-    data: ShopData, k: int = 20, min_count: int | None = None, sort_by: str = "lift"
+    data: ShopData,
+    k: int = 20,
+    min_count: int | None = None,
+    sort_by: str = "lift",
+    min_customers: int = MIN_CUSTOMERS,
 ) -> pd.DataFrame:
     """The ``k`` item pairs bought together most above chance, with their significance.
 
@@ -83,12 +99,15 @@ def top_pairs(
         Baskets a pair must appear in (default :func:`pair_min_count`).
     sort_by:
         ``"lift"`` or ``"count"``.
+    min_customers:
+        Pairs bought together by fewer distinct customers are left out (their
+        ``customers`` column says how many did).
     """
     _need_baskets(data, "item pairs")
     floor = min_count if min_count is not None else pair_min_count(data.n_baskets)
     sets = frequent_itemsets(data.basket_item, floor, max_len=2)
     pairs = sets[sets["length"] == 2]
-    columns = ["a", "b", "count", "count_a", "count_b", "lift", "p_value", "q_value"]
+    columns = ["a", "b", "count", "count_a", "count_b", "lift", "p_value", "q_value", "customers"]
     if pairs.empty:
         return _named_pairs(data, pd.DataFrame(columns=columns))
     items = np.array(pairs["items"].tolist(), dtype=np.int64)
@@ -108,7 +127,11 @@ def top_pairs(
     p = fisher_p_values(count, frame["count_a"].to_numpy(), frame["count_b"].to_numpy(), n)
     frame["p_value"] = p
     frame["q_value"] = benjamini_hochberg(p)
-    frame = frame.sort_values([sort_by, "count"], ascending=False, kind="stable").head(k)
+    frame = frame.sort_values([sort_by, "count"], ascending=False, kind="stable")
+    keep, customers = first_with_customers(
+        data, frame[["a", "b"]].to_numpy().tolist(), min_customers, k
+    )
+    frame = frame.iloc[keep].assign(customers=customers)
     return _named_pairs(data, frame.reset_index(drop=True))
 
 
@@ -192,12 +215,15 @@ def time_patterns(data: ShopData) -> dict[str, pd.DataFrame]:
     return out
 
 
-def repurchase_intervals(data: ShopData, min_repeats: int = 5, k: int = 30) -> pd.DataFrame:
+def repurchase_intervals(
+    data: ShopData, min_repeats: int = 5, k: int = 30, min_customers: int = MIN_CUSTOMERS
+) -> pd.DataFrame:
     """Days until the same customer buys the same item again, per item.
 
     Each pair of consecutive orders of one item by one customer gives one interval
     (orders on the same day count as one). Items with fewer than ``min_repeats``
-    intervals are left out; the rest are sorted by how many repeats they have.
+    intervals, or bought again by fewer than ``min_customers`` customers, are left
+    out; the rest are sorted by how many repeats they have.
 
     Returns
     -------
@@ -234,7 +260,10 @@ def repurchase_intervals(data: ShopData, min_repeats: int = 5, k: int = 30) -> p
             "p75_days": grouped["gap"].quantile(0.75),
         }
     )
-    table = table[table["repeats"] >= min_repeats]
+    table = table[
+        (table["repeats"] >= min_repeats)
+        & (table["customers"] >= check_min_customers(min_customers))
+    ]
     table = table.sort_values(["repeats", "median_days"], ascending=[False, True]).head(k)
     named = item_frame(data, table.index.to_numpy())
     return pd.concat([named, table.reset_index(drop=True)], axis=1)

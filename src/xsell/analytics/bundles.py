@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from xsell.analytics.common import Unavailable
+from xsell.data.groups import MIN_CUSTOMERS, check_min_customers, customers_of
 from xsell.data.shopdata import ShopData
 from xsell.mining import frequent_itemsets
 
@@ -24,6 +25,7 @@ def bundle_candidates(
     max_len: int = 3,
     cross_category: bool | None = None,
     min_lift: float = 2.0,
+    min_customers: int = MIN_CUSTOMERS,
 ) -> pd.DataFrame:
     """Item sets of 2..``max_len`` items to sell as a bundle, best first.
 
@@ -43,14 +45,18 @@ def bundle_candidates(
     cross_category:
         Keep only sets spanning two or more categories; default: when the catalog
         has categories.
+    min_customers:
+        Sets bought together by fewer distinct customers are left out: a bundle
+        must never be one person's basket.
 
     Returns
     -------
     pandas.DataFrame
         ``items`` (tuple of ids), ``names`` (joined with " + "), ``categories``,
         ``size``, ``count`` (baskets with every item), ``support``,
-        ``expected_count`` (if independent), ``lift``, ``all_confidence``, ``price`` (sum of item
-        prices; NaN when one is unknown), ``evidence`` (a sentence).
+        ``expected_count`` (if independent), ``lift``, ``all_confidence``, ``customers``
+        (distinct buyers of the whole set), ``price`` (sum of item prices; NaN when
+        one is unknown), ``evidence`` (a sentence).
     """
     if data.n_baskets == 0:
         raise Unavailable("bundle candidates need orders, and the store holds none")
@@ -61,6 +67,7 @@ def bundle_candidates(
         raise Unavailable(
             f"bundle candidates: no set of 2-{max_len} items is in {floor} or more baskets"
         )
+    floor_customers = check_min_customers(min_customers)
     categories = data.item_categories()
     if cross_category is None:
         cross_category = any(c is not None for c in categories)
@@ -76,6 +83,9 @@ def bundle_candidates(
         expected = float(np.prod(single[idx])) * data.n_baskets
         if count < min_lift * expected:
             continue
+        buyers = customers_of(data, idx.tolist())
+        if buyers < floor_customers:
+            continue
         rows.append(
             {
                 "index": tuple(int(i) for i in idx),
@@ -88,6 +98,7 @@ def bundle_candidates(
                 "expected_count": expected,
                 "lift": count / expected,
                 "all_confidence": count / int(data.item_basket_count[idx].max()),
+                "customers": buyers,
                 "price": float(prices[idx].sum()),
             }
         )
@@ -95,7 +106,8 @@ def bundle_candidates(
         raise Unavailable(
             f"bundle candidates: no set of 2-{max_len} items"
             + (" from different categories" if cross_category else "")
-            + f" is in {floor} or more baskets with lift >= {min_lift}"
+            + f" is in {floor} or more baskets with lift >= {min_lift}, bought by "
+            + f"{floor_customers} or more customers"
         )
     table = pd.DataFrame(rows).sort_values(
         ["all_confidence", "lift"], ascending=False, kind="stable"

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from xsell.analytics.common import Unavailable, item_frame
+from xsell.data.groups import MIN_CUSTOMERS, check_min_customers
 from xsell.data.shopdata import ShopData
 
 STAGES = ("view", "cart", "purchase")
@@ -73,18 +74,24 @@ def funnel(data: ShopData) -> pd.DataFrame:
     return table.drop(columns="view_purchase").reset_index()
 
 
-def transitions(data: ShopData, k: int = 20, session_gap_minutes: float = 30.0) -> pd.DataFrame:
+def transitions(
+    data: ShopData,
+    k: int = 20,
+    session_gap_minutes: float = 30.0,
+    min_customers: int = MIN_CUSTOMERS,
+) -> pd.DataFrame:
     """The most common moves from one item to the next within a browsing session.
 
     Events (views and cart adds) of one customer, in time order, form a session
     until a gap longer than ``session_gap_minutes``; each step to a different item
-    is one transition.
+    is one transition. Moves made by fewer than ``min_customers`` distinct
+    customers are left out.
 
     Returns
     -------
     pandas.DataFrame
         ``from_id``, ``from_name``, ``to_id``, ``to_name``, ``count``,
-        ``share`` (of all transitions out of ``from``).
+        ``share`` (of all transitions out of ``from``), ``customers``.
     """
     events = _need_events(data, "item transitions")
     events = events[(events["user"] >= 0) & events["time"].notna()]
@@ -94,12 +101,16 @@ def transitions(data: ShopData, k: int = 20, session_gap_minutes: float = 30.0) 
     time = events["time"].to_numpy()
     gap = np.diff(time).astype("timedelta64[s]").astype(np.float64) / 60.0
     step = (user[1:] == user[:-1]) & (gap <= session_gap_minutes) & (item[1:] != item[:-1])
-    moves = pd.DataFrame({"a": item[:-1][step], "b": item[1:][step]})
+    moves = pd.DataFrame({"a": item[:-1][step], "b": item[1:][step], "user": user[1:][step]})
     if moves.empty:
         raise Unavailable("item transitions: no session holds two different items")
-    counts = moves.value_counts().rename("count").reset_index()
+    grouped = moves.groupby(["a", "b"])
+    counts = pd.DataFrame(
+        {"count": grouped.size(), "customers": grouped["user"].nunique()}
+    ).reset_index()
     out_of = moves["a"].value_counts()
     counts["share"] = counts["count"] / out_of.reindex(counts["a"]).to_numpy()
+    counts = counts[counts["customers"] >= check_min_customers(min_customers)]
     counts = counts.sort_values(["count", "share"], ascending=False, kind="stable").head(k)
     a = item_frame(data, counts["a"].to_numpy())
     b = item_frame(data, counts["b"].to_numpy())
@@ -111,5 +122,6 @@ def transitions(data: ShopData, k: int = 20, session_gap_minutes: float = 30.0) 
             "to_name": b["name"],
             "count": counts["count"].to_numpy(),
             "share": counts["share"].to_numpy(),
+            "customers": counts["customers"].to_numpy(),
         }
     )

@@ -17,6 +17,7 @@ from xsell.analytics.common import (
     need_times,
 )
 from xsell.data import columns as C
+from xsell.data.groups import MIN_CUSTOMERS, check_min_customers, customers_per_item
 from xsell.data.presets import PRESETS
 from xsell.data.shopdata import ShopData
 from xsell.data.store import Store
@@ -54,9 +55,13 @@ def revenue_over_time(data: ShopData, freq: str = "W") -> pd.DataFrame:
     return table.reset_index()
 
 
-def top_products(data: ShopData, k: int = 20) -> pd.DataFrame:
-    """The ``k`` items with the most revenue (``item_id``, ``name``, ``category``, ...)."""
+def top_products(data: ShopData, k: int = 20, min_customers: int = MIN_CUSTOMERS) -> pd.DataFrame:
+    """The ``k`` items with the most revenue (``item_id``, ``name``, ``category``, ...).
+
+    Items bought by fewer than ``min_customers`` distinct customers are left out.
+    """
     revenue = need_prices(data, "top products by revenue")
+    buyers = customers_per_item(data)
     lines = data.lines
     per_item = pd.DataFrame(
         {"item": lines["item"].to_numpy(), "revenue": revenue, "quantity": lines["quantity"]}
@@ -68,13 +73,17 @@ def top_products(data: ShopData, k: int = 20) -> pd.DataFrame:
             "orders": per_item.size(),
         }
     ).sort_values("revenue", ascending=False)
-    table = table.head(k)
+    table["customers"] = buyers[table.index.to_numpy()]
+    table = table[table["customers"] >= check_min_customers(min_customers)].head(k)
     named = item_frame(data, table.index.to_numpy())
     return pd.concat([named, table.reset_index(drop=True)], axis=1)
 
 
-def top_categories(data: ShopData, k: int = 20) -> pd.DataFrame:
-    """Categories by revenue (``category``, ``revenue``, ``orders``, ``revenue_share``)."""
+def top_categories(data: ShopData, k: int = 20, min_customers: int = MIN_CUSTOMERS) -> pd.DataFrame:
+    """Categories by revenue (``category``, ``revenue``, ``orders``, ``revenue_share``).
+
+    Categories bought by fewer than ``min_customers`` distinct customers are left out.
+    """
     revenue = need_prices(data, "top categories")
     categories = need_categories(data, "top categories")
     lines = data.lines
@@ -83,13 +92,19 @@ def top_categories(data: ShopData, k: int = 20) -> pd.DataFrame:
             "category": categories[lines["item"].to_numpy()],
             "revenue": revenue,
             "basket": lines["basket"].to_numpy(),
+            "user": lines["user"].where(lines["user"] >= 0).to_numpy(),
         }
     ).dropna(subset=["category"])
     grouped = frame.groupby("category")
     table = pd.DataFrame(
-        {"revenue": grouped["revenue"].sum(), "orders": grouped["basket"].nunique()}
+        {
+            "revenue": grouped["revenue"].sum(),
+            "orders": grouped["basket"].nunique(),
+            "customers": grouped["user"].nunique(),
+        }
     ).sort_values("revenue", ascending=False)
     table["revenue_share"] = table["revenue"] / np.nansum(revenue)
+    table = table[table["customers"] >= check_min_customers(min_customers)]
     return table.head(k).reset_index()
 
 

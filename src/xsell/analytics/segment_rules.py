@@ -8,16 +8,22 @@ import pandas as pd
 from xsell.analytics.baskets import pair_min_count, top_pairs
 from xsell.analytics.common import Unavailable
 from xsell.analytics.segments import segment_order
+from xsell.data.groups import MIN_CUSTOMERS
 from xsell.data.shopdata import ShopData
 
 
 def segment_rule_contrasts(
-    data: ShopData, segments: pd.DataFrame, k: int = 15, min_baskets: int = 200
+    data: ShopData,
+    segments: pd.DataFrame,
+    k: int = 15,
+    min_baskets: int = 200,
+    min_customers: int = MIN_CUSTOMERS,
 ) -> pd.DataFrame:
     """Pairs mined within each segment, ranked by how much their lift differs between segments.
 
     Each segment with at least ``min_baskets`` orders is mined on its own baskets
-    (pairs need :func:`~xsell.analytics.baskets.pair_min_count` of them). A pair
+    (pairs need :func:`~xsell.analytics.baskets.pair_min_count` of them and
+    ``min_customers`` distinct buyers within the segment). A pair
     counts when it is frequent in two or more segments; its spread is
     ``max lift / min lift`` over those.
 
@@ -37,7 +43,10 @@ def segment_rule_contrasts(
         if mask.sum() < min_baskets:
             continue
         pairs = top_pairs(
-            data.subset_baskets(mask), k=10**9, min_count=pair_min_count(int(mask.sum()))
+            data.subset_baskets(mask),
+            k=10**9,
+            min_count=pair_min_count(int(mask.sum())),
+            min_customers=min_customers,
         )
         tables.append(
             pairs[["item_a", "name_a", "item_b", "name_b", "lift"]].assign(segment=segment)

@@ -14,6 +14,7 @@ from xsell.analytics.baskets import pair_min_count, top_pairs
 from xsell.analytics.clusters import kmeans_segments
 from xsell.analytics.common import Unavailable, line_revenue
 from xsell.analytics.rfm import SEGMENT_ORDER, rfm_segments
+from xsell.data.groups import MIN_CUSTOMERS, check_min_customers
 from xsell.data.shopdata import ShopData
 from xsell.data.store import Store
 from xsell.errors import ValidationError
@@ -44,7 +45,9 @@ def segment_order(labels: pd.Series) -> list[str]:
     return known + sorted(present - set(known))
 
 
-def segment_profiles(data: ShopData, segments: pd.DataFrame, top: int = 3) -> pd.DataFrame:
+def segment_profiles(
+    data: ShopData, segments: pd.DataFrame, top: int = 3, min_customers: int = MIN_CUSTOMERS
+) -> pd.DataFrame:
     """Size, revenue share, top categories, top items and strongest pairs of each segment.
 
     Parameters
@@ -53,9 +56,14 @@ def segment_profiles(data: ShopData, segments: pd.DataFrame, top: int = 3) -> pd
         A table from :func:`compute_segments` (index: user index, column ``segment``).
     top:
         How many categories, items and pairs to name per segment.
+    min_customers:
+        A segment of fewer customers shows its size only (its revenue and what it
+        buys would describe a few people); items, categories and pairs named for a
+        segment are bought by at least this many of its customers.
 
     Pairs need :func:`~xsell.analytics.baskets.pair_min_count` of the segment's baskets.
     """
+    floor = check_min_customers(min_customers)
     labels = segments["segment"]
     revenue = line_revenue(data)
     lines = data.lines
@@ -69,26 +77,59 @@ def segment_profiles(data: ShopData, segments: pd.DataFrame, top: int = 3) -> pd
     rows = []
     for segment in segment_order(labels):
         mine = line_segment == segment
+        size = int((labels == segment).sum())
+        baskets = basket_segment == segment
+        if size < floor:
+            rows.append(
+                {
+                    "segment": segment,
+                    "customers": size,
+                    "customer_share": size / len(labels),
+                    "orders": int(baskets.sum()),
+                    "revenue": np.nan,
+                    "revenue_share": np.nan,
+                    "top_categories": f"(fewer than {floor} customers: not shown)",
+                    "top_items": "",
+                    "top_pairs": "",
+                }
+            )
+            continue
         seg_revenue = float(np.nansum(revenue[mine])) if has_money else np.nan
+        item_of_line = lines["item"].to_numpy()[mine]
+        buyers = (
+            pd.DataFrame({"item": item_of_line, "user": line_user[mine]})
+            .groupby("item")["user"]
+            .nunique()
+        )
         per_item = (
             pd.Series(revenue[mine] if has_money else np.ones(int(mine.sum())))
-            .groupby(lines["item"].to_numpy()[mine])
+            .groupby(item_of_line)
             .sum()
             .sort_values(ascending=False)
         )
+        shown_items = per_item[buyers.reindex(per_item.index).to_numpy() >= floor]
+        cat_of_line = categories[item_of_line]
+        known = pd.notna(cat_of_line)
+        cat_buyers = (
+            pd.DataFrame({"category": cat_of_line[known], "user": line_user[mine][known]})
+            .groupby("category")["user"]
+            .nunique()
+        )
         cats = pd.Series(per_item.to_numpy(), index=categories[per_item.index.to_numpy()])
         cats = cats[cats.index.notna()].groupby(level=0).sum().sort_values(ascending=False)
-        baskets = basket_segment == segment
+        cats = cats[cat_buyers.reindex(cats.index).fillna(0).to_numpy() >= floor]
         pairs_text = ""
         if baskets.sum() >= 2:
             pairs = top_pairs(
-                data.subset_baskets(baskets), k=top, min_count=pair_min_count(int(baskets.sum()))
+                data.subset_baskets(baskets),
+                k=top,
+                min_count=pair_min_count(int(baskets.sum())),
+                min_customers=floor,
             )
             pairs_text = "; ".join(
                 f"{a} + {b} (lift {lift:.1f})"
                 for a, b, lift in zip(pairs["name_a"], pairs["name_b"], pairs["lift"], strict=True)
             )
-        size = int((labels == segment).sum())
         rows.append(
             {
                 "segment": segment,
@@ -98,7 +139,7 @@ def segment_profiles(data: ShopData, segments: pd.DataFrame, top: int = 3) -> pd
                 "revenue": seg_revenue,
                 "revenue_share": seg_revenue / total_revenue if total_revenue else np.nan,
                 "top_categories": ", ".join(map(str, cats.index[:top])),
-                "top_items": ", ".join(map(str, names[per_item.index[:top]])),
+                "top_items": ", ".join(map(str, names[shown_items.index[:top]])),
                 "top_pairs": pairs_text,
             }
         )

@@ -26,6 +26,15 @@ from xsell.data.store import Store
 from xsell.errors import ValidationError
 from xsell.progress import progress_bar
 
+MinCustomersOption = Annotated[
+    int,
+    typer.Option(
+        "--min-customers",
+        help="Show only items, pairs, bundles and segments bought by at least this many "
+        "distinct customers.",
+    ),
+]
+
 
 @app.command()
 def segments(
@@ -36,6 +45,7 @@ def segments(
         Path | None, typer.Option("--out", "-o", help="Write every customer's segment (CSV).")
     ] = None,
     store: StoreOption = DEFAULT_STORE,
+    min_customers: MinCustomersOption = 5,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
@@ -50,7 +60,7 @@ def segments(
         bar.step(f"segmenting ({method})", 1)
         table = compute_segments(data, method)
         bar.step("profiling", 1)
-        profiles = segment_profiles(data, table)
+        profiles = segment_profiles(data, table, min_customers=min_customers)
         bar.step("saving labels", 1)
         saved = save_segments(Store(store), table, method)
         bar.step("done", 1)
@@ -92,12 +102,13 @@ def baskets(
     min_count: Annotated[
         int | None, typer.Option("--min-count", help="Baskets a pair needs (default 0.5%).")
     ] = None,
+    min_customers: MinCustomersOption = 5,
     json_output: JsonOption = False,
 ) -> None:
     """Basket sizes and the item pairs bought together most above chance."""
     data = ShopData.from_store(store)
     sizes = basket_sizes(data)
-    pairs = top_pairs(data, k=top, min_count=min_count)
+    pairs = top_pairs(data, k=top, min_count=min_count, min_customers=min_customers)
     if json_output:
         print_json(
             {
@@ -133,12 +144,13 @@ def report(
         str, typer.Option("--format", "-f", help=f"Output: {', '.join(FORMATS)}.")
     ] = "html",
     store: StoreOption = DEFAULT_STORE,
+    min_customers: MinCustomersOption = 5,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Write one report of segments, baskets, sales, paths, bundles, rules and the leaderboard."""
     with progress_bar("report", total=TOTAL_STEPS, quiet=is_quiet(quiet) or json_output) as bar:
-        result = build_report(store, out, fmt, reporter=bar)
+        result = build_report(store, out, fmt, reporter=bar, min_customers=min_customers)
     missing = result.content.missing()
     if json_output:
         print_json(

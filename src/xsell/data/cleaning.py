@@ -16,6 +16,8 @@ import pyarrow as pa
 
 from xsell.data import columns as C
 from xsell.data.readers import LINE
+from xsell.data.sql import ident as quote
+from xsell.data.sql import literal
 
 #: Reasons a line is rejected, in the order they are tested, with what each means.
 REASONS: Final = {
@@ -25,12 +27,14 @@ REASONS: Final = {
     "unparseable_quantity": "the quantity is not a number",
     "unparseable_price": "the price is not a number",
     "unparseable_time": "the time is not a date/time",
+    "not_finite": "the quantity or price is NaN, infinite or too large for a number",
     "unknown_event": "the event type is not one of purchase, view, cart",
     "return": "negative quantity (a return)",
     "zero_quantity": "zero quantity",
     "non_product": "a fee, postage or adjustment code, not a product",
     "bad_price": "zero or negative price",
     "duplicate": "an exact duplicate of an earlier line of the same file",
+    "cancelled": "a purchase netted against a later cancellation of it",
 }
 
 #: Default time formats tried after ISO 8601 when no --time-format is given.
@@ -47,31 +51,44 @@ class CleaningOptions:
     price_is_line_total: bool = False
     drop_duplicates: bool = True
     drop_non_positive_price: bool = True
+    #: Columns identifying a row at its source (a database table's primary key): kept as
+    #: ``source_key`` and left out of the duplicate test.
+    key_columns: tuple[str, ...] = ()
+    #: Columns left out of the duplicate test (e.g. a ``--since-column``).
+    ignore_columns: tuple[str, ...] = ()
 
 
-def quote(name: str) -> str:
-    """Quote an identifier for DuckDB."""
-    return '"' + name.replace('"', '""') + '"'
+__all__ = ["REASONS", "CleaningOptions", "literal", "quote"]
 
 
-def literal(value: str) -> str:
-    """Quote a string literal for DuckDB."""
-    return "'" + value.replace("'", "''") + "'"
-
-
-def text_expr(column: str, arrow_type: pa.DataType) -> str:
+def text_expr(column: str, arrow_type: pa.DataType, is_id: bool = False) -> str:
     """SQL for a column read as trimmed text, ``NULL`` when empty.
 
-    Integral floats (Parquet often stores ids as float: 13085.0) become ``"13085"``.
+    Integral floats (Parquet often stores ids as float: 13085.0) become ``"13085"``;
+    with ``is_id`` so does integral text (``"13085.0"``), so that one customer
+    written both ways in a file stays one customer.
     """
     col = quote(column)
     if pa.types.is_floating(arrow_type):
         return (
-            f"CASE WHEN {col} IS NULL OR isnan({col}) THEN NULL "
-            f"WHEN {col} = trunc({col}) THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) "
+            f"CASE WHEN {col} IS NULL OR NOT isfinite({col}) THEN NULL "
+            f"WHEN {col} = trunc({col}) AND abs({col}) < 9e18 "
+            f"THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) "
             f"ELSE CAST({col} AS VARCHAR) END"
         )
-    return f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
+    if pa.types.is_decimal(arrow_type) and is_id:
+        return (
+            f"CASE WHEN {col} = trunc({col}) THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) "
+            f"ELSE CAST({col} AS VARCHAR) END"
+        )
+    text = f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
+    if is_id and (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)):
+        # Only values holding a '.' pay for the regular expression.
+        return (
+            f"CASE WHEN contains({text}, '.') "
+            f"THEN regexp_replace({text}, '^(-?[0-9]+)[.]0+$', '\\1') ELSE {text} END"
+        )
+    return text
 
 
 def present_expr(column: str) -> str:
@@ -80,12 +97,21 @@ def present_expr(column: str) -> str:
     return f"({col} IS NOT NULL AND TRIM(CAST({col} AS VARCHAR)) <> '')"
 
 
+def is_numeric(arrow_type: pa.DataType) -> bool:
+    """Whether a column of this type holds numbers (so it needs no parsing)."""
+    return (
+        pa.types.is_integer(arrow_type)
+        or pa.types.is_floating(arrow_type)
+        or pa.types.is_decimal(arrow_type)
+    )
+
+
 def number_expr(column: str, arrow_type: pa.DataType) -> str:
     """SQL: the value as DOUBLE, ``NULL`` when absent or not a number."""
     col = quote(column)
-    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type):
+    if is_numeric(arrow_type):
         return f"CAST({col} AS DOUBLE)"
-    return f"TRY_CAST(TRIM({col}) AS DOUBLE)"
+    return f"TRY_CAST(TRIM(CAST({col} AS VARCHAR)) AS DOUBLE)"
 
 
 def time_expr(column: str, arrow_type: pa.DataType, time_format: str | None) -> str:
@@ -95,8 +121,9 @@ def time_expr(column: str, arrow_type: pa.DataType, time_format: str | None) -> 
         return f"CAST({col} AS TIMESTAMP)"
     formats = [time_format] if time_format else list(TIME_FORMATS)
     listed = "[" + ", ".join(literal(f) for f in formats) + "]"
-    iso = f"TRY_CAST(TRIM({col}) AS TIMESTAMP)"
-    parsed = f"TRY_STRPTIME(TRIM({col}), {listed})"
+    text = f"TRIM(CAST({col} AS VARCHAR))"
+    iso = f"TRY_CAST({text} AS TIMESTAMP)"
+    parsed = f"TRY_STRPTIME({text}, {listed})"
     return f"COALESCE({parsed}, {iso})" if time_format else f"COALESCE({iso}, {parsed})"
 
 
@@ -105,35 +132,40 @@ def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptio
     types = {f.name: f.type for f in schema}
 
     def text(role: str) -> str:
-        return text_expr(mapping[role], types[mapping[role]]) if role in mapping else "NULL"
+        if role not in mapping:
+            return "NULL"
+        return text_expr(mapping[role], types[mapping[role]], is_id=role in (C.USER, C.BASKET))
 
     def number(role: str) -> str:
         return number_expr(mapping[role], types[mapping[role]]) if role in mapping else "NULL"
 
-    raw_columns = [f.name for f in schema if f.name != LINE]
+    skip = {LINE, *options.key_columns, *options.ignore_columns}
+    raw_columns = [f.name for f in schema if f.name not in skip]
     tests: list[tuple[str, str, str]] = []  # (reason, condition, detail expression)
 
-    tests.append(("missing_item", "item IS NULL", f"'column {mapping.get(C.ITEM, '')} is empty'"))
+    tests.append(
+        ("missing_item", "item IS NULL", literal(f"column {mapping.get(C.ITEM, '')} is empty"))
+    )
     if C.BASKET in mapping:
-        tests.append(("missing_basket", "basket IS NULL", f"'column {mapping[C.BASKET]} is empty'"))
+        tests.append(
+            ("missing_basket", "basket IS NULL", literal(f"column {mapping[C.BASKET]} is empty"))
+        )
     if options.cancel_prefix and C.BASKET in mapping:
         tests.append(
             (
                 "cancellation",
                 f"starts_with(basket, {literal(options.cancel_prefix)})",
-                f"'{mapping[C.BASKET]}=' || basket",
+                f"{literal(mapping[C.BASKET] + '=')} || basket",
             )
         )
     for role, reason in ((C.QUANTITY, "unparseable_quantity"), (C.PRICE, "unparseable_price")):
-        if role in mapping and not (
-            pa.types.is_integer(types[mapping[role]]) or pa.types.is_floating(types[mapping[role]])
-        ):
+        if role in mapping and not is_numeric(types[mapping[role]]):
             col = mapping[role]
             tests.append(
                 (
                     reason,
                     f"{role}_raw IS NOT NULL AND {role}_value IS NULL",
-                    f"'{col}=' || {role}_raw || ' is not a number'",
+                    f"{literal(col + '=')} || {role}_raw || ' is not a number'",
                 )
             )
     if C.TIME in mapping:
@@ -142,19 +174,37 @@ def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptio
             (
                 "unparseable_time",
                 "time_raw IS NOT NULL AND time_value IS NULL",
-                f"'{col}=' || time_raw || ' is not a date/time"
-                + (f" in the format {options.time_format}" if options.time_format else "")
-                + "'",
+                f"{literal(col + '=')} || time_raw || "
+                + literal(
+                    " is not a date/time"
+                    + (f" in the format {options.time_format}" if options.time_format else "")
+                ),
             )
         )
+    finite = [(role, mapping[role]) for role in (C.QUANTITY, C.PRICE) if role in mapping]
+    if finite:
+        condition = " OR ".join(
+            f"({role}_value IS NOT NULL AND NOT isfinite({role}_value))" for role, _ in finite
+        )
+        detail = (
+            "CASE "
+            + " ".join(
+                f"WHEN {role}_value IS NOT NULL AND NOT isfinite({role}_value) THEN "
+                f"{literal(column + '=')} || COALESCE({role}_raw, CAST({role}_value AS VARCHAR)) "
+                "|| ' is not a finite number'"
+                for role, column in finite
+            )
+            + " END"
+        )
+        tests.append(("not_finite", condition, detail))
     if C.EVENT in mapping:
         allowed = ", ".join(literal(e) for e in C.EVENT_TYPES)
         tests.append(
             (
                 "unknown_event",
                 f"event NOT IN ({allowed})",
-                f"'{mapping[C.EVENT]}=' || event || "
-                f"' (expected one of {', '.join(C.EVENT_TYPES)})'",
+                f"{literal(mapping[C.EVENT] + '=')} || event || "
+                + literal(f" (expected one of {', '.join(C.EVENT_TYPES)})"),
             )
         )
     if C.QUANTITY in mapping:
@@ -189,6 +239,14 @@ def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptio
         for role in (C.QUANTITY, C.PRICE, C.TIME)
         if role in mapping
     )
+    if options.key_columns:
+        key = " || ', ' || ".join(
+            f"{literal(k + '=')} || COALESCE(CAST({quote(k)} AS VARCHAR), 'NULL')"
+            for k in options.key_columns
+        )
+        raw_text += f"{key} AS source_key,\n"
+    else:
+        raw_text += "NULL::VARCHAR AS source_key,\n"
     # Columns only the rules read are not kept: materialising them costs a fifth of the pass.
     helpers = ", ".join(
         ["dup_rank"] + [f"{role}_raw" for role in (C.QUANTITY, C.PRICE, C.TIME) if role in mapping]
@@ -238,14 +296,31 @@ def _duplicates_cte(mapping: dict[str, str], partition: str) -> str:
         )"""
 
 
-def raw_json_sql(schema: pa.Schema) -> str:
-    """SQL: a ``raw`` row (alias ``r``) as JSON, exactly as it was in the file."""
-    names = [f.name for f in schema if f.name != LINE]
-    return "to_json({" + ", ".join(f"{literal(c)}: r.{quote(c)}" for c in names) + "})"
+def raw_json_sql(
+    schema: pa.Schema, leave_out: Sequence[str] = (), replace: dict[str, str] | None = None
+) -> str:
+    """SQL: a ``raw`` row (alias ``r``) as JSON, exactly as it was in the file.
+
+    Columns in ``leave_out`` (personal data) are not written; ``replace`` maps a
+    column to the SQL written in its place (a pseudonym instead of a customer id).
+    """
+    replace = replace or {}
+    names = [f.name for f in schema if f.name != LINE and f.name not in set(leave_out)]
+    if not names:
+        return "NULL::JSON"
+    return (
+        "to_json({"
+        + ", ".join(f"{literal(c)}: {replace.get(c, 'r.' + quote(c))}" for c in names)
+        + "})"
+    )
 
 
-def kept_lines_sql(options: CleaningOptions, has_quantity: bool) -> str:
-    """SELECT the kept rows of ``cleaned`` in the shape of the ``lines`` table."""
+def kept_lines_sql(options: CleaningOptions, has_quantity: bool, keep_key: bool = False) -> str:
+    """SELECT the kept rows of ``cleaned`` in the shape of the ``lines`` table.
+
+    ``keep_key``: keep each row's ``source_key`` (needed when a later read of the
+    same source replaces rows by key; rejected rows always keep theirs).
+    """
     quantity = "COALESCE(quantity_value, 1.0)" if has_quantity else "1.0"
     price = (
         f"CASE WHEN {quantity} > 0 THEN price_value / {quantity} ELSE price_value END"
@@ -254,7 +329,8 @@ def kept_lines_sql(options: CleaningOptions, has_quantity: bool) -> str:
     )
     return f"""
         SELECT ? AS ingest_id, source_line, basket AS basket_id, user_id, item AS item_id,
-               time_value AS time, {quantity} AS quantity, {price} AS price, event
+               time_value AS time, {quantity} AS quantity, {price} AS price, event,
+               {"source_key" if keep_key else "NULL"} AS source_key
         FROM cleaned WHERE reason IS NULL ORDER BY source_line
     """
 

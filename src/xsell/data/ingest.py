@@ -1,91 +1,82 @@
-"""Ingest: read a file, clean it, write kept and rejected rows to the store in one transaction."""
+"""Ingest order lines: read a source, clean it, write kept and rejected rows in one transaction.
+
+A source is a file (CSV, Parquet, Excel, basket-per-line) or a PostgreSQL table
+or query (:mod:`xsell.data.postgres`); both go through the same presets, mapping,
+cleaning and reasons. Several sources given together (orders, catalog,
+customers, events) are written in one transaction (:func:`ingest_transaction`):
+all land or none. Catalogs and customers: :mod:`xsell.data.catalog`,
+:mod:`xsell.data.customers`.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import os
-import signal
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from xsell.data import columns as C
+from xsell.data.catalog import ingest_catalog
 from xsell.data.cleaning import (
     REASONS,
     CleaningOptions,
-    guess_preset,
     kept_lines_sql,
     lines_sql,
     literal,
+    quote,
     raw_json_sql,
 )
-from xsell.data.presets import CATALOG_GUESSES, Preset, get_preset
-from xsell.data.readers import LINE, RawTable, read_file
+from xsell.data.customers import ingest_customers
+from xsell.data.ingest_steps import (
+    IngestReport,
+    Source,
+    check_columns,
+    check_privacy_mode,
+    check_types,
+    content_hash,
+    fault,
+    finish_ingest,
+    ingest_transaction,
+    next_ingest_id,
+    own_or_given,
+    register_source,
+    skip_if_ingested,
+    warn_catalog_gaps,
+)
+from xsell.data.netting import net_cancellations
+from xsell.data.presets import Preset, get_preset
+from xsell.data.privacy import PrivacyOptions, personal_columns, pseudonymize_column
+from xsell.data.readers import (
+    LINE,
+    appendable,
+    bom_encoding,
+    check_readable,
+    read_file,
+)
+from xsell.data.sql import fetch_one
 from xsell.data.store import Store
 from xsell.errors import InputFileError, SchemaError
 from xsell.progress import Reporter, SilentReporter
+
+__all__ = [
+    "IngestReport",
+    "Source",
+    "content_hash",
+    "ingest_catalog",
+    "ingest_customers",
+    "ingest_lines",
+    "ingest_source",
+    "ingest_transaction",
+    "options_of",
+]
 
 #: Share of unparseable values above which a column is taken to be of the wrong type.
 WRONG_TYPE_SHARE = 0.5
 
 
-@dataclass
-class IngestReport:
-    """What one ingest read, kept and rejected, and why."""
-
-    path: str
-    kind: str
-    preset: str
-    rows_in: int = 0
-    rows_kept: int = 0
-    rows_rejected: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-    flags: dict[str, int] = field(default_factory=dict)
-    raw_profile: dict[str, int] = field(default_factory=dict)
-    kept_profile: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    encoding: str | None = None
-    skipped: bool = False
-    ingest_id: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def content_hash(path: Path) -> str:
-    """SHA-256 of the file's bytes, the key that makes re-ingesting a file a no-op."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fault(point: str) -> None:
-    # A seam for the crash tests: the process kills itself for real at this point.
-    if os.environ.get("XSELL_FAULT") == point:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-def _already(con: duckdb.DuckDBPyConnection, digest: str, kind: str) -> tuple[int, str] | None:
-    rows = con.execute(
-        "SELECT ingest_id, CAST(finished_at AS VARCHAR) FROM ingests "
-        "WHERE content_hash = ? AND kind = ?",
-        [digest, kind],
-    ).fetchall()
-    return (int(rows[0][0]), str(rows[0][1])) if rows else None
-
-
-def _next_id(con: duckdb.DuckDBPyConnection) -> int:
-    return int(con.execute("SELECT COALESCE(max(ingest_id), 0) + 1 FROM ingests").fetchall()[0][0])
-
-
-def _auto_map(columns: list[str], mapping: dict[str, str]) -> dict[str, str]:
+def auto_map(columns: list[str], mapping: dict[str, str]) -> dict[str, str]:
     """Roles not mapped take a column named like the role itself (``item_id``, ``price``...)."""
     lowered = {c.lower(): c for c in columns}
     mapped = set(mapping.values())
@@ -97,50 +88,79 @@ def _auto_map(columns: list[str], mapping: dict[str, str]) -> dict[str, str]:
     return auto
 
 
-def _check_columns(raw: RawTable, mapping: dict[str, str], required: tuple[str, ...]) -> None:
-    existing = raw.columns
-    for role in required:
-        if role not in mapping:
-            guess = guess_preset(existing)
-            hint = f"; try --preset {guess}" if guess else ""
-            raise SchemaError(
-                f"{raw.path}: no column is mapped to {role!r}; map one with --map "
-                f"{role.removesuffix('_id')}=COLUMN (columns in the file: {existing}){hint}"
-            )
-    for role, column in mapping.items():
-        if column not in existing:
-            guess = guess_preset(existing)
-            hint = f"; try --preset {guess}" if guess else ""
-            raise SchemaError(
-                f"{raw.path}: column {column!r} (for {role}) is not in the file; "
-                f"columns are {existing}{hint}"
-            )
-
-
-def _check_types(con: duckdb.DuckDBPyConnection, raw: RawTable, mapping: dict[str, str]) -> None:
+def _check_parsed(con: duckdb.DuckDBPyConnection, label: str, mapping: dict[str, str]) -> None:
     reasons = {
         C.QUANTITY: ("unparseable_quantity", "numbers"),
         C.PRICE: ("unparseable_price", "numbers"),
         C.TIME: ("unparseable_time", "dates/times"),
     }
-    total = raw.table.num_rows
+    total = int(con.execute("SELECT count(*) FROM cleaned").fetchall()[0][0])
     for role, (reason, expected) in reasons.items():
         if role not in mapping:
             continue
-        bad = con.execute(
-            "SELECT count(*), min(source_line) FROM cleaned WHERE reason = ?", [reason]
-        ).fetchone()
+        bad = fetch_one(
+            con.execute("SELECT count(*), min(source_line) FROM cleaned WHERE reason = ?", [reason])
+        )
         assert bad is not None
         if bad[0] and bad[0] > WRONG_TYPE_SHARE * total:
             line = int(bad[1])
-            value = con.execute(
-                f'SELECT CAST("{mapping[role]}" AS VARCHAR) FROM raw WHERE "{LINE}" = ?', [line]
-            ).fetchone()
+            value = fetch_one(
+                con.execute(
+                    f"SELECT CAST({quote(mapping[role])} AS VARCHAR) FROM raw "
+                    f"WHERE {quote(LINE)} = ?",
+                    [line],
+                )
+            )
             raise SchemaError(
-                f"{raw.path}: column {mapping[role]!r} ({role}) should hold {expected} but "
+                f"{label}: column {mapping[role]!r} ({role}) should hold {expected} but "
                 f"{bad[0]:,} of {total:,} rows do not, e.g. row {line}: "
                 f"{value[0] if value else None!r}; check --map or --time-format"
             )
+
+
+def _previous_read(
+    con: duckdb.DuckDBPyConnection, identity: str
+) -> tuple[int, str, int, int] | None:
+    row = fetch_one(
+        con.execute(
+            "SELECT ingest_id, content_hash, size, last_line FROM ingests "
+            "WHERE source = ? AND kind = 'lines' AND size IS NOT NULL "
+            "ORDER BY ingest_id DESC LIMIT 1",
+            [identity],
+        )
+    )
+    return (int(row[0]), str(row[1]), int(row[2]), int(row[3] or 0)) if row else None
+
+
+def _appended_part(
+    con: duckdb.DuckDBPyConnection, path: Path, layout: str
+) -> tuple[tuple[int, int], int] | None:
+    """``((bytes, lines), ingest_id)`` already read when ``path`` grew since an earlier ingest."""
+    if not appendable(path, layout):
+        return None
+    previous = _previous_read(con, str(path.resolve()))
+    if previous is None:
+        return None
+    ingest_id, digest, size, last_line = previous
+    if path.stat().st_size <= size or content_hash(path, size) != digest:
+        return None
+    with path.open("rb") as handle:
+        if bom_encoding(handle.read(4)) in ("utf-16", "utf-32"):
+            return None
+        handle.seek(max(size - 1, 0))
+        around = handle.read(3)
+    if around[:1] in (b"\n", b"\r") or size == 0:
+        return (size, last_line), ingest_id
+    # The earlier read ended without a line break: the line must end here, unchanged.
+    if around[1:2] == b"\n":
+        return (size + 1, last_line), ingest_id
+    if around[1:3] == b"\r\n":
+        return (size + 2, last_line), ingest_id
+    raise InputFileError(
+        f"{path}: grew since ingest #{ingest_id}, but its last line then (line {last_line}) "
+        "had no line break and was continued; ingest the file into a new store, or append "
+        "only whole lines"
+    )
 
 
 def ingest_lines(
@@ -154,7 +174,9 @@ def ingest_lines(
     quote: str = '"',
     header: bool = True,
     encoding: str | None = None,
+    privacy: PrivacyOptions | None = None,
     reporter: Reporter | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> IngestReport:
     """Ingest a file of order lines (or events) into ``store``.
 
@@ -163,7 +185,8 @@ def ingest_lines(
     store:
         Destination store; created if absent.
     path:
-        CSV, Parquet, Excel or basket-per-line file.
+        CSV, Parquet, Excel or basket-per-line file. A text file that grew by
+        lines appended since it was last ingested loads only the new lines.
     preset:
         Name of a :data:`~xsell.data.presets.PRESETS` entry or a :class:`Preset`.
     mapping:
@@ -174,7 +197,12 @@ def ingest_lines(
         How a CSV file is written: field separator (sniffed when ``None``), the
         character quoting values that hold it (``''``: none; a quoted value may
         not span lines), whether the first line names the columns, and the text
-        encoding (UTF-8 or Latin-1 detected when ``None``).
+        encoding (a BOM's, else UTF-8 or Latin-1 detected when ``None``).
+    privacy:
+        Pseudonym key and columns to keep although they look personal.
+    con:
+        A connection from :func:`ingest_transaction`, to write several sources
+        in one transaction.
 
     Returns
     -------
@@ -187,160 +215,223 @@ def ingest_lines(
     spec = get_preset(preset) if isinstance(preset, str) else preset
     if mapping:
         spec = spec.with_mapping(mapping)
-    if options is None:
-        options = CleaningOptions(
-            cancel_prefix=spec.cancel_prefix,
-            non_product_codes=spec.non_product_codes,
-            time_format=spec.time_format,
-            price_is_line_total=spec.price_is_line_total,
-        )
+    options = options or options_of(spec)
     report = IngestReport(path=str(path), kind="lines", preset=spec.name)
-    reporter.step(f"reading {path.name}", 0)
-    # hashlib and Arrow both release the GIL: the hash is free while the file is parsed.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        hashing = pool.submit(content_hash, path)
-        raw = read_file(
-            path,
-            layout=spec.layout,
-            delimiter=delimiter or spec.delimiter,
-            quote=quote,
-            header=header,
-            encoding=encoding,
-        )
-        digest = hashing.result()
-    report.encoding = raw.encoding
-    if raw.blank_lines:
-        report.flags["blank_lines"] = raw.blank_lines
-        report.warnings.append(f"{raw.blank_lines:,} blank lines (no values at all) were skipped")
-    column_map = dict(spec.mapping)
-    if spec.layout == "baskets":
-        column_map = {C.BASKET: "basket", C.ITEM: "item"}
-    else:
-        column_map = _auto_map(raw.columns, column_map)
-    required = (C.ITEM,) if C.EVENT in column_map else (C.ITEM, C.BASKET)
-    _check_columns(raw, column_map, required)
-
-    with store.transaction() as con:
-        if _skipped(con, report, digest):
+    check_readable(path)  # before anything opens it: a FIFO or /dev/zero would never end
+    with own_or_given(store, con) as tx:
+        reporter.step(f"reading {path.name}", 0)
+        skip = None
+        try:
+            appended = _appended_part(tx, path, spec.layout)
+        except OSError:
+            appended = None
+        if appended is not None:
+            skip, since = appended
+            report.incremental = {"after_ingest": since, "from_line": skip[1] + 1}
+        # hashlib and Arrow both release the GIL: the hash is free while the file is parsed.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            hashing = pool.submit(content_hash, path)
+            try:
+                raw = read_file(
+                    path,
+                    layout=spec.layout,
+                    delimiter=delimiter or spec.delimiter,
+                    quote=quote,
+                    header=header,
+                    encoding=encoding,
+                    skip=skip,
+                )
+            finally:
+                try:
+                    digest = hashing.result()
+                except OSError:
+                    digest = ""
+        source = Source.of_file(raw, digest, size=path.stat().st_size)
+        if skip is not None and raw.table.num_rows == 0:
+            report.skipped = True
+            report.warnings.append(f"{path}: no new lines since ingest #{since}; nothing changed")
             return report
-        ingest_id = report.ingest_id = _next_id(con)
-        started = datetime.now()
-        con.register("raw", raw.table)
-        reporter.step("cleaning", 2)
-        con.execute(
-            f"CREATE TEMP TABLE cleaned AS {lines_sql(raw.table.schema, column_map, options)}"
+        column_map = (
+            {C.BASKET: "basket", C.ITEM: "item"}
+            if spec.layout == "baskets"
+            else auto_map(raw.columns, dict(spec.mapping))
         )
-        _check_types(con, raw, column_map)
-        _profile(con, report, spec, column_map, raw)
-        if report.rows_kept == 0:
-            top = ", ".join(f"{r}: {n:,}" for r, n in report.reasons.items())
-            raise InputFileError(
-                f"{path}: every one of its {report.rows_in:,} rows was rejected ({top}); "
-                "nothing was written; check --preset and --map"
-            )
-        reporter.step("writing", 1)
-        con.execute(
-            f"INSERT INTO lines {kept_lines_sql(options, C.QUANTITY in column_map)}", [ingest_id]
+        ingest_source(
+            tx,
+            source,
+            report,
+            column_map,
+            options,
+            privacy or PrivacyOptions(),
+            reporter,
+            require_kept=skip is None,
         )
-        _fault("ingest-after-lines")
-        con.execute(
-            f"INSERT INTO rejected SELECT ?, ?, c.source_line, c.reason, c.detail, "
-            f"{raw_json_sql(raw.table.schema)} FROM cleaned c "
-            f'JOIN raw r ON r."{LINE}" = c.source_line '
-            "WHERE c.reason IS NOT NULL ORDER BY c.source_line",
-            [ingest_id, str(path)],
-        )
-        _upsert_items_from_lines(con, ingest_id)
-        _warn_catalog_gaps(con, report)
-        _finish(con, report, digest, started)
-        _fault("ingest-before-commit")
     reporter.step("done", 1)
     return report
 
 
-def _finish(
-    con: duckdb.DuckDBPyConnection, report: IngestReport, digest: str, started: datetime
+def options_of(spec: Preset) -> CleaningOptions:
+    """The cleaning options a preset implies."""
+    return CleaningOptions(
+        cancel_prefix=spec.cancel_prefix,
+        non_product_codes=spec.non_product_codes,
+        time_format=spec.time_format,
+        price_is_line_total=spec.price_is_line_total,
+    )
+
+
+def ingest_source(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    report: IngestReport,
+    column_map: dict[str, str],
+    options: CleaningOptions,
+    privacy: PrivacyOptions,
+    reporter: Reporter,
+    require_kept: bool = True,
 ) -> None:
-    """Log the ingest and drop its working tables (inside the ingest's transaction)."""
+    """Clean ``source`` as order lines and write it (inside the caller's transaction)."""
+    label = source.label
+    report.encoding = source.encoding
+    if source.blank_lines:
+        report.flags["blank_lines"] = source.blank_lines
+        report.warnings.append(
+            f"{source.blank_lines:,} blank lines (no values at all) were skipped"
+        )
+    required = (C.ITEM,) if C.EVENT in column_map else (C.ITEM, C.BASKET)
+    check_columns(label, source.columns, column_map, required)
+    check_types(label, source.schema, column_map)
+    if skip_if_ingested(con, report, source.digest, source.identity):
+        return
+    check_privacy_mode(con, privacy, label, C.USER in column_map)
+    ingest_id = report.ingest_id = next_ingest_id(con)
+    started = datetime.now()
+    register_source(con, source)
+    options = _with_keys(options, source)
+    mapped = set(column_map.values()) | set(source.key_columns)
+    report.dropped_columns = personal_columns(
+        con,
+        "raw",
+        source.schema,
+        [c for c in source.columns if c not in mapped],
+        privacy.keep_columns,
+    )
+    reporter.step("cleaning", 2)
     con.execute(
-        "INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            report.ingest_id,
-            report.path,
-            digest,
-            report.kind,
-            report.preset,
-            report.rows_in,
-            report.rows_kept,
-            report.rows_rejected,
-            started,
-            datetime.now(),
-            _json(report),
-        ],
+        f"CREATE OR REPLACE TEMP TABLE cleaned AS {lines_sql(source.schema, column_map, options)}"
     )
-    con.execute("DROP TABLE cleaned")
-    con.unregister("raw")
-
-
-def _count_reasons(con: duckdb.DuckDBPyConnection, report: IngestReport, rows_in: int) -> None:
-    counts = con.execute(
-        "SELECT reason, count(*) FROM cleaned WHERE reason IS NOT NULL GROUP BY reason"
-    ).fetchall()
-    report.rows_in = rows_in
-    report.reasons = {str(k): int(v) for k, v in counts}
-    report.rows_rejected = sum(report.reasons.values())
-    report.rows_kept = rows_in - report.rows_rejected
-
-
-def _skipped(con: duckdb.DuckDBPyConnection, report: IngestReport, digest: str) -> bool:
-    """Mark ``report`` skipped when a file with the same content was ingested before."""
-    previous = _already(con, digest, report.kind)
-    if previous is None:
-        return False
-    report.skipped = True
-    report.ingest_id = previous[0]
-    report.warnings.append(
-        f"{report.path} was already ingested (ingest #{previous[0]} at {previous[1]}); "
-        "nothing changed"
+    _check_parsed(con, label, column_map)
+    if privacy.key is not None and C.USER in column_map:
+        pseudonymize_column(con, "cleaned", "user_id", privacy.key)
+        report.pseudonymized = True
+    _replace_earlier(con, source, report)
+    if options.cancel_prefix and C.BASKET in column_map:
+        netting = net_cancellations(con, ingest_id, options.price_is_line_total)
+        report.netting = {
+            "netted": netting.netted,
+            "netted_earlier_ingests": netting.netted_earlier,
+            "unmatched": netting.unmatched,
+        }
+    _profile(con, report, options, column_map)
+    if report.rows_kept == 0 and require_kept and report.rows_in:
+        top = ", ".join(f"{r}: {n:,}" for r, n in report.reasons.items())
+        raise InputFileError(
+            f"{label}: every one of its {report.rows_in:,} rows was rejected ({top}); "
+            "nothing was written; check --preset and --map"
+        )
+    reporter.step("writing", 1)
+    con.execute(
+        f"INSERT INTO lines (ingest_id, source_line, basket_id, user_id, item_id, time, "
+        f"quantity, price, event, source_key) "
+        f"{kept_lines_sql(options, C.QUANTITY in column_map, source.replace == 'keys')}",
+        [ingest_id],
     )
-    return True
+    fault("ingest-after-lines")
+    replace = (
+        {column_map[C.USER]: "c.user_id"} if report.pseudonymized and C.USER in column_map else {}
+    )
+    raw_json = raw_json_sql(source.schema, list(report.dropped_columns), replace)
+    con.execute(
+        "INSERT INTO rejected (ingest_id, path, source_line, reason, detail, raw, source_key, "
+        f"user_id) SELECT ?, ?, c.source_line, c.reason, c.detail, {raw_json}, c.source_key, "
+        f"c.user_id FROM cleaned c JOIN raw r ON r.{quote(LINE)} = c.source_line "
+        "WHERE c.reason IS NOT NULL ORDER BY c.source_line",
+        [ingest_id, label],
+    )
+    _upsert_items_from_lines(con)
+    warn_catalog_gaps(con, report)
+    if report.dropped_columns:
+        report.warnings.append(
+            "personal-data columns left out of the store: "
+            + ", ".join(f"{c} ({why})" for c, why in report.dropped_columns.items())
+            + "; keep one with --keep-column NAME"
+        )
+    if source.after is not None:
+        source.after(con, ingest_id)
+    report.incremental = {**source.incremental, **report.incremental}
+    finish_ingest(con, report, source, started)
+    fault("ingest-before-commit")
 
 
-def _json(report: IngestReport) -> str:
-    import json
+def _with_keys(options: CleaningOptions, source: Source) -> CleaningOptions:
+    from dataclasses import replace
 
-    return json.dumps(report.to_dict(), default=str)
+    return replace(options, key_columns=source.key_columns, ignore_columns=source.ignore_columns)
+
+
+def _replace_earlier(con: duckdb.DuckDBPyConnection, source: Source, report: IngestReport) -> None:
+    """A snapshot read replaces earlier reads of its source; a keyed read, their rows' keys."""
+    if source.replace == "none":
+        return
+    earlier = "ingest_id IN (SELECT ingest_id FROM ingests WHERE source = ? AND kind = ?)"
+    params: list[Any] = [source.identity, report.kind]
+    if source.replace == "keys":
+        where = f"{earlier} AND source_key IN (SELECT source_key FROM cleaned)"
+    else:
+        where = earlier
+    removed = 0
+    for table in ("lines", "rejected"):
+        row = fetch_one(con.execute(f"SELECT count(*) FROM {table} WHERE {where}", params))
+        removed += int(row[0]) if row else 0
+        con.execute(f"DELETE FROM {table} WHERE {where}", params)
+    if removed:
+        report.flags["replaced_rows"] = removed
+        report.warnings.append(
+            f"{removed:,} rows read earlier from this source were replaced by this read"
+        )
 
 
 def _profile(
     con: duckdb.DuckDBPyConnection,
     report: IngestReport,
-    spec: Preset,
+    options: CleaningOptions,
     mapping: dict[str, str],
-    raw: RawTable,
 ) -> None:
     """Fill the report: raw figures (as a shop would count them), reasons, flags, kept figures.
 
     One scan of ``cleaned`` gives the raw and the kept figures together.
     """
     cancelled = (
-        f"count(*) FILTER (WHERE starts_with(basket, {literal(spec.cancel_prefix)}))"
-        if spec.cancel_prefix and C.BASKET in mapping
+        f"count(*) FILTER (WHERE starts_with(basket, {literal(options.cancel_prefix)}))"
+        if options.cancel_prefix and C.BASKET in mapping
         else "NULL"
     )
-    row = con.execute(
-        "SELECT count(*), count(DISTINCT basket), count(DISTINCT item), count(DISTINCT user_id), "
-        f"count(user_id), {cancelled}, "
-        "count(*) FILTER (WHERE reason IS NULL), "
-        "count(DISTINCT basket) FILTER (WHERE reason IS NULL), "
-        "count(DISTINCT item) FILTER (WHERE reason IS NULL), "
-        "count(DISTINCT user_id) FILTER (WHERE reason IS NULL), "
-        "count(*) FILTER (WHERE reason IS NULL AND user_id IS NULL), "
-        "count(*) FILTER (WHERE reason IS NULL AND time_value IS NULL), "
-        "CAST(min(time_value) FILTER (WHERE reason IS NULL) AS VARCHAR), "
-        "CAST(max(time_value) FILTER (WHERE reason IS NULL) AS VARCHAR) "
-        "FROM cleaned"
-    ).fetchone()
+    row = fetch_one(
+        con.execute(
+            "SELECT count(*), count(DISTINCT basket), count(DISTINCT item), "
+            "count(DISTINCT user_id), "
+            f"count(user_id), {cancelled}, "
+            "count(*) FILTER (WHERE reason IS NULL), "
+            "count(DISTINCT basket) FILTER (WHERE reason IS NULL), "
+            "count(DISTINCT item) FILTER (WHERE reason IS NULL), "
+            "count(DISTINCT user_id) FILTER (WHERE reason IS NULL), "
+            "count(*) FILTER (WHERE reason IS NULL AND user_id IS NULL), "
+            "count(*) FILTER (WHERE reason IS NULL AND time_value IS NULL), "
+            "CAST(min(time_value) FILTER (WHERE reason IS NULL) AS VARCHAR), "
+            "CAST(max(time_value) FILTER (WHERE reason IS NULL) AS VARCHAR) "
+            "FROM cleaned"
+        )
+    )
     assert row is not None
     report.rows_in = int(row[0])
     report.raw_profile = {
@@ -376,17 +467,28 @@ def _profile(
     assert report.rows_kept + report.rows_rejected == report.rows_in
 
 
-def _upsert_items_from_lines(con: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
+def _upsert_items_from_lines(con: duckdb.DuckDBPyConnection) -> None:
     """Items seen in lines but not in the catalog get a row from the lines' own names and prices.
 
-    Names seen in lines also fill gaps left by earlier line files without names.
+    Names seen in lines also fill gaps left by earlier line files without names. Of
+    several names (or categories), the most frequent wins, ties to the first in
+    sort order, so the same file always gives the same names.
     """
     con.execute(
         """
-        CREATE TEMP TABLE seen_items AS
-        SELECT item, mode(name) AS name, mode(category) AS category,
-               median(price_value) AS price
-        FROM cleaned WHERE reason IS NULL GROUP BY item
+        CREATE OR REPLACE TEMP TABLE seen_items AS
+        WITH kept AS (SELECT item, name, category, price_value FROM cleaned
+                      WHERE reason IS NULL),
+        names AS (SELECT item, name, row_number() OVER (
+                      PARTITION BY item ORDER BY count(*) DESC, name) AS r
+                  FROM kept WHERE name IS NOT NULL GROUP BY item, name),
+        cats AS (SELECT item, category, row_number() OVER (
+                     PARTITION BY item ORDER BY count(*) DESC, category) AS r
+                 FROM kept WHERE category IS NOT NULL GROUP BY item, category),
+        prices AS (SELECT item, median(price_value) AS price FROM kept GROUP BY item)
+        SELECT p.item, n.name, c.category, p.price
+        FROM prices p LEFT JOIN names n ON n.item = p.item AND n.r = 1
+        LEFT JOIN cats c ON c.item = p.item AND c.r = 1
         """
     )
     con.execute(
@@ -401,228 +503,3 @@ def _upsert_items_from_lines(con: duckdb.DuckDBPyConnection, ingest_id: int) -> 
         """
     )
     con.execute("DROP TABLE seen_items")
-
-
-def _warn_catalog_gaps(con: duckdb.DuckDBPyConnection, report: IngestReport) -> None:
-    row = con.execute(
-        "SELECT count(*) FILTER (WHERE from_catalog), count(*) FILTER (WHERE NOT from_catalog) "
-        "FROM items"
-    ).fetchone()
-    assert row is not None
-    if row[0] and row[1]:
-        report.warnings.append(
-            f"{row[1]:,} items sold are not in the catalog (they get names and prices from "
-            "the order lines, no category)"
-        )
-
-
-def _guess_catalog_mapping(columns: list[str]) -> dict[str, str]:
-    mapping: dict[str, str] = {}
-    lowered = {c.lower(): c for c in columns}
-    for role, names in CATALOG_GUESSES.items():
-        for name in names:
-            if name.lower() in lowered:
-                mapping[role] = lowered[name.lower()]
-                break
-    return mapping
-
-
-def _instacart_categories(raw: RawTable) -> pa.Table:
-    """Instacart products name aisle and department by id; join the sibling files when present."""
-    folder = raw.path.parent
-    aisles, departments = folder / "aisles.csv", folder / "departments.csv"
-    if not (aisles.exists() and departments.exists()):
-        return raw.table
-    con = duckdb.connect()
-    con.register("products", raw.table)
-    table = con.sql(
-        f"""
-        SELECT p.*, d.department, a.aisle
-        FROM products p
-        LEFT JOIN read_csv('{aisles}', all_varchar=true) a USING (aisle_id)
-        LEFT JOIN read_csv('{departments}', all_varchar=true) d USING (department_id)
-        ORDER BY p."{LINE}"
-        """
-    ).to_arrow_table()
-    con.close()
-    return table
-
-
-def ingest_catalog(
-    store: Store,
-    path: str | Path,
-    *,
-    preset: str | Preset = "generic",
-    mapping: dict[str, str] | None = None,
-    reporter: Reporter | None = None,
-) -> IngestReport:
-    """Ingest a product catalog: item id, name, category, brand, price, in-stock, other attributes.
-
-    Catalog rows replace earlier rows of the same item. Columns that are not mapped
-    are kept as JSON ``attributes``.
-    """
-    reporter = reporter or SilentReporter()
-    path = Path(path)
-    spec = get_preset(preset) if isinstance(preset, str) else preset
-    raw = read_file(path)
-    if spec.name == "instacart":
-        raw = RawTable(raw.path, _instacart_categories(raw), raw.encoding)
-    # Instacart's department (joined above) is its category unless ``--map`` names another.
-    joined = (
-        {C.CATEGORY: "department"}
-        if spec.name == "instacart" and "department" in raw.columns
-        else {}
-    )
-    column_map = {
-        **_guess_catalog_mapping(raw.columns),
-        **spec.catalog_mapping,
-        **joined,
-        **(mapping or {}),
-    }
-    _check_columns(raw, column_map, (C.ITEM,))
-    report = IngestReport(path=str(path), kind="catalog", preset=spec.name, encoding=raw.encoding)
-    digest = content_hash(path)
-    types = {f.name: f.type for f in raw.table.schema}
-    from xsell.data.cleaning import number_expr, quote, text_expr
-
-    def text(role: str) -> str:
-        return (
-            text_expr(column_map[role], types[column_map[role]]) if role in column_map else "NULL"
-        )
-
-    price = (
-        number_expr(column_map[C.PRICE], types[column_map[C.PRICE]])
-        if C.PRICE in column_map
-        else "NULL"
-    )
-    stock = (
-        f"CASE WHEN lower({text(C.IN_STOCK)}) IN ('1','true','yes','y','t','in stock') THEN true "
-        f"WHEN lower({text(C.IN_STOCK)}) IN ('0','false','no','n','f','out of stock') "
-        "THEN false END"
-        if C.IN_STOCK in column_map
-        else "NULL"
-    )
-    extra = [c for c in raw.columns if c not in column_map.values()]
-    attributes = (
-        "to_json({" + ", ".join(f"'{c}': {quote(c)}" for c in extra) + "})" if extra else "NULL"
-    )
-    price_raw = (
-        f"NULLIF(TRIM(CAST({quote(column_map[C.PRICE])} AS VARCHAR)), '')"
-        if C.PRICE in column_map
-        else "NULL"
-    )
-    raw_json = "to_json({" + ", ".join(f"'{c}': {quote(c)}" for c in raw.columns) + "})"
-    with store.transaction() as con:
-        if _skipped(con, report, digest):
-            return report
-        ingest_id = report.ingest_id = _next_id(con)
-        started = datetime.now()
-        con.register("raw", raw.table)
-        reporter.step("cleaning catalog", 1)
-        con.execute(
-            f"""
-            CREATE TEMP TABLE cleaned AS
-            WITH parsed AS (
-                SELECT "{LINE}" AS source_line, {text(C.ITEM)} AS item, {text(C.NAME)} AS name,
-                       {text(C.CATEGORY)} AS category, {text(C.BRAND)} AS brand,
-                       {price} AS price_value, {stock} AS in_stock, {attributes} AS attributes,
-                       row_number() OVER (PARTITION BY {text(C.ITEM)} ORDER BY "{LINE}")
-                           AS dup_rank,
-                       {price_raw} AS price_raw, {raw_json} AS raw
-                FROM raw
-            )
-            SELECT *, CASE WHEN item IS NULL THEN 'missing_item'
-                           WHEN price_raw IS NOT NULL AND price_value IS NULL
-                           THEN 'unparseable_price'
-                           WHEN dup_rank > 1 THEN 'duplicate_item' END AS reason
-            FROM parsed
-            """
-        )
-        _count_reasons(con, report, raw.table.num_rows)
-        if report.rows_kept == 0:
-            raise InputFileError(
-                f"{path}: every one of its {report.rows_in:,} catalog rows was rejected "
-                f"({report.reasons}); nothing was written"
-            )
-        con.execute(
-            """
-            INSERT OR REPLACE INTO items
-            SELECT item, name, category, brand, price_value, in_stock, attributes, true
-            FROM cleaned WHERE reason IS NULL
-            """
-        )
-        con.execute(
-            "INSERT INTO rejected SELECT ?, ?, source_line, reason, reason, raw FROM cleaned "
-            "WHERE reason IS NOT NULL",
-            [ingest_id, str(path)],
-        )
-        unsold = con.execute(
-            "SELECT count(*) FROM cleaned c WHERE reason IS NULL AND NOT EXISTS "
-            "(SELECT 1 FROM lines l WHERE l.item_id = c.item)"
-        ).fetchone()[0]  # type: ignore[index]
-        has_lines = con.execute("SELECT count(*) FROM lines").fetchone()[0]  # type: ignore[index]
-        if has_lines and unsold:
-            report.warnings.append(
-                f"{unsold:,} catalog items have no order lines yet (kept: content-based models "
-                "can still suggest them)"
-            )
-        _warn_catalog_gaps(con, report)
-        report.kept_profile = {"items": report.rows_kept}
-        _finish(con, report, digest, started)
-    return report
-
-
-def ingest_customers(
-    store: Store,
-    path: str | Path,
-    *,
-    user_column: str | None = None,
-    reporter: Reporter | None = None,
-) -> IngestReport:
-    """Ingest a customers file: one row per customer id, the other columns as attributes."""
-    path = Path(path)
-    raw = read_file(path)
-    guesses = ("user_id", "customer_id", "CustomerID", "Customer ID", "household_id", "id")
-    column = user_column or next((c for c in guesses if c in raw.columns), None)
-    if column is None or column not in raw.columns:
-        raise SchemaError(
-            f"{path}: no customer id column (looked for {list(guesses)}); columns are "
-            f"{raw.columns}; name it with --customer-column"
-        )
-    from xsell.data.cleaning import quote, text_expr
-
-    types = {f.name: f.type for f in raw.table.schema}
-    extra = [c for c in raw.columns if c != column]
-    attributes = (
-        "to_json({" + ", ".join(f"'{c}': {quote(c)}" for c in extra) + "})" if extra else "NULL"
-    )
-    raw_json = "to_json({" + ", ".join(f"'{c}': {quote(c)}" for c in raw.columns) + "})"
-    report = IngestReport(path=str(path), kind="customers", preset="generic", encoding=raw.encoding)
-    digest = content_hash(path)
-    with store.transaction() as con:
-        if _skipped(con, report, digest):
-            return report
-        ingest_id = report.ingest_id = _next_id(con)
-        started = datetime.now()
-        con.register("raw", raw.table)
-        uid = text_expr(column, types[column])
-        con.execute(
-            f"""CREATE TEMP TABLE cleaned AS SELECT "{LINE}" AS source_line, {uid} AS user_id,
-                {attributes} AS attributes, {raw_json} AS raw,
-                CASE WHEN {uid} IS NULL THEN 'missing_user'
-                     WHEN row_number() OVER (PARTITION BY {uid} ORDER BY "{LINE}") > 1
-                     THEN 'duplicate_user' END AS reason
-                FROM raw"""
-        )
-        _count_reasons(con, report, raw.table.num_rows)
-        con.execute(
-            "INSERT OR REPLACE INTO customers SELECT user_id, attributes FROM cleaned "
-            "WHERE reason IS NULL"
-        )
-        con.execute(
-            "INSERT INTO rejected SELECT ?, ?, source_line, reason, reason, raw FROM cleaned "
-            "WHERE reason IS NOT NULL",
-            [ingest_id, str(path)],
-        )
-        _finish(con, report, digest, started)
-    return report

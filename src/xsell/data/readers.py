@@ -6,11 +6,13 @@ rejected row can be shown to the user exactly as it was in the file.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +24,19 @@ from xsell.errors import InputFileError, ValidationError
 
 LINE: Final = "__line"
 _BOM: Final = b"\xef\xbb\xbf"
+#: Byte-order marks of the encodings recognised from them (longest first: UTF-32 LE
+#: starts like UTF-16 LE).
+_BOMS: Final = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+#: Arrow parses text in blocks of this many bytes; a longer line is read again in one block.
+BLOCK_SIZE: Final = 1 << 22
+#: The largest block Arrow is given: a line longer than this is refused.
+MAX_BLOCK_SIZE: Final = 1 << 30
 
 FORMATS: Final = {
     ".csv": "csv",
@@ -49,6 +64,8 @@ class RawTable:
     encoding: str | None = None
     #: Lines with no value at all (blank lines of a CSV): skipped, counted in the report.
     blank_lines: int = 0
+    #: Number of the file's last line read (where an appended part would start counting).
+    last_line: int = 0
 
     @property
     def columns(self) -> list[str]:
@@ -70,25 +87,72 @@ def detect_format(path: Path, layout: str = "table") -> str:
 
 
 def check_readable(path: Path) -> None:
-    """Raise a clear error for a missing, unreadable or empty file."""
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    if path.is_dir():
+    """Raise a clear error for a missing, unreadable, empty or not regular file.
+
+    A device (``/dev/zero``), FIFO or socket is refused before anything reads it:
+    reading one would never end, or wait for a writer.
+    """
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputFileError(f"{path}: is a folder, expected a file")
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(info.st_mode):
+        kind = (
+            "a FIFO (named pipe)"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(info.st_mode)
+            else "a device"
+        )
+        raise InputFileError(
+            f"{path}: is {kind}, not a regular file; save the data to a file and ingest that"
+        )
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    if info.st_size == 0:
         raise InputFileError(f"{path}: the file is empty")
 
 
+def bom_encoding(head: bytes) -> str | None:
+    """The encoding a byte-order mark at the start of ``head`` announces, if any."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return name
+    return None
+
+
 def detect_encoding(path: Path) -> str:
-    """``utf-8`` (with or without BOM) when the whole file decodes as UTF-8, else ``latin-1``."""
+    """The encoding of a BOM, else ``utf-8`` when the whole file decodes as UTF-8, else
+    ``latin-1``."""
     data = path.read_bytes()
-    if data.startswith(_BOM):
-        return "utf-8-sig"
+    announced = bom_encoding(data[:4])
+    if announced:
+        return announced
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
         return "latin-1"
     return "utf-8"
+
+
+def check_text(path: Path, head: bytes, encoding: str | None) -> None:
+    """Refuse a binary file (NUL bytes in its first block) read as text."""
+    if encoding and encoding.lower().replace("-", "").startswith(("utf16", "utf32")):
+        return
+    if bom_encoding(head) in ("utf-16", "utf-32"):
+        return
+    if b"\x00" in head:
+        raise InputFileError(
+            f"{path}: holds binary data (NUL bytes in its first {len(head):,} bytes), "
+            "not text; give a CSV, Parquet, Excel or basket-per-line text file"
+        )
 
 
 class _NotUtf8(Exception):
@@ -112,6 +176,7 @@ def read_csv(
     quote: str = '"',
     header: bool = True,
     encoding: str | None = None,
+    skip: tuple[int, int] | None = None,
 ) -> RawTable:
     """Read a delimited text file with every column as text.
 
@@ -125,14 +190,35 @@ def read_csv(
     """
     if len(quote) > 1:
         raise ValidationError(f"quote must be one character (or '' for none), got {quote!r}")
-    if encoding is not None:
-        return _read_csv(path, delimiter, quote, header, encoding)
     with path.open("rb") as handle:
-        guess = "utf-8-sig" if handle.read(len(_BOM)) == _BOM else "utf-8"
+        head = handle.read(64 * 1024)
+    check_text(path, head, encoding)
+    if encoding is not None:
+        _check_encoding(path, encoding)
+        return _read_csv(path, delimiter, quote, header, encoding, skip=skip)
+    announced = bom_encoding(head[:4])
+    if announced is not None:
+        return _read_csv(path, delimiter, quote, header, announced, skip=skip)
     try:
-        return _read_csv(path, delimiter, quote, header, guess, guessed=True)
+        return _read_csv(path, delimiter, quote, header, "utf-8", guessed=True, skip=skip)
     except _NotUtf8:
-        return _read_csv(path, delimiter, quote, header, "latin-1")
+        return _read_csv(path, delimiter, quote, header, "latin-1", skip=skip)
+
+
+def _encoding_error(path: Path, encoding: str, exc: UnicodeError) -> InputFileError:
+    where = ""
+    if isinstance(exc, UnicodeDecodeError):
+        where = f" (byte {exc.object[exc.start]:#04x} at offset {exc.start:,})"
+    return InputFileError(
+        f"{path}: is not {encoding} text{where}; give the file's encoding with --encoding"
+    )
+
+
+def _check_encoding(path: Path, encoding: str) -> None:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ValidationError(f"unknown text encoding {encoding!r} for {path}") from None
 
 
 def _read_csv(
@@ -142,22 +228,21 @@ def _read_csv(
     header: bool,
     encoding: str,
     guessed: bool = False,
+    skip: tuple[int, int] | None = None,
 ) -> RawTable:
     try:
         delimiter = delimiter or sniff_delimiter(path, encoding)
         first = _first_line(path, encoding)
-    except UnicodeDecodeError as exc:
+    except UnicodeError as exc:
         if guessed:
             raise _NotUtf8 from exc
-        raise InputFileError(f"{path}: cannot read the header line as {encoding}: {exc}") from exc
+        raise _encoding_error(path, encoding, exc) from exc
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
-    read_options = pacsv.ReadOptions(
-        encoding=arrow_encoding, autogenerate_column_names=not header, block_size=1 << 22
-    )
     try:
         names = next(_csv_reader([first], delimiter, quote)) if header else []
-    except StopIteration as exc:
+    except (StopIteration, csv.Error) as exc:
         raise InputFileError(f"{path}: cannot read the header line: {exc}") from exc
+    _check_unique_names(path, names)
     convert = pacsv.ConvertOptions(
         column_types={n: pa.string() for n in names} if header else None,
         strings_can_be_null=True,
@@ -171,28 +256,107 @@ def _read_csv(
         newlines_in_values=False,
         ignore_empty_lines=False,
     )
-    try:
-        table = pacsv.read_csv(
-            path, read_options=read_options, parse_options=parse, convert_options=convert
+    block = BLOCK_SIZE
+    while True:
+        read_options = pacsv.ReadOptions(
+            encoding=arrow_encoding, autogenerate_column_names=not header, block_size=block
         )
-    except pa.ArrowInvalid as exc:
-        if guessed and "invalid UTF8" in str(exc):
-            raise _NotUtf8 from exc
-        line = _first_multiline_record(path, encoding, delimiter, quote)
-        if line is not None:
-            raise _quoted_break_error(path, line, quote) from exc
-        raise InputFileError(f"{path}: not a valid {delimiter!r}-delimited file: {exc}") from exc
+        try:
+            table = pacsv.read_csv(
+                _csv_input(path, first, header, encoding, skip),
+                read_options=read_options,
+                parse_options=parse,
+                convert_options=convert,
+            )
+            break
+        except pa.ArrowInvalid as exc:
+            if guessed and "invalid UTF8" in str(exc):
+                raise _NotUtf8 from exc
+            if "straddling" in str(exc) or "straddles" in str(exc):
+                size = path.stat().st_size
+                if block >= MAX_BLOCK_SIZE or block > size:
+                    raise InputFileError(
+                        f"{path}: a line is longer than {min(block, size) / 2**20:,.0f} MB; "
+                        "lines of up to 1 GB are read (split the file's long lines)"
+                    ) from exc
+                block = min(MAX_BLOCK_SIZE, max(block * 16, size + 1))
+                continue
+            line = _first_multiline_record(path, encoding, delimiter, quote)
+            if line is not None:
+                raise _quoted_break_error(path, line, quote) from exc
+            raise _row_error(path, encoding, delimiter, quote, header, exc) from exc
+        except UnicodeError as exc:
+            raise _encoding_error(path, encoding, exc) from exc
     if not header:
         table = table.cast(pa.schema([(n, pa.string()) for n in table.column_names]))
     if table.num_rows == 0:
+        if skip is not None:
+            return RawTable(path, table.append_column(LINE, _line_numbers(0, 0)), encoding)
         raise InputFileError(f"{path}: the file has a header but no data rows")
-    start = 2 if header else 1
+    start = (2 if header else 1) if skip is None else skip[1] + 1
     _check_no_line_breaks(path, table, start, quote)
     table = table.append_column(LINE, _line_numbers(start, table.num_rows))
+    last = start + table.num_rows - 1
     table, blank = _without_blank_rows(table)
-    if table.num_rows == 0:
+    if table.num_rows == 0 and skip is None:
         raise InputFileError(f"{path}: the file has a header but only blank lines")
-    return RawTable(path, table, encoding, blank_lines=blank)
+    return RawTable(path, table, encoding, blank_lines=blank, last_line=last)
+
+
+def _csv_input(
+    path: Path, first: str, header: bool, encoding: str, skip: tuple[int, int] | None
+) -> Path | pa.BufferReader:
+    """The whole file, or its header followed by what comes after ``skip`` bytes."""
+    if skip is None:
+        return path
+    with path.open("rb") as handle:
+        handle.seek(skip[0])
+        tail = handle.read()
+    # A UTF-16/32 file keeps its BOM in the header; the tail follows in the same byte order.
+    head = (first + "\n").encode(encoding) if header else b""
+    if not header and encoding in ("utf-16", "utf-32"):
+        head = codecs.BOM_UTF16_LE if encoding == "utf-16" else codecs.BOM_UTF32_LE
+    return pa.BufferReader(head + tail)
+
+
+def _check_unique_names(path: Path, names: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for position, name in enumerate(names, start=1):
+        if name in seen:
+            raise InputFileError(
+                f"{path}: columns {seen[name]} and {position} of the header are both named "
+                f"{name!r}; column names must be unique (rename one)"
+            )
+        seen[name] = position
+
+
+def _row_error(
+    path: Path, encoding: str, delimiter: str, quote: str, header: bool, exc: Exception
+) -> InputFileError:
+    """The first line whose number of values differs from the header's, as one clear error."""
+    try:
+        with path.open("r", encoding=encoding, newline="") as handle:
+            reader: Any = _csv_reader(handle, delimiter, quote)
+            expected = None
+            for row in reader:
+                if not row:
+                    continue
+                if expected is None:
+                    expected = len(row)
+                    continue
+                if len(row) != expected:
+                    shown = delimiter.join(row)
+                    shown = shown[:60] + ("..." if len(shown) > 60 else "")
+                    what = "the header has" if header else "the first line has"
+                    return InputFileError(
+                        f"{path}: line {reader.line_num} has {len(row)} values but {what} "
+                        f"{expected} ({shown!r}); quote values holding {delimiter!r} or fix "
+                        "the line"
+                    )
+    except (csv.Error, UnicodeError):
+        pass
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputFileError(f"{path}: not a valid {delimiter!r}-delimited file: {detail}")
 
 
 def _without_blank_rows(table: pa.Table) -> tuple[pa.Table, int]:
@@ -289,13 +453,22 @@ def _first_line(path: Path, encoding: str) -> str:
 
 
 def read_parquet(path: Path) -> RawTable:
-    """Read a Parquet file with its stored types."""
+    """Read a Parquet file with its stored types (dictionary-encoded columns decoded)."""
     try:
         table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputFileError(f"{path}: not a readable Parquet file: {exc}") from exc
+    except (pa.ArrowException, OSError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        # Arrow repeats the path: "Could not open Parquet input source '<path>': ..."
+        detail = detail.split(f"'{path}': ", 1)[-1]
+        raise InputFileError(f"{path}: not a readable Parquet file: {detail}") from exc
+    _check_unique_names(path, table.column_names)
     if table.num_rows == 0:
         raise InputFileError(f"{path}: the Parquet file has no rows")
+    for position, column in enumerate(table.schema):
+        if pa.types.is_dictionary(column.type):
+            table = table.set_column(
+                position, column.name, table.column(position).cast(column.type.value_type)
+            )
     table = table.append_column(LINE, _line_numbers(1, table.num_rows))
     return RawTable(path, table)
 
@@ -342,44 +515,86 @@ def _excel_text(value: object) -> str:
     return str(value)
 
 
-def read_baskets(path: Path, delimiter: str = ",", encoding: str | None = None) -> RawTable:
+def read_baskets(
+    path: Path,
+    delimiter: str = ",",
+    encoding: str | None = None,
+    skip: tuple[int, int] | None = None,
+) -> RawTable:
     """Read one basket per line; the basket id is the line number.
 
     Lines are read by Arrow as one text column and split in Arrow compute, so a
-    FIMI file of 900,000 items reads in a fraction of a second.
+    FIMI file of 900,000 items reads in a fraction of a second. ``skip`` is
+    ``(bytes, lines)`` already read (a file that grew by appended lines).
     """
+    with path.open("rb") as handle:
+        head = handle.read(64 * 1024)
+    check_text(path, head, encoding)
     encoding = encoding or detect_encoding(path)
     arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
-    table = pacsv.read_csv(
-        path,
-        read_options=pacsv.ReadOptions(
-            encoding=arrow_encoding, column_names=["line"], block_size=1 << 22
-        ),
-        parse_options=pacsv.ParseOptions(
-            delimiter="\x1f", quote_char=False, ignore_empty_lines=False
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={"line": pa.string()}, strings_can_be_null=False
-        ),
-    )
+    source: Path | pa.BufferReader = path
+    if skip is not None:
+        with path.open("rb") as handle:
+            handle.seek(skip[0])
+            source = pa.BufferReader(handle.read())
+    block = BLOCK_SIZE
+    while True:
+        try:
+            table = pacsv.read_csv(
+                source,
+                read_options=pacsv.ReadOptions(
+                    encoding=arrow_encoding, column_names=["line"], block_size=block
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter="\x1f", quote_char=False, ignore_empty_lines=False
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={"line": pa.string()}, strings_can_be_null=False
+                ),
+            )
+            break
+        except pa.ArrowInvalid as exc:
+            text = str(exc)
+            if ("straddling" in text or "straddles" in text) and block < MAX_BLOCK_SIZE:
+                block = min(MAX_BLOCK_SIZE, max(block * 16, path.stat().st_size + 1))
+                continue
+            raise InputFileError(
+                f"{path}: not a basket-per-line text file ({encoding}): "
+                f"{text.splitlines()[0] if text else type(exc).__name__}"
+            ) from exc
+        except UnicodeError as exc:
+            raise InputFileError(f"{path}: cannot read the file as {encoding}: {exc}") from exc
+    offset = skip[1] if skip is not None else 0
+    if table.num_rows == 0:
+        if skip is not None:
+            empty = pa.table(
+                {
+                    "basket": pa.array([], pa.string()),
+                    "item": pa.array([], pa.string()),
+                    LINE: pa.array([], pa.int64()),
+                }
+            )
+            return RawTable(path, empty, encoding, last_line=offset)
+        raise InputFileError(f"{path}: no baskets found (every line is empty)")
+    last = offset + table.num_rows
     lines = pc.utf8_trim_whitespace(table.column("line").combine_chunks())
     if delimiter == " ":
         tokens = pc.utf8_split_whitespace(lines)
     else:
         tokens = pc.split_pattern(lines, pattern=delimiter)
-    numbers = pc.add(pc.list_parent_indices(tokens), 1)
+    numbers = pc.add(pc.list_parent_indices(tokens), 1 + offset)
     items = pc.utf8_trim_whitespace(pc.list_flatten(tokens))
     # A blank line gives one empty token: not an item (a trailing delimiter's empty
     # token is kept and becomes a "missing item" rejection with its line number).
-    empty_line = pc.equal(pc.take(lines, pc.subtract(numbers, 1)), "")
+    empty_line = pc.equal(pc.take(lines, pc.subtract(numbers, 1 + offset)), "")
     keep = pc.invert(empty_line)
     items, numbers = pc.filter(items, keep), pc.filter(numbers, keep)
-    if len(items) == 0:
+    if len(items) == 0 and skip is None:
         raise InputFileError(f"{path}: no baskets found (every line is empty)")
     items = pc.if_else(pc.equal(items, ""), pa.scalar(None, pa.string()), items)
     numbers = numbers.cast(pa.int64())
     raw = pa.table({"basket": pc.cast(numbers, pa.string()), "item": items, LINE: numbers})
-    return RawTable(path, raw, encoding)
+    return RawTable(path, raw, encoding, last_line=last)
 
 
 def read_file(
@@ -391,17 +606,29 @@ def read_file(
     encoding: str | None = None,
     sheet: str | None = None,
     quote: str = '"',
+    skip: tuple[int, int] | None = None,
 ) -> RawTable:
-    """Read any supported file into a :class:`RawTable` (``quote``: CSV quote character)."""
+    """Read any supported file into a :class:`RawTable` (``quote``: CSV quote character).
+
+    ``skip`` (``(bytes, lines)``, text formats only) reads just what was appended
+    after that many bytes.
+    """
     path = Path(path)
     check_readable(path)
     fmt = detect_format(path, layout)
     if fmt == "csv":
         if delimiter is None and path.suffix.lower() == ".tsv":
             delimiter = "\t"
-        return read_csv(path, delimiter=delimiter, quote=quote, header=header, encoding=encoding)
+        return read_csv(
+            path, delimiter=delimiter, quote=quote, header=header, encoding=encoding, skip=skip
+        )
     if fmt == "parquet":
         return read_parquet(path)
     if fmt == "excel":
         return read_excel(path, sheet)
-    return read_baskets(path, delimiter or ",", encoding)
+    return read_baskets(path, delimiter or ",", encoding, skip=skip)
+
+
+def appendable(path: Path, layout: str = "table") -> bool:
+    """Whether new lines appended to this file can be read on their own (text formats)."""
+    return detect_format(path, layout) in ("csv", "baskets")

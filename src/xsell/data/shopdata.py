@@ -74,27 +74,15 @@ class ShopData:
         """
         store = store if isinstance(store, Store) else Store(store)
         with store.connect() as con:
-            if not con.execute("SELECT count(*) FROM lines").fetchall()[0][0]:
-                raise ValidationError(
-                    f"{store.path}: the store holds no order lines yet; ingest some"
-                )
-            con.execute(
-                "CREATE TEMP TABLE item_ids AS SELECT item_id, "
-                "CAST(row_number() OVER (ORDER BY item_id) - 1 AS INTEGER) AS idx "
-                "FROM (SELECT item_id FROM items UNION SELECT item_id FROM lines)"
-            )
-            con.execute(
-                "CREATE TEMP TABLE user_ids AS SELECT user_id, "
-                "CAST(row_number() OVER (ORDER BY user_id) - 1 AS INTEGER) AS idx FROM "
-                "(SELECT user_id FROM customers UNION SELECT user_id FROM lines "
-                "WHERE user_id IS NOT NULL)"
-            )
-            con.execute(
-                "CREATE TEMP TABLE basket_ids AS SELECT basket_id, "
-                "CAST(row_number() OVER (ORDER BY first_seen) - 1 AS INTEGER) AS idx FROM "
-                "(SELECT basket_id, min(ingest_id * 4294967296 + source_line) AS first_seen "
-                "FROM lines WHERE event = 'purchase' GROUP BY basket_id)"
-            )
+            return cls.from_connection(con, str(store.path))
+
+    @classmethod
+    def from_connection(cls, con: Any, name: str = "the store") -> ShopData:
+        """Like :meth:`from_store`, over an open store connection (e.g. inside a transaction)."""
+        if not con.execute("SELECT count(*) FROM lines").fetchall()[0][0]:
+            raise ValidationError(f"{name}: the store holds no order lines yet; ingest some")
+        try:
+            _dense_ids(con)
             items = IdMap.from_index(
                 pd.Index(con.execute("SELECT item_id FROM item_ids ORDER BY idx").df()[C.ITEM])
             )
@@ -122,6 +110,9 @@ class ShopData:
             catalog = con.execute(
                 "SELECT item_id, name, category, brand, price, in_stock FROM items"
             ).df()
+        finally:
+            for table in ("item_ids", "user_ids", "basket_ids"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
         frame = frame.astype({"basket": np.int32, "user": np.int32, "item": np.int32})
         events = events.astype({"user": np.int32, "item": np.int32})
         return cls(frame, items, users, baskets, _catalog_frame(items, catalog, frame), events)
@@ -379,12 +370,68 @@ class ShopData:
 
     def fingerprint(self) -> str:
         """A short hash of the lines and maps: two equal fingerprints mean the same data."""
-        digest = hashlib.sha256()
-        for column in ("basket", "user", "item"):
-            digest.update(self.lines[column].to_numpy().tobytes())
-        digest.update(str(len(self.items)).encode())
-        digest.update("\x1f".join(map(str, self.items.ids[:1000])).encode())
-        return digest.hexdigest()[:16]
+        return _fingerprint(
+            [self.lines[c].to_numpy() for c in ("basket", "user", "item")],
+            len(self.items),
+            list(self.items.ids[:1000]),
+        )
+
+
+def _fingerprint(columns: Sequence[np.ndarray], n_items: int, first_ids: Sequence[Any]) -> str:
+    """SHA-256 of the basket, user and item indices, the number of items and the first ids."""
+    digest = hashlib.sha256()
+    for column in columns:
+        digest.update(np.ascontiguousarray(column, dtype=np.int32).tobytes())
+    digest.update(str(n_items).encode())
+    digest.update("\x1f".join(map(str, first_ids)).encode())
+    return digest.hexdigest()[:16]
+
+
+def _dense_ids(con: Any) -> None:
+    """Temp tables ``item_ids``, ``user_ids``, ``basket_ids``: each external id's dense index."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE item_ids AS SELECT item_id, "
+        "CAST(row_number() OVER (ORDER BY item_id) - 1 AS INTEGER) AS idx "
+        "FROM (SELECT item_id FROM items UNION SELECT item_id FROM lines)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE user_ids AS SELECT user_id, "
+        "CAST(row_number() OVER (ORDER BY user_id) - 1 AS INTEGER) AS idx FROM "
+        "(SELECT user_id FROM customers UNION SELECT user_id FROM lines "
+        "WHERE user_id IS NOT NULL)"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE basket_ids AS SELECT basket_id, "
+        "CAST(row_number() OVER (ORDER BY first_seen) - 1 AS INTEGER) AS idx FROM "
+        "(SELECT basket_id, min(ingest_id * 4294967296 + source_line) AS first_seen "
+        "FROM lines WHERE event = 'purchase' GROUP BY basket_id)"
+    )
+
+
+def store_fingerprint(con: Any) -> str | None:
+    """:meth:`ShopData.fingerprint` of the data of an open store, without building a ShopData.
+
+    ``None`` when the store holds no order lines.
+    """
+    if not con.execute("SELECT count(*) FROM lines").fetchall()[0][0]:
+        return None
+    try:
+        _dense_ids(con)
+        arrays = con.execute(
+            "SELECT b.idx AS basket, COALESCE(u.idx, -1) AS user, i.idx AS item "
+            "FROM lines l JOIN item_ids i USING (item_id) LEFT JOIN user_ids u USING (user_id) "
+            "JOIN basket_ids b USING (basket_id) "
+            "WHERE l.event = 'purchase' ORDER BY l.ingest_id, l.source_line"
+        ).fetchnumpy()
+        item_ids = [
+            r[0]
+            for r in con.execute("SELECT item_id FROM item_ids ORDER BY idx LIMIT 1000").fetchall()
+        ]
+        n_items = con.execute("SELECT count(*) FROM item_ids").fetchall()[0][0]
+    finally:
+        for table in ("item_ids", "user_ids", "basket_ids"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return _fingerprint([arrays[c] for c in ("basket", "user", "item")], int(n_items), item_ids)
 
 
 def _to_pandas(frame: Any) -> pd.DataFrame:

@@ -6,21 +6,25 @@ the store exactly as it was (DuckDB only writes a transaction to its log at comm
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import IO, Final
 
 import duckdb
 
+from xsell.data.sql import ident
 from xsell.errors import StoreError
 
-SCHEMA_VERSION: Final = "1"
+SCHEMA_VERSION: Final = "2"
 MARKER_TABLE: Final = "xsell_meta"
 #: A new store is built as ``.NAME.creating-PID`` next to ``NAME``, then renamed into place.
 CREATING: Final = ".creating-"
+#: Writers take turns on ``.NAME.lock`` (an advisory lock), so two first ingests both land.
+LOCK: Final = ".lock"
 
 SCHEMA: Final = (
     f"CREATE TABLE IF NOT EXISTS {MARKER_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)",
@@ -39,6 +43,28 @@ SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS rejected (
         ingest_id INTEGER, path VARCHAR, source_line BIGINT, reason VARCHAR,
         detail VARCHAR, raw JSON)""",
+    # Where an incremental source stopped reading (a database column's highest value).
+    """CREATE TABLE IF NOT EXISTS watermarks (
+        source VARCHAR PRIMARY KEY, column_name VARCHAR, value VARCHAR, ingest_id INTEGER)""",
+    # The data fingerprint (ShopData.fingerprint) after every write, to find the model
+    # bundles trained on data that held a customer who was later forgotten.
+    """CREATE TABLE IF NOT EXISTS data_versions (
+        version INTEGER PRIMARY KEY, fingerprint VARCHAR, last_ingest_id INTEGER,
+        created_at TIMESTAMP)""",
+    # Erasures: only the keyed hash of the customer id, never the id.
+    """CREATE TABLE IF NOT EXISTS forgotten (
+        user_hash VARCHAR, forgotten_at TIMESTAMP, lines BIGINT, rejected BIGINT,
+        other_rows BIGINT, fingerprints VARCHAR[])""",
+)
+#: Columns added after the first schema: an older store gains them on its next write.
+MIGRATIONS: Final = (
+    "ALTER TABLE lines ADD COLUMN IF NOT EXISTS source_key VARCHAR",
+    "ALTER TABLE rejected ADD COLUMN IF NOT EXISTS source_key VARCHAR",
+    "ALTER TABLE rejected ADD COLUMN IF NOT EXISTS user_id VARCHAR",
+    "ALTER TABLE customers ADD COLUMN IF NOT EXISTS ingest_id INTEGER",
+    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS source VARCHAR",
+    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS size BIGINT",
+    "ALTER TABLE ingests ADD COLUMN IF NOT EXISTS last_line BIGINT",
 )
 
 
@@ -86,6 +112,10 @@ class Store:
         the commit, so a crash during the first ingest leaves no store file at all
         (and the next transaction removes the half-built file such a crash left).
         """
+        with self._lock():
+            yield from self._transaction()
+
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         existed = self.exists()
         if existed:
             con = self.connect(read_only=False)
@@ -100,14 +130,13 @@ class Store:
                 )
             target = self.path
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.remove_stale_files()  # an existing store's connect() does this
             target = self._creating(os.getpid())
             _remove_store_files(target)
             con = _open(target)
         try:
             con.execute("BEGIN TRANSACTION")
-            for statement in SCHEMA:
+            for statement in (*SCHEMA, *MIGRATIONS):
                 con.execute(statement)
             con.execute(
                 f"INSERT OR IGNORE INTO {MARKER_TABLE} VALUES ('schema_version', ?)",
@@ -125,6 +154,33 @@ class Store:
         if not existed:
             os.replace(target, self.path)
             _remove_store_files(target)
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        """Hold the store's write lock (waits while another process writes)."""
+        parent = self.path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError) as exc:
+            raise StoreError(
+                f"{self.path}: cannot create the store: {_first_file(parent)} is a file, "
+                "not a folder; choose another --store path"
+            ) from exc
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot create the store's folder: {exc}") from exc
+        if self.path.is_dir():
+            raise StoreError(f"{self.path}: is a folder; give the store a file name (--store)")
+        lock_path = self.path.with_name(f".{self.path.name}{LOCK}")
+        handle: IO[bytes]
+        try:
+            handle = open(lock_path, "ab")  # noqa: SIM115 (held across the yield)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot write next to the store: {exc}") from exc
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            handle.close()  # closing releases the lock
 
     def _creating(self, pid: int) -> Path:
         """The temporary file under which process ``pid`` builds a new store."""
@@ -155,7 +211,7 @@ class Store:
         with self.connect() as con:
             names = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
             return {
-                n: int(con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0])  # type: ignore[index]
+                n: int(con.execute(f"SELECT count(*) FROM {ident(n)}").fetchone()[0])  # type: ignore[index]
                 for n in sorted(names)
             }
 
@@ -169,6 +225,14 @@ def _open(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"{path}: cannot open the store: {exc}") from exc
     except duckdb.Error as exc:
         raise StoreError(f"{path}: not a DuckDB file, so not an xsell store ({exc})") from exc
+
+
+def _first_file(folder: Path) -> Path:
+    """The nearest ancestor of ``folder`` (or itself) that exists; a file when mkdir failed."""
+    for candidate in (folder, *folder.parents):
+        if candidate.exists():
+            return candidate
+    return folder
 
 
 def _alive(pid: int) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Final
 
 from xsell.analytics.report.content import STEPS, ReportContent, collect
+from xsell.data.groups import MIN_CUSTOMERS
 from xsell.data.store import Store
 from xsell.errors import ValidationError
 from xsell.files import write_atomically
@@ -31,6 +32,7 @@ def build_report(
     out: str | Path,
     fmt: str = "html",
     reporter: Reporter | None = None,
+    min_customers: int = MIN_CUSTOMERS,
 ) -> ReportResult:
     """Compute every section from ``store`` and write the report to ``out`` atomically.
 
@@ -45,12 +47,15 @@ def build_report(
     fmt:
         ``"html"`` (one self-contained page, Plotly inlined) or ``"md"``
         (markdown plus PNG charts in ``<stem>_files/``, drawn by kaleido).
+    min_customers:
+        The minimum group size: anything bought by fewer distinct customers is
+        left out (stated in the report's summary).
     """
     if fmt not in FORMATS:
         raise ValidationError(f"unknown report format {fmt!r}; choose one of {list(FORMATS)}")
     reporter = reporter or SilentReporter()
     out = Path(out)
-    content = collect(store, reporter)
+    content = collect(store, reporter, min_customers)
     images: list[Path] = []
     if fmt == "html":
         from xsell.analytics.report.html import render_html

@@ -23,6 +23,7 @@ from xsell.analytics.report import figures as F
 from xsell.analytics.rfm import rfm_segments
 from xsell.analytics.segment_rules import segment_rule_contrasts
 from xsell.analytics.segments import segment_profiles
+from xsell.data.groups import MIN_CUSTOMERS, check_min_customers
 from xsell.data.shopdata import ShopData
 from xsell.data.store import Store
 from xsell.errors import XsellError
@@ -101,10 +102,19 @@ class ReportContent:
 STEPS = 11
 
 
-def collect(store: Store | str | Path, reporter: Reporter | None = None) -> ReportContent:
-    """Compute every section of the report from ``store``."""
+def collect(
+    store: Store | str | Path,
+    reporter: Reporter | None = None,
+    min_customers: int = MIN_CUSTOMERS,
+) -> ReportContent:
+    """Compute every section of the report from ``store``.
+
+    Items, pairs, bundles, categories and segments bought by fewer than
+    ``min_customers`` distinct customers are not shown (the report says so).
+    """
     store = store if isinstance(store, Store) else Store(store)
     reporter = reporter or SilentReporter()
+    floor = check_min_customers(min_customers)
     reporter.step("loading the store", 0)
     ingests = _ingests(store)
     summary: list[tuple[str, str]] = [("store file", str(store.path))]
@@ -118,6 +128,13 @@ def collect(store: Store | str | Path, reporter: Reporter | None = None) -> Repo
         notes.append(f"No analysis of orders: {exc}")
     reporter.step("overview", 1)
     _overview(data, ingests, summary, notes)
+    summary.append(
+        (
+            "minimum group size",
+            f"{floor:,} distinct customers: items, pairs, bundles, categories and segments "
+            "bought by fewer are not shown",
+        )
+    )
     sections: list[Section] = []
     builders: list[tuple[str, Callable[..., Section]]] = [
         ("sales", _sales),
@@ -129,7 +146,7 @@ def collect(store: Store | str | Path, reporter: Reporter | None = None) -> Repo
         ("segment-aware rules", _segment_rules),
         ("bundles", _bundles),
     ]
-    state: dict[str, Any] = {}
+    state: dict[str, Any] = {"min_customers": floor}
     for name, build in builders:
         reporter.step(name, 0)
         if data is None:
@@ -154,6 +171,7 @@ def collect(store: Store | str | Path, reporter: Reporter | None = None) -> Repo
 
 
 def _ingests(store: Store) -> list[dict[str, Any]]:
+    """Every ingest's report (catalog and customers ingests too: they may drop columns)."""
     with store.connect() as con:
         rows = con.execute("SELECT report FROM ingests ORDER BY ingest_id").fetchall()
     return [json.loads(r[0]) for r in rows if r[0]]
@@ -167,6 +185,13 @@ def _overview(
 ) -> None:
     """Fill the summary rows and notes: what was read, kept, and the headline figures."""
     for ingest in ingests:
+        dropped = ingest.get("dropped_columns") or {}
+        if ingest.get("kind") != "lines" and dropped and not ingest.get("skipped"):
+            notes.append(
+                f"{Path(ingest['path']).name}: personal-data columns left out at ingest: "
+                + ", ".join(f"{c} ({why})" for c, why in dropped.items())
+                + "."
+            )
         if ingest.get("kind") != "lines" or ingest.get("skipped"):
             continue
         raw = ingest.get("raw_profile", {})
@@ -179,6 +204,21 @@ def _overview(
                 + (f" (rejected: {reasons})" if reasons else ""),
             )
         )
+        netting = ingest.get("netting") or {}
+        if netting:
+            notes.append(
+                f"{Path(ingest['path']).name}: {netting.get('netted', 0):,} cancellations netted "
+                "against the purchases they cancel (same customer, item, quantity and price, "
+                f"earlier): those purchases are not counted as sales; "
+                f"{netting.get('unmatched', 0):,} cancellations matched no purchase."
+            )
+        dropped = ingest.get("dropped_columns") or {}
+        if dropped:
+            notes.append(
+                f"{Path(ingest['path']).name}: personal-data columns left out at ingest: "
+                + ", ".join(f"{c} ({why})" for c, why in dropped.items())
+                + "."
+            )
         if raw.get("customers") is not None and kept.get("customers") is not None:
             dropped = int(raw["customers"]) - int(kept["customers"])
             notes.append(
@@ -227,11 +267,14 @@ def _sales(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
     )
     s.add("Revenue per week", lambda: F.revenue_line(sales.revenue_over_time(data, "W")))
     s.add(
-        "Top products by revenue", lambda: F.hbar(sales.top_products(data, 15), "revenue", "name")
+        "Top products by revenue",
+        lambda: F.hbar(sales.top_products(data, 15, state["min_customers"]), "revenue", "name"),
     )
     s.add(
         "Top categories by revenue",
-        lambda: F.hbar(sales.top_categories(data, 15), "revenue", "category"),
+        lambda: F.hbar(
+            sales.top_categories(data, 15, state["min_customers"]), "revenue", "category"
+        ),
     )
     s.add(
         "Cancellations and returns",
@@ -257,7 +300,10 @@ def _rfm(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
     if table is None:
         return s
     state["rfm"] = table
-    profiles = s.compute("Segment profiles", lambda: segment_profiles(data, table))
+    profiles = s.compute(
+        "Segment profiles",
+        lambda: segment_profiles(data, table, min_customers=state["min_customers"]),
+    )
     if profiles is not None:
         state["rfm_profiles"] = profiles
         s.add("Customers and revenue by segment", lambda: F.segment_bars(profiles))
@@ -281,7 +327,7 @@ def _clusters(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
     if table is None:
         return s
     s.add("Silhouette by number of clusters", lambda: F.silhouette_line(table.attrs["silhouette"]))
-    profiles = segment_profiles(data, table)
+    profiles = segment_profiles(data, table, min_customers=state["min_customers"])
     s.add("Customers and revenue by cluster", lambda: F.segment_bars(profiles))
     means = table.groupby("segment").mean(numeric_only=True).drop(columns="cluster")
     s.add("Cluster centres (means)", lambda: means.reset_index())
@@ -293,12 +339,14 @@ def _baskets(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
     s = Section("baskets", "Basket analysis", "What goes together, and how big baskets are.")
     s.add("Basket size (distinct items)", lambda: F.size_histogram(baskets.basket_sizes(data)))
     s.add(
-        "Items in the most baskets", lambda: F.hbar(baskets.top_items(data, 15), "baskets", "name")
+        "Items in the most baskets",
+        lambda: F.hbar(baskets.top_items(data, 15, state["min_customers"]), "baskets", "name"),
     )
     pairs = s.add(
         "Top pairs by lift",
-        lambda: _pair_table(baskets.top_pairs(data, 20)),
-        f"Pairs in at least {baskets.pair_min_count(data.n_baskets):,} baskets; "
+        lambda: _pair_table(baskets.top_pairs(data, 20, min_customers=state["min_customers"])),
+        f"Pairs in at least {baskets.pair_min_count(data.n_baskets):,} baskets, bought "
+        f"together by at least {state['min_customers']:,} customers; "
         "p: one-sided Fisher exact test, q: Benjamini-Hochberg over all frequent pairs.",
     )
     state["pairs"] = pairs
@@ -310,7 +358,7 @@ def _baskets(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
     )
     repeat = s.add(
         "Repurchase intervals",
-        lambda: baskets.repurchase_intervals(data, k=20),
+        lambda: baskets.repurchase_intervals(data, k=20, min_customers=state["min_customers"]),
         "Days until the same customer buys the same item again (orders on one day "
         "count once): the timing for replenishment reminders.",
     )
@@ -340,7 +388,7 @@ def _paths(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
         s.add("Funnel (all items)", lambda: F.funnel(table))
     s.add(
         "Most common item-to-item moves",
-        lambda: paths.transitions(data, 20),
+        lambda: paths.transitions(data, 20, min_customers=state["min_customers"]),
         "Consecutive items viewed or carted in one session (30-minute gap).",
     )
     return s
@@ -356,7 +404,8 @@ def _segment_rules(data: ShopData, store: Store, state: dict[str, Any]) -> Secti
         s.parts.append(Part("contrasts", missing="no RFM segments (see above)"))
         return s
     table = s.add(
-        "Pairs whose lift differs most", lambda: segment_rule_contrasts(data, state["rfm"])
+        "Pairs whose lift differs most",
+        lambda: segment_rule_contrasts(data, state["rfm"], min_customers=state["min_customers"]),
     )
     if table is not None:
         s.add("Lift by segment", lambda: F.contrast_heatmap(table))
@@ -370,7 +419,10 @@ def _bundles(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
         "Sets of 2-3 items bought together far above chance (lift >= 2), across categories when "
         "the catalog has them, ranked by the share of the best seller's orders holding the set.",
     )
-    table = s.compute("Bundles", lambda: bundles.bundle_candidates(data, k=10))
+    table = s.compute(
+        "Bundles",
+        lambda: bundles.bundle_candidates(data, k=10, min_customers=state["min_customers"]),
+    )
     if table is not None:
         s.add(
             "Bundles",
@@ -386,7 +438,8 @@ def _bundles(data: ShopData, store: Store, state: dict[str, Any]) -> Section:
                     "evidence",
                 ]
             ],
-            f"Sets in at least {bundles.bundle_min_count(data.n_baskets):,} orders.",
+            f"Sets in at least {bundles.bundle_min_count(data.n_baskets):,} orders, bought by "
+            f"at least {state['min_customers']:,} customers.",
         )
     return s
 
