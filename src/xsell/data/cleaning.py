@@ -91,12 +91,6 @@ def text_expr(column: str, arrow_type: pa.DataType, is_id: bool = False) -> str:
     return text
 
 
-def present_expr(column: str) -> str:
-    """SQL: the raw value is there (not null, not blank)."""
-    col = quote(column)
-    return f"({col} IS NOT NULL AND TRIM(CAST({col} AS VARCHAR)) <> '')"
-
-
 def is_numeric(arrow_type: pa.DataType) -> bool:
     """Whether a column of this type holds numbers (so it needs no parsing)."""
     return (

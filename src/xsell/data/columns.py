@@ -22,10 +22,6 @@ IN_STOCK: Final = "in_stock"
 
 #: Roles a source column can be mapped to for order lines (``--map role=Column``).
 LINE_ROLES: Final = (BASKET, USER, ITEM, TIME, QUANTITY, PRICE, EVENT, NAME, CATEGORY)
-#: Roles of a product catalog file.
-CATALOG_ROLES: Final = (ITEM, NAME, CATEGORY, BRAND, PRICE, IN_STOCK)
-#: Roles of a customers file.
-CUSTOMER_ROLES: Final = (USER,)
 
 #: Short role names accepted in ``--map`` (``user=CustomerID``).
 ROLE_ALIASES: Final = {

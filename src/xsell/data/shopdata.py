@@ -22,8 +22,7 @@ from xsell.data.idmap import IdMap
 from xsell.data.store import Store
 from xsell.errors import SchemaError, ValidationError
 
-#: Columns of :attr:`ShopData.lines` (dense indices, ``user`` is -1 for anonymous baskets).
-LINE_COLUMNS = ("basket", "user", "item", "time", "quantity", "price")
+#: Columns of :attr:`ShopData.catalog`, one row per item.
 CATALOG_COLUMNS = (C.ITEM, C.NAME, C.CATEGORY, C.BRAND, C.PRICE, C.IN_STOCK)
 
 
@@ -315,11 +314,6 @@ class ShopData:
         """Item indices of one basket."""
         matrix = self.basket_item
         return matrix.indices[matrix.indptr[basket] : matrix.indptr[basket + 1]]
-
-    def user_baskets(self, user: int) -> np.ndarray:
-        """Basket indices of one user in time order."""
-        mine = np.flatnonzero(self.basket_user == user)
-        return mine[np.argsort(self.basket_time[mine], kind="stable")]
 
     @cached_property
     def item_basket_count(self) -> np.ndarray:
