@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from itertools import combinations
+
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import fisher_exact
 
-from xsell.analytics.baskets import attach_rates, basket_sizes, time_patterns, top_pairs
+from xsell.analytics.baskets import (
+    attach_rates,
+    basket_sizes,
+    category_affinity,
+    repurchase_intervals,
+    time_patterns,
+    top_pairs,
+)
+from xsell.analytics.bundles import bundle_candidates
 from xsell.data.shopdata import ShopData
 
 
@@ -58,7 +70,6 @@ def test_time_patterns_by_hand(tiny: ShopData) -> None:
 
 
 def test_pairs_and_bundles_bought_by_few_customers_are_not_shown() -> None:
-    from xsell.analytics.bundles import bundle_candidates
 
     # x+y: 30 baskets of 3 customers; p+q: 30 baskets of 15 customers; filler baskets.
     rows = []
@@ -80,3 +91,62 @@ def test_pairs_and_bundles_bought_by_few_customers_are_not_shown() -> None:
     bundles = bundle_candidates(data, k=5, min_count=10)
     assert [tuple(sorted(i)) for i in bundles["items"]] == [("p", "q")]
     assert bundle_candidates(data, k=5, min_count=10, min_customers=3)["size"].tolist() == [2, 2]
+
+
+def test_top_pairs_equal_brute_force_counts_lift_and_fisher(shop_data: ShopData) -> None:
+    pairs = top_pairs(shop_data, k=15, min_count=10, min_customers=1)
+    baskets = [set(shop_data.basket_items(b).tolist()) for b in range(shop_data.n_baskets)]
+    single = Counter(i for b in baskets for i in b)
+    together = Counter(p for b in baskets for p in combinations(sorted(b), 2))
+    n = len(baskets)
+    strength = {
+        (a, b): (c * n / (single[a] * single[b]), c) for (a, b), c in together.items() if c >= 10
+    }
+    got = list(zip(pairs["a"], pairs["b"], strict=True))
+    assert len(got) == 15 and len(set(got)) == 15
+    # Best first by lift, then count; nothing left out is stronger than the last one kept.
+    ranked = [strength[pair] for pair in got]
+    assert ranked == sorted(ranked, reverse=True)
+    assert max(v for pair, v in strength.items() if pair not in set(got)) <= ranked[-1]
+    for row in pairs.itertuples():
+        assert row.count == together[(row.a, row.b)]
+        assert row.lift == pytest.approx(strength[(row.a, row.b)][0], rel=1e-12)
+        table = [
+            [row.count, single[row.a] - row.count],
+            [single[row.b] - row.count, n - single[row.a] - single[row.b] + row.count],
+        ]
+        assert row.p_value == pytest.approx(
+            fisher_exact(table, alternative="greater")[1], rel=1e-6, abs=1e-300
+        )
+    assert pairs["name_a"].notna().all()
+
+
+def test_category_affinity_is_lift_of_category_pairs(shop_data: ShopData) -> None:
+    lift = category_affinity(shop_data)
+    cats = shop_data.item_categories()
+    per_basket = [set(cats[shop_data.basket_items(b)]) for b in range(shop_data.n_baskets)]
+    a, b = lift.index[0], lift.index[1]
+    n_a = sum(a in s for s in per_basket)
+    n_b = sum(b in s for s in per_basket)
+    n_ab = sum(a in s and b in s for s in per_basket)
+    assert lift.loc[a, b] == pytest.approx(n_ab * len(per_basket) / (n_a * n_b))
+    assert np.isnan(lift.loc[a, a])
+
+
+def test_repurchase_intervals_by_hand() -> None:
+    rows = [
+        # u1 buys x on days 0, 10, 30 (twice on day 10: counted once); u2 on days 0 and 4.
+        ("b1", "u1", "x", "2024-01-01"),
+        ("b2", "u1", "x", "2024-01-11"),
+        ("b3", "u1", "x", "2024-01-11"),
+        ("b4", "u1", "x", "2024-01-31"),
+        ("b5", "u2", "x", "2024-01-01"),
+        ("b6", "u2", "x", "2024-01-05"),
+        ("b6", "u2", "y", "2024-01-05"),
+    ]
+    frame = pd.DataFrame(rows, columns=["basket_id", "user_id", "item_id", "time"])
+    table = repurchase_intervals(ShopData.from_frame(frame), min_repeats=1, min_customers=1)
+    assert table["item_id"].tolist() == ["x"]
+    row = table.iloc[0]
+    # Intervals 10, 20 (u1) and 4 (u2).
+    assert (row["repeats"], row["customers"], row["median_days"]) == (3, 2, 10.0)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+from xsell.analytics import Unavailable, load_segments, rfm_segments, save_segments
 from xsell.analytics.segments import segment_profiles
+from xsell.data.ingest import ingest_lines
 from xsell.data.shopdata import ShopData
+from xsell.data.store import Store
+from xsell.data.synthetic import make_shop
 
 
 def test_segment_profiles_by_hand(tiny: ShopData) -> None:
@@ -48,3 +54,21 @@ def test_segment_profiles_top_limits_the_names(tiny: ShopData) -> None:
     assert row["top_categories"] == "Lighting, Table"
     assert (row["customers"], row["orders"], row["revenue"]) == (3, 4, 37.5)
     assert row["revenue_share"] == 1.0
+
+
+def test_segments_round_trip_through_the_store(tmp_path: Path) -> None:
+    synthetic = make_shop(n_users=50, n_items=60, n_pairs=5, n_triples=1, seed=2)
+    paths = synthetic.write(tmp_path / "shop")
+    store = Store(tmp_path / "s.duckdb")
+    ingest_lines(store, paths["orders"])
+    data = ShopData.from_store(store)
+    with pytest.raises(Unavailable, match="no segments saved yet"):
+        load_segments(store, "rfm")
+    table = rfm_segments(data)
+    assert save_segments(store, table, "rfm") == len(table)
+    assert save_segments(store, table, "rfm") == len(table)  # replaces, not appends
+    loaded = load_segments(store, "rfm").set_index("user_id")["segment"]
+    assert (
+        loaded.sort_index().to_dict()
+        == table.set_index("user_id")["segment"].sort_index().to_dict()
+    )

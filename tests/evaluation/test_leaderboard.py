@@ -84,7 +84,7 @@ def test_the_png_is_a_real_chart(tmp_path: Path, split: Split) -> None:
     need_program("chromium")  # kaleido draws with the system Chromium
     board = evaluate(["popularity", "cooccurrence"], split, "basket-completion", max_queries=100)
     written = board.write(tmp_path / "out")
-    assert written["png"] == tmp_path / "out/leaderboard.png"
+    assert written["png"] == tmp_path / "out/leaderboard.png", board.png_error
     data = (tmp_path / "out/leaderboard.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")

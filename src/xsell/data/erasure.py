@@ -23,7 +23,7 @@ import duckdb
 
 from xsell.data.privacy import canonical_id, pseudonymize
 from xsell.data.sql import fetch_one, ident
-from xsell.data.store import Store, _remove_store_files
+from xsell.data.store import Store, remove_store_files
 from xsell.data.versions import record_version
 from xsell.errors import StoreError, ValidationError
 
@@ -185,7 +185,7 @@ def _forget_one(
 def _rewrite(store: Store) -> None:
     """Copy the store into a fresh file and put it in place: deleted rows leave no bytes behind."""
     fresh = store.path.with_name(f".{store.path.name}.forget-{os.getpid()}")
-    _remove_store_files(fresh)
+    remove_store_files(fresh)
     with store._lock():
         try:
             con = duckdb.connect(":memory:")
@@ -198,7 +198,7 @@ def _rewrite(store: Store) -> None:
             os.replace(fresh, store.path)
             store.path.with_name(store.path.name + ".wal").unlink(missing_ok=True)
         finally:
-            _remove_store_files(fresh)
+            remove_store_files(fresh)
 
 
 def forgotten_fingerprints(store: Store | str | Path) -> dict[str, int]:

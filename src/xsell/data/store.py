@@ -132,7 +132,7 @@ class Store:
         else:
             self.remove_stale_files()  # an existing store's connect() does this
             target = self._creating(os.getpid())
-            _remove_store_files(target)
+            remove_store_files(target)
             con = _open(target)
         try:
             con.execute("BEGIN TRANSACTION")
@@ -148,12 +148,12 @@ class Store:
             con.execute("ROLLBACK")
             con.close()
             if not existed:
-                _remove_store_files(target)
+                remove_store_files(target)
             raise
         con.close()
         if not existed:
             os.replace(target, self.path)
-            _remove_store_files(target)
+            remove_store_files(target)
 
     @contextmanager
     def _lock(self) -> Iterator[None]:
@@ -250,6 +250,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove_store_files(path: Path) -> None:
+def remove_store_files(path: Path) -> None:
     for candidate in (path, path.with_name(path.name + ".wal")):
         candidate.unlink(missing_ok=True)

@@ -68,6 +68,8 @@ class Leaderboard:
     details: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     run_id: str = ""
+    #: Why the last :meth:`write` drew no PNG (``None`` when it did).
+    png_error: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_runs(
@@ -208,11 +210,16 @@ class Leaderboard:
             folder / "leaderboard.html", figure.to_html(include_plotlyjs=True, full_html=True)
         )
         written["png"] = None
+        self.png_error = None
         if png:
-            try:
-                image = figure.to_image(format="png")
-            except Exception:  # kaleido missing, or no browser for it offline
-                image = None
+            image = None
+            # A browser that starts slowly on a busy machine gets a second chance.
+            for _ in range(2):
+                try:
+                    image = figure.to_image(format="png")
+                    break
+                except Exception as exc:  # kaleido missing, or no browser for it offline
+                    self.png_error = f"{type(exc).__name__}: {exc}"
             if image:
                 written["png"] = write_atomically(folder / "leaderboard.png", image)
         return written
