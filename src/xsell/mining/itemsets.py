@@ -144,7 +144,7 @@ def frequent_itemsets(
     if max_basket_size is not None and (isinstance(max_basket_size, bool) or max_basket_size < 1):
         raise ValidationError(f"max_basket_size must be >= 1 or None, got {max_basket_size!r}")
     budget = parse_budget(memory_budget)
-    matrix, ids, names, categories = _basket_matrix(data, item_ids)
+    matrix, ids, names, categories = basket_matrix(data, item_ids)
     reporter.step("counting items", 5)
 
     sizes = np.diff(matrix.indptr)
@@ -232,9 +232,10 @@ def min_count_of(min_support: MinSupport, n_baskets: int) -> int:
     return count
 
 
-def _basket_matrix(
+def basket_matrix(
     data: Any, item_ids: Any
 ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The binary baskets x items CSR of ``data``, its item ids, names and categories."""
     if isinstance(data, ShopData):
         if data.n_baskets == 0 or len(data.lines) == 0:
             raise ValidationError("no baskets to mine: the ShopData holds no order lines")
