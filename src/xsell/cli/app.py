@@ -45,11 +45,25 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from xsell import __version__
+
+        sys.stdout.write(f"xsell {__version__}\n")
+        raise typer.Exit()
+
+
 @app.callback()
 def main_options(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     debug: Annotated[
         bool, typer.Option("--debug", help="Show tracebacks for user errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
     ] = False,
 ) -> None:
     """Cross-selling engine for e-commerce."""
@@ -59,7 +73,7 @@ def main_options(
 
 def is_quiet(local_quiet: bool = False) -> bool:
     """Whether progress output is off (``--quiet`` before or after the command)."""
-    return settings.quiet or local_quiet or (not sys.stderr.isatty() and False)
+    return settings.quiet or local_quiet
 
 
 def print_json(payload: Any) -> None:

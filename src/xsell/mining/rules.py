@@ -451,20 +451,16 @@ def _search_error(
     min_count: int,
     max_len: int | None,
 ) -> MemoryBudgetError:
-    """The budget stop; it names the longest ``max_len`` whose search does fit."""
-    longest = max_len if max_len is not None else 8
-    suggestion = None
-    for shorter in range(min(longest - 1, 4), 1, -1):
-        if search(shorter).complete:
-            suggestion = shorter
-            break
+    """The budget stop; it names a ``max_len`` whose search fits (tried once, within the limit)."""
     message = (
         f"top-k search stopped: finding the {k:,} best rules by {sort_by} among rules seen in "
         f"at least {min_count:,} baskets (max_len={max_len}) looked at more than "
         f"{found.examined:,} itemsets, the limit for the memory budget of {budget}"
     )
-    if suggestion is not None:
-        message += f"; max_len={suggestion} fits"
+    # Rules of up to longest_done items were searched to the end before the stop.
+    shorter = min(found.longest_done, (max_len or found.longest_done + 1) - 1)
+    if shorter >= 2 and search(shorter).complete:
+        message += f"; max_len={shorter} fits"
     return MemoryBudgetError(
         message + ", or raise min_count, or raise memory_budget"
     )

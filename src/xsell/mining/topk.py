@@ -43,6 +43,7 @@ class TopRules:
     antecedent_count: np.ndarray
     examined: int
     complete: bool
+    longest_done: int  # longest rule (items) searched to the end
 
 
 def search_top_rules(
@@ -108,6 +109,7 @@ def search_top_rules(
         result.antecedent_count,
         examined,
         result.complete,
+        result.longest_done,
     )
 
 
@@ -156,7 +158,7 @@ def _run(
     n_ranks = len(frequent)
     empty = np.empty(0, np.int64)
     if n_ranks == 0:
-        return TopRules(empty, np.empty((0, 1), np.int64), empty, empty, 0, True)
+        return TopRules(empty, np.empty((0, 1), np.int64), empty, empty, 0, True, 0)
     rank_of = np.full(len(item_counts), -1, np.int32)
     rank_of[frequent] = np.arange(n_ranks, dtype=np.int32)
     counts = item_counts[frequent].astype(np.int64)
@@ -173,7 +175,7 @@ def _run(
     all_ok = np.ones(n_ranks, np.bool_)
     cons_ok = consequent_ok[frequent] if consequent_ok is not None else all_ok
     ante_ok = antecedent_ok[frequent] if antecedent_ok is not None else all_ok
-    consequent, antecedents, count, antecedent_count, examined, status = topk_kernel.top_rules(
+    consequent, antecedents, count, antecedent_count, examined, status, rounds = topk_kernel.top_rules(
         k,
         kind,
         counts,
@@ -201,4 +203,5 @@ def _run(
         antecedent_count,
         int(examined),
         status == topk_kernel.DONE,
+        int(rounds) + 1,
     )

@@ -134,7 +134,7 @@ def _count_common(arena, a_off, a_len, b_off, b_len, need):
     if a_len < need:
         return 0
     n = 0
-    if b_len > 16 * a_len:
+    if b_len > 4 * a_len:
         lo = b_off
         b_end = b_off + b_len
         for i in range(a_off, a_off + a_len):
@@ -182,6 +182,70 @@ def _count_common(arena, a_off, a_len, b_off, b_len, need):
 
 
 @njit(cache=True)
+def _count_capped(arena, a_off, a_len, b_off, b_len, limit):
+    """Size of the intersection of two sorted arena lists, or ``limit + 1`` once it passes limit."""
+    if a_len > b_len:
+        a_off, a_len, b_off, b_len = b_off, b_len, a_off, a_len
+    n = 0
+    if b_len > 4 * a_len:
+        lo = b_off
+        b_end = b_off + b_len
+        for i in range(a_off, a_off + a_len):
+            x = arena[i]
+            hi = b_end
+            while lo < hi:
+                mid = (lo + hi) >> 1
+                if arena[mid] < x:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo == b_end:
+                break
+            if arena[lo] == x:
+                n += 1
+                lo += 1
+                if n > limit:
+                    return n
+        return n
+    i = a_off
+    j = b_off
+    a_end = a_off + a_len
+    b_end = b_off + b_len
+    while i < a_end and j < b_end:
+        x = arena[i]
+        y = arena[j]
+        if x == y:
+            n += 1
+            if n > limit:
+                return n
+            i += 1
+            j += 1
+        elif x < y:
+            i += 1
+        else:
+            j += 1
+    return n
+
+
+@njit(cache=True)
+def _most_baskets(kind, together, n_c, n, t_key, t_len):
+    """The most baskets an antecedent seen with c in ``together`` baskets may have and still rank.
+
+    Only lift and confidence fall as the antecedent grows more common; a margin
+    keeps the limit on the safe side of rounding (the exact test comes after).
+    """
+    if t_len == 0 or t_key <= 0.0:
+        return n
+    if kind == KEY_LIFT:
+        limit = together * (n / n_c) / t_key
+    elif kind == KEY_CONFIDENCE:
+        limit = together / t_key
+    else:
+        return n
+    return min(n, int(limit * (1.0 + 1e-9)) + 1)
+
+
+@njit(cache=True)
 def _intersect(arena, a_off, a_len, b_off, b_len, out_off, need):
     """Write the intersection of two sorted arena lists at ``out_off``; returns its length.
 
@@ -192,7 +256,7 @@ def _intersect(arena, a_off, a_len, b_off, b_len, out_off, need):
     n = 0
     if a_len < need:
         return 0
-    if b_len > 16 * a_len:
+    if b_len > 4 * a_len:
         lo = b_off
         b_end = b_off + b_len
         for i in range(a_off, a_off + a_len):
@@ -401,7 +465,8 @@ def top_rules(
     ``>= 1`` turns it off) are never ranked. Returns ``(consequent, antecedents,
     count, antecedent_count, examined, status)``, best rule first, as dense item
     indices (antecedent rows padded with ``-1``); ``examined`` counts the
-    itemsets looked at, and ``status`` is ``OVER_CAP`` when that passed ``cap``.
+    itemsets looked at, ``status`` is ``OVER_CAP`` when that passed ``cap``, and
+    ``rounds`` is the longest antecedent searched to the end.
     """
     n_ranks = len(counts)
     h_key = np.empty(k + 1, np.float64)
@@ -430,6 +495,7 @@ def top_rules(
     m_flen = np.empty(256, np.int64)
     examined = 0
     status = DONE
+    rounds = 0
 
     d = 0
     while d < max_ante:
@@ -468,9 +534,9 @@ def top_rules(
             for q in range(n_touched):
                 x = touched[q]
                 together = counter[x]
-                examined += 1
                 if together < min_count:
                     continue
+                examined += 1
                 if d == 1:
                     path[0] = x
                     size, free, h_ante = _offer(
@@ -487,8 +553,7 @@ def top_rules(
                     continue
                 if together < need:
                     continue
-                if n_members + 1 > len(m_item):
-                    m_item = _ensure(m_item, 2 * len(m_item))
+                m_item = _ensure(m_item, n_members + 1)
                 m_item[n_members] = x
                 n_members += 1
             if d == 1 or n_members < 2:
@@ -561,7 +626,13 @@ def top_rules(
                         )
                         if together < need:
                             continue
-                        n_a = _count_common(full, m_foff[i], m_flen[i], m_foff[j], m_flen[j], 0)
+                        t_key, t_count, t_len = _threshold(
+                            size, k, heap, h_key, h_count, h_len, floor_key, floor_count, floor_len
+                        )
+                        most = _most_baskets(kind, together, n_c, n, t_key, t_len)
+                        n_a = _count_capped(full, m_foff[i], m_flen[i], m_foff[j], m_flen[j], most)
+                        if n_a > most:
+                            continue  # so common an antecedent cannot lift or confirm enough
                         path[level + 1] = m_item[j]
                         size, free, h_ante = _offer(
                             kind, c, together, n_a, n_c, n, min_confidence, min_lift, max_p,
@@ -590,12 +661,12 @@ def top_rules(
                         continue
                     full = _ensure(full, ftop + min(m_flen[i], m_flen[j]))
                     n_a = _intersect(full, m_foff[i], m_flen[i], m_foff[j], m_flen[j], ftop, 0)
-                    if m_top + 1 > len(m_item):
-                        m_item = _ensure(m_item, 2 * len(m_item))
-                        m_poff = _ensure(m_poff, 2 * len(m_poff))
-                        m_plen = _ensure(m_plen, 2 * len(m_plen))
-                        m_foff = _ensure(m_foff, 2 * len(m_foff))
-                        m_flen = _ensure(m_flen, 2 * len(m_flen))
+                    # Each member array grows on its own: they need not share a length.
+                    m_item = _ensure(m_item, m_top + 1)
+                    m_poff = _ensure(m_poff, m_top + 1)
+                    m_plen = _ensure(m_plen, m_top + 1)
+                    m_foff = _ensure(m_foff, m_top + 1)
+                    m_flen = _ensure(m_flen, m_top + 1)
                     m_item[m_top] = m_item[j]
                     m_poff[m_top] = ptop
                     m_plen[m_top] = together
@@ -618,7 +689,10 @@ def top_rules(
                     ftop = child_ftop
             if status == OVER_CAP:
                 break
-        if status == OVER_CAP or not deeper:
+        if status == OVER_CAP:
+            break
+        rounds = d
+        if not deeper:
             break
 
     # Best first: pop the worst rule size times.
@@ -637,4 +711,4 @@ def top_rules(
         s = order[r]
         for p in range(h_len[s] - 1):
             antecedents[r, p] = h_ante[s, p]
-    return h_cons[order], antecedents, h_count[order], h_na[order], examined, status
+    return h_cons[order], antecedents, h_count[order], h_na[order], examined, status, rounds
