@@ -26,8 +26,7 @@ COMMANDS: Final = {
     ),
     "stats": (
         "commands_data",
-        "Lines, baskets, customers, items, date range, basket sizes and best sellers of the "
-        "store.",
+        "Lines, baskets, customers, items, date range, basket sizes and best sellers of the store.",
     ),
     "rejects": (
         "commands_data",
@@ -60,8 +59,7 @@ COMMANDS: Final = {
     ),
     "report": (
         "commands_analytics",
-        "Write one report of segments, baskets, sales, paths, bundles, rules and the "
-        "leaderboard.",
+        "Write one report of segments, baskets, sales, paths, bundles, rules and the leaderboard.",
     ),
     "demo": (
         "commands_demo",
@@ -69,6 +67,37 @@ COMMANDS: Final = {
     ),
     "serve": ("commands_serve", "Serve recommendations over HTTP (OpenAPI docs at /docs)."),
 }
+
+
+#: How each command spells a mining parameter, for the advice of a budget stop.
+_RULES_OPTIONS: Final = {
+    "min_support": "--min-support",
+    "min_count": "--min-count",
+    "max_len": "--max-len",
+    "memory_budget": "--memory-budget",
+    "max_basket_size": "--max-basket-size",
+}
+#: Commands that set the rules model's parameters with --param (evaluate and tune name
+#: the model first).
+_PARAM_PREFIX: Final = {"train": "", "evaluate": "rules.", "tune": "rules."}
+
+
+def budget_advice(exc: XsellError, command: str | None) -> str:
+    """A budget stop's advice in the options of ``command`` (Python names elsewhere)."""
+    from xsell.mining.budget import BudgetStop
+
+    if not isinstance(exc, BudgetStop):
+        return str(exc)
+    if command == "rules":
+        return exc.for_options(_RULES_OPTIONS)
+    if command in _PARAM_PREFIX:
+        prefix = _PARAM_PREFIX[command]
+
+        def spell(name: str, value: str | None) -> str:
+            return f"--param {prefix}{name}" + ("" if value is None else f"={value}")
+
+        return exc.advice(spell)
+    return str(exc)
 
 
 def command_name(argv: list[str]) -> str | None:
@@ -137,7 +166,9 @@ def _abort_types() -> tuple[type[BaseException], ...]:
 def _fail(message: str, code: int = 2) -> NoReturn:
     from xsell.cli.app import err_console
 
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True)
+    err_console.print(
+        f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True, markup=True
+    )
     sys.exit(code)
 
 
@@ -171,8 +202,10 @@ def run(argv: list[str] | None = None) -> None:
     except XsellError as exc:
         if settings.debug:
             raise
-        _fail(str(exc))
+        _fail(budget_advice(exc, name))
     except KeyboardInterrupt:
+        from xsell.cli.app import err_console
+
         err_console.print("interrupted")
         sys.exit(130)
     except SystemExit:

@@ -47,7 +47,23 @@ _HOMES = {
     "top_k_rules": "rules",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "KINDS",
+    "METRICS",
+    "RULE_COLUMNS",
+    "Appearance",
+    "MiningInfo",
+    "association_rules",
+    "export_rules",
+    "frequent_itemsets",
+    "get_metric",
+    "load_rules",
+    "min_count_of",
+    "mining_info",
+    "rule_versions",
+    "save_rules",
+    "top_k_rules",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -54,9 +54,13 @@ def read_basket_arrays(path: str | Path, delimiter: str) -> BasketArrays:
     if len(indices) == 0:
         raise InputFileError(f"{path}: no baskets found (every line is empty)")
     try:
-        ids = [data[s:e].decode("utf-8") for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+        ids = [
+            data[s:e].decode("utf-8") for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
     except UnicodeDecodeError:
-        ids = [data[s:e].decode("latin-1") for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+        ids = [
+            data[s:e].decode("latin-1") for s, e in zip(starts.tolist(), ends.tolist(), strict=True)
+        ]
     return BasketArrays(indptr, indices, np.array(ids, dtype=object))
 
 
@@ -78,7 +82,7 @@ def _token_hash(buffer, start, end):
 def _same(buffer, a_start, a_end, b_start, b_end):
     if a_end - a_start != b_end - b_start:
         return False
-    for p in range(a_end - a_start):
+    for p in range(a_end - a_start):  # noqa: SIM110 - a loop Numba compiles
         if buffer[a_start + p] != buffer[b_start + p]:
             return False
     return True
@@ -154,15 +158,24 @@ def _parse(buffer, delimiter, whitespace):
             n_tokens += 1
         pos = line_end + 1
         if n_tokens > row_start:
-            # Sorted, distinct items per basket (a repeated item counts once).
-            row = indices[row_start:n_tokens]
-            row.sort()
-            kept = 1
-            for q in range(1, len(row)):
-                if row[q] != row[kept - 1]:
-                    row[kept] = row[q]
+            # Sorted, distinct items per basket (a repeated item counts once); short rows
+            # by insertion in place, which beats a sort call on a slice.
+            if n_tokens - row_start > 32:
+                indices[row_start:n_tokens].sort()
+            else:
+                for q in range(row_start + 1, n_tokens):
+                    value = indices[q]
+                    r = q - 1
+                    while r >= row_start and indices[r] > value:
+                        indices[r + 1] = indices[r]
+                        r -= 1
+                    indices[r + 1] = value
+            kept = row_start + 1
+            for q in range(row_start + 1, n_tokens):
+                if indices[q] != indices[kept - 1]:
+                    indices[kept] = indices[q]
                     kept += 1
-            n_tokens = row_start + kept
+            n_tokens = kept
             if n_rows + 1 == len(indptr):
                 indptr = _grow(indptr)
             n_rows += 1

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from xsell.errors import MemoryBudgetError, ValidationError
+
+__all__ = ["BudgetStop", "Hint", "MemoryBudget", "budget_error", "parse_budget", "support_text"]
 
 #: Default budget for the output of one mining call.
 DEFAULT_BUDGET: Final = 1 << 30
@@ -32,6 +34,57 @@ _SIZE: Final = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([KMGT]?B?)\s*$", re.IGNOREC
 _LADDER: Final = tuple(
     m * 10.0**e for e in range(-6, 1) for m in (1.0, 2.0, 5.0) if m * 10.0**e <= 1
 )
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What to change so that mining fits: ``name=value`` fits, or raise / lower ``name``."""
+
+    name: str
+    value: str | None = None
+    verb: str = "raise"
+
+    def render(self, spell: Callable[[str, str | None], str]) -> str:
+        if self.value is not None:
+            return f"{spell(self.name, self.value)} fits"
+        return f"{self.verb} {spell(self.name, None)}"
+
+
+def _python(name: str, value: str | None) -> str:
+    return name if value is None else f"{name}={value}"
+
+
+class BudgetStop(MemoryBudgetError):
+    """Mining stopped at the memory budget; ``hints`` say which parameter to change.
+
+    ``str()`` names Python parameters (``min_support=0.002 fits``);
+    :meth:`advice` spells them as a command line does (``--min-support 0.002 fits``).
+    """
+
+    def __init__(self, what: str, hints: tuple[Hint, ...]) -> None:
+        self.what = what
+        self.hints = hints
+        super().__init__(self.advice(_python))
+
+    def advice(self, spell: Callable[[str, str | None], str]) -> str:
+        """The message with each hint spelled by ``spell(name, value)``."""
+        if not self.hints:
+            return self.what
+        return f"{self.what}; " + ", or ".join(h.render(spell) for h in self.hints)
+
+    def for_options(self, options: Mapping[str, str]) -> str:
+        """The message for a command whose options are ``{parameter: "--flag"}``.
+
+        A parameter the command has no option for keeps its Python name.
+        """
+
+        def spell(name: str, value: str | None) -> str:
+            flag = options.get(name)
+            if flag is None:
+                return _python(name, value)
+            return flag if value is None else f"{flag} {value}"
+
+        return self.advice(spell)
 
 
 @dataclass(frozen=True)
@@ -131,7 +184,7 @@ def budget_error(
     requested_count: int,
     n_baskets: int,
     suggestion: int | None,
-) -> MemoryBudgetError:
+) -> BudgetStop:
     """The error raised when the output would not fit; it names a min_support that does."""
     message = (
         f"mining stopped: more than {found:,} {what} at min_support="
@@ -139,10 +192,27 @@ def budget_error(
         f"would exceed the memory budget of {budget}"
     )
     if suggestion is not None:
-        message += (
-            f"; min_support={suggestion / n_baskets:.6g} ({suggestion:,} baskets) fits, "
-            "or raise memory_budget (--memory-budget)"
+        return BudgetStop(
+            message,
+            (Hint("min_support", support_text(suggestion, n_baskets)), Hint("memory_budget")),
         )
-    else:
-        message += "; no min_support fits: lower max_len or raise memory_budget (--memory-budget)"
-    return MemoryBudgetError(message)
+    return BudgetStop(
+        message + "; no min_support fits", (Hint("max_len", verb="lower"), Hint("memory_budget"))
+    )
+
+
+def support_text(count: int, n_baskets: int) -> str:
+    """A fraction of baskets that means at least ``count`` baskets, as short as it can be."""
+    for digits in range(3, 17):
+        text = f"{count / n_baskets:.{digits}g}"
+        if math.ceil(float(text) * n_baskets - 1e-9) >= count and float(text) <= 1:
+            candidate = float(text)
+            # The same rounding min_count_of applies: count / n >= support.
+            needed = max(1, math.ceil(candidate * n_baskets))
+            while needed > 1 and (needed - 1) / n_baskets >= candidate:
+                needed -= 1
+            while needed / n_baskets < candidate:
+                needed += 1
+            if needed == count:
+                return text
+    return repr(count / n_baskets)

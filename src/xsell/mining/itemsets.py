@@ -6,9 +6,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Final, Literal
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 
@@ -305,6 +303,7 @@ def basket_matrix(
     import scipy.sparse as sp
 
     from xsell.data.shopdata import ShopData
+
     if isinstance(data, ShopData):
         if data.n_baskets == 0 or len(data.lines) == 0:
             raise ValidationError("no baskets to mine: the ShopData holds no order lines")
@@ -561,12 +560,12 @@ __all__ = [
     "ITEMSET_COLUMNS",
     "KINDS",
     "PROGRESS_TOTAL",
+    "ItemsetLevels",
     "MemoryBudgetError",
     "MiningInfo",
-    "ItemsetLevels",
     "frequent_itemsets",
-    "mine_levels",
     "min_count_of",
+    "mine_levels",
     "mining_info",
     "table_levels",
 ]

@@ -14,8 +14,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
-from xsell.errors import MemoryBudgetError, ValidationError
-from xsell.mining.budget import MemoryBudget, parse_budget
+from xsell.errors import ValidationError
+from xsell.mining.budget import BudgetStop, Hint, MemoryBudget, parse_budget, support_text
 from xsell.mining.itemsets import (
     GIANT_BASKET,
     MiningInfo,
@@ -266,11 +266,7 @@ def top_k_rules(
             f"min_count must be a whole number of baskets >= 1, got {min_count!r}"
         )
     check_column(sort_by)
-    if (
-        sort_by not in SEARCH_KEYS
-        or max_q_value is not None
-        or max_consequent_len != 1
-    ):
+    if sort_by not in SEARCH_KEYS or max_q_value is not None or max_consequent_len != 1:
         itemsets = frequent_itemsets(
             data,
             int(min_count),
@@ -450,20 +446,19 @@ def _search_error(
     k: int,
     min_count: int,
     max_len: int | None,
-) -> MemoryBudgetError:
+) -> BudgetStop:
     """The budget stop; it names a ``max_len`` whose search fits (tried once, within the limit)."""
     message = (
         f"top-k search stopped: finding the {k:,} best rules by {sort_by} among rules seen in "
         f"at least {min_count:,} baskets (max_len={max_len}) looked at more than "
         f"{found.examined:,} itemsets, the limit for the memory budget of {budget}"
     )
+    hints: list[Hint] = []
     # Rules of up to longest_done items were searched to the end before the stop.
     shorter = min(found.longest_done, (max_len or found.longest_done + 1) - 1)
     if shorter >= 2 and search(shorter).complete:
-        message += f"; max_len={shorter} fits"
-    return MemoryBudgetError(
-        message + ", or raise min_count, or raise memory_budget"
-    )
+        hints.append(Hint("max_len", str(shorter)))
+    return BudgetStop(message, (*hints, Hint("min_count"), Hint("memory_budget")))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -532,13 +527,12 @@ def _check_rule_budget(
         f"{total:,} candidate rules would exceed the memory budget of {budget} "
         f"(about {budget.max_rules:,} rules)"
     )
+    hints: list[Hint] = []
     if len(fits):
         # The count just above the first itemset that no longer fits.
         limit = int(found[order][fits[-1] + 1]) + 1 if fits[-1] + 1 < len(order) else 1
-        message += f"; min_support={limit / n_baskets:.6g} ({limit:,} baskets) fits"
-    raise MemoryBudgetError(
-        message + ", or lower max_len, or raise memory_budget (--memory-budget)"
-    )
+        hints.append(Hint("min_support", support_text(limit, n_baskets)))
+    raise BudgetStop(message, (*hints, Hint("max_len", verb="lower"), Hint("memory_budget")))
 
 
 def _external_ids(itemsets: pd.DataFrame) -> np.ndarray:

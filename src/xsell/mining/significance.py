@@ -51,7 +51,7 @@ def _fisher_greater(count_ac, count_a, count_c, n):
 
 @njit(cache=True)
 def fisher_greater(a, k_a, k_c, n):
-    """One-sided (greater) Fisher p-value of one rule: ``P[X >= a]``, ``X ~ Hypergeom(n, k_c, k_a)``."""
+    """One-sided (greater) Fisher p-value of one rule: ``P[X >= a]``, X ~ Hypergeom(n, k_c, k_a)."""
     low = max(0, k_a + k_c - n)
     high = min(k_a, k_c)
     mode = ((k_a + 1) * (k_c + 1)) // (n + 2)

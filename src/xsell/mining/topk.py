@@ -175,26 +175,28 @@ def _run(
     all_ok = np.ones(n_ranks, np.bool_)
     cons_ok = consequent_ok[frequent] if consequent_ok is not None else all_ok
     ante_ok = antecedent_ok[frequent] if antecedent_ok is not None else all_ok
-    consequent, antecedents, count, antecedent_count, examined, status, rounds = topk_kernel.top_rules(
-        k,
-        kind,
-        counts,
-        frequent.astype(np.int64),
-        row_ptr,
-        row_items,
-        col_ptr,
-        col_tids,
-        cons_order,
-        np.ascontiguousarray(cons_ok, dtype=np.bool_),
-        np.ascontiguousarray(ante_ok, dtype=np.bool_),
-        n,
-        min_count,
-        max_ante,
-        float(min_confidence),
-        -math.inf if min_lift is None else float(min_lift),
-        1.0 if max_p_value is None else float(max_p_value),
-        max(cap, 0),
-        *floor,
+    consequent, antecedents, count, antecedent_count, examined, status, rounds = (
+        topk_kernel.top_rules(
+            k,
+            kind,
+            counts,
+            frequent.astype(np.int64),
+            row_ptr,
+            row_items,
+            col_ptr,
+            col_tids,
+            cons_order,
+            np.ascontiguousarray(cons_ok, dtype=np.bool_),
+            np.ascontiguousarray(ante_ok, dtype=np.bool_),
+            n,
+            min_count,
+            max_ante,
+            float(min_confidence),
+            -math.inf if min_lift is None else float(min_lift),
+            1.0 if max_p_value is None else float(max_p_value),
+            max(cap, 0),
+            *floor,
+        )
     )
     return TopRules(
         consequent,

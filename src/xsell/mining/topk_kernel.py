@@ -406,7 +406,7 @@ def _need(kind, n_c, n, length, min_count, t_key, t_count, t_len):
     """
     if t_len == 0:
         return min_count
-    if kind == KEY_LIFT or kind == KEY_CONFIDENCE:
+    if kind in (KEY_LIFT, KEY_CONFIDENCE):
         # The bound does not depend on the count: it decides, or ties and the count does.
         bound = _bound(kind, n_c, n_c, n)
         if bound > t_key:
@@ -415,7 +415,7 @@ def _need(kind, n_c, n, length, min_count, t_key, t_count, t_len):
             return n + 1
     # A tie on the key (or a key that grows with the count): beat the count to beat.
     need = t_count if length <= t_len else t_count + 1
-    if kind == KEY_SUPPORT or kind == KEY_COUNT:
+    if kind in (KEY_SUPPORT, KEY_COUNT):
         while need > min_count and not _worse(
             _bound(kind, need - 1, n_c, n), need - 1, length, t_key, t_count, t_len
         ):
