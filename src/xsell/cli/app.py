@@ -76,6 +76,61 @@ def is_quiet(local_quiet: bool = False) -> bool:
     return settings.quiet or local_quiet
 
 
+def parse_param(text: str, annotation: Any = None) -> Any:
+    """A ``--param`` value for a parameter annotated ``annotation`` (a type or its text).
+
+    Whole numbers become ints and decimals floats (text for a ``str`` parameter),
+    ``true``/``false`` booleans, and ``none`` becomes ``None`` only for a parameter
+    that takes ``None`` (item-kNN's ``weighting=none`` stays the text ``"none"``);
+    lists, tuples and quoted strings are read as Python literals; anything else
+    stays text.
+    """
+    import ast
+
+    kind = "" if annotation is None else str(annotation)
+    value = text.strip()
+    lowered = value.lower()
+    takes_none = not kind or "None" in kind or "Optional" in kind
+    only_text = bool(kind) and all(
+        part.strip() in ("str", "None", "Path") or part.strip().startswith("Literal")
+        for part in kind.replace("Optional[", "").replace("]", "").split("|")
+    )
+    if lowered in ("none", "null"):
+        return None if takes_none else value
+    if only_text:
+        return value
+    if lowered in ("true", "false") and (not kind or "bool" in kind):
+        return lowered == "true"
+    try:
+        number = int(value)
+    except ValueError:
+        pass
+    else:
+        return float(number) if "float" in kind and "int" not in kind else number
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return value
+
+
+def model_param(model: str, name: str, text: str) -> Any:
+    """``--param name=text`` for ``model``, parsed by the parameter's own annotation."""
+    import inspect
+
+    from xsell.models import REGISTRY, model_class
+
+    annotation = None
+    if model in REGISTRY:
+        parameter = inspect.signature(model_class(model)).parameters.get(name)
+        if parameter is not None and parameter.annotation is not inspect.Parameter.empty:
+            annotation = parameter.annotation
+    return parse_param(text, annotation)
+
+
 def print_json(payload: Any) -> None:
     """Write JSON to stdout (no Rich markup, so it pipes cleanly)."""
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")

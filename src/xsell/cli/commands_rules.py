@@ -283,6 +283,8 @@ def _mine_rules(
             reporter=reporter,
             max_len=DEFAULT_TOP_K_MAX_LEN if max_len is None else max_len,
         )
+    from xsell.mining.budget import parse_budget
+
     itemsets = frequent_itemsets(
         data,
         threshold,
@@ -291,6 +293,8 @@ def _mine_rules(
         memory_budget=memory_budget,
         item_ids=item_ids,
         reporter=reporter,
+        # A suggested --min-support must give rules that fit too.
+        rules_limit=(max_consequent_len, parse_budget(memory_budget).max_rules),
     )
     reporter.step("building rules", 5)
     table = association_rules(

@@ -225,5 +225,18 @@ def run(argv: list[str] | None = None) -> None:
         _fail(f"{where}{exc.strerror or exc}")
 
 
+def __getattr__(name: str) -> Any:
+    # ``from xsell.cli.main import app`` (tests, embedding): the app with every command.
+    if name == "app":
+        import importlib
+
+        for module in sorted({m for m, _ in COMMANDS.values()}):
+            importlib.import_module(f"xsell.cli.{module}")
+        from xsell.cli.app import app
+
+        return app
+    raise AttributeError(f"module 'xsell.cli.main' has no attribute {name!r}")
+
+
 if __name__ == "__main__":
     run()

@@ -41,6 +41,9 @@ def read_basket_arrays(path: str | Path, delimiter: str) -> BasketArrays:
         raise InputFileError(f"{path}: no such file")
     if path.is_dir():
         raise InputFileError(f"{path}: is a folder, expected a file")
+    if not path.is_file():
+        # A FIFO or a device would be read forever.
+        raise InputFileError(f"{path}: is not a regular file")
     data = path.read_bytes()
     if not data:
         raise InputFileError(f"{path}: the file is empty")

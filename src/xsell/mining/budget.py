@@ -43,10 +43,12 @@ class Hint:
     name: str
     value: str | None = None
     verb: str = "raise"
+    note: str = ""  # what the value means, e.g. "(19 baskets)"
 
     def render(self, spell: Callable[[str, str | None], str]) -> str:
         if self.value is not None:
-            return f"{spell(self.name, self.value)} fits"
+            note = f" {self.note}" if self.note else ""
+            return f"{spell(self.name, self.value)}{note} fits"
         return f"{self.verb} {spell(self.name, None)}"
 
 
@@ -194,7 +196,14 @@ def budget_error(
     if suggestion is not None:
         return BudgetStop(
             message,
-            (Hint("min_support", support_text(suggestion, n_baskets)), Hint("memory_budget")),
+            (
+                Hint(
+                    "min_support",
+                    support_text(suggestion, n_baskets),
+                    note=f"({suggestion:,} baskets)",
+                ),
+                Hint("memory_budget"),
+            ),
         )
     return BudgetStop(
         message + "; no min_support fits", (Hint("max_len", verb="lower"), Hint("memory_budget"))

@@ -87,6 +87,7 @@ def frequent_itemsets(
     item_ids: Any = None,
     layout: Layout = "auto",
     reporter: Reporter | None = None,
+    rules_limit: tuple[int | None, int] | None = None,
 ) -> pd.DataFrame:
     """Every itemset bought together in at least ``min_support`` of the baskets.
 
@@ -124,6 +125,10 @@ def frequent_itemsets(
         ``"auto"`` (bitsets when an average frequent item is in > 1/32 of baskets).
     reporter:
         Progress reporter (advanced by :data:`PROGRESS_TOTAL` in all).
+    rules_limit:
+        ``(max_consequent_len, max_rules)`` when the itemsets are mined for rules:
+        a ``min_support`` suggested at a budget stop then also gives at most
+        ``max_rules`` rules (see :func:`~xsell.mining.rules.mine_rules`).
 
     Returns
     -------
@@ -147,6 +152,7 @@ def frequent_itemsets(
         memory_budget=memory_budget,
         layout=layout,
         reporter=reporter,
+        rules_limit=rules_limit,
     )
     table = _table(mined.levels, mined.counts, ids, mined.n_baskets)
     used = mined.frequent.tolist()
@@ -206,6 +212,7 @@ def mine_levels(
     memory_budget: int | str | MemoryBudget | None = None,
     layout: Layout = "auto",
     reporter: Reporter | None = None,
+    rules_limit: tuple[int | None, int] | None = None,
 ) -> ItemsetLevels:
     """:func:`frequent_itemsets` on a binary CSR given as arrays (sorted, distinct rows).
 
@@ -248,10 +255,18 @@ def mine_levels(
             budget.max_itemsets, layout, progress,
         )  # fmt: skip
 
+    def fits(count: int) -> bool:
+        mined = mine(count)
+        if mined is None:
+            return False
+        return rules_limit is None or rule_count(mined[1], mined[2], rules_limit[0]) <= (
+            rules_limit[1]
+        )
+
     result = mine(min_count, reporter)
     if result is None:
         found = budget.max_itemsets
-        suggestion = fitting_min_count(lambda c: mine(c) is not None, min_count, n_baskets)
+        suggestion = fitting_min_count(fits, min_count, n_baskets)
         raise budget_error("itemsets", found, budget, min_count, n_baskets, suggestion)
     frequent, parent, item, count, algorithm = result
     reporter.step("building the table", 5)
@@ -272,6 +287,17 @@ def mine_levels(
         largest_basket=int(sizes.max()) if len(sizes) else 0,
         dropped_baskets=int((~keep_row).sum()),
     )
+
+
+def rule_count(parent: np.ndarray, item: np.ndarray, max_consequent_len: int | None) -> int:
+    """How many rules the mined forest ``(parent, item)`` gives (every split of each itemset)."""
+    length, _, _ = eclat.paths(parent, item)
+    sizes = np.bincount(length)
+    total = 0
+    for size, n in enumerate(sizes.tolist()):
+        longest = size - 1 if max_consequent_len is None else min(size - 1, max_consequent_len)
+        total += n * sum(math.comb(size, s) for s in range(1, longest + 1))
+    return total
 
 
 def min_count_of(min_support: MinSupport, n_baskets: int) -> int:

@@ -15,7 +15,14 @@ import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
-from xsell.mining.budget import BudgetStop, Hint, MemoryBudget, parse_budget, support_text
+from xsell.mining.budget import (
+    BudgetStop,
+    Hint,
+    MemoryBudget,
+    fitting_min_count,
+    parse_budget,
+    support_text,
+)
 from xsell.mining.itemsets import (
     GIANT_BASKET,
     MiningInfo,
@@ -220,6 +227,38 @@ def association_rules(
     return rules
 
 
+def mine_rules(
+    data: ShopData | sp.spmatrix | sp.sparray,
+    min_support: int | float,
+    *,
+    max_len: int | None = None,
+    max_consequent_len: int | None = 1,
+    memory_budget: int | str | MemoryBudget | None = None,
+    item_ids: Any = None,
+    reporter: Reporter | None = None,
+    **filters: Any,
+) -> pd.DataFrame:
+    """Every rule at a support floor: :func:`frequent_itemsets`, then :func:`association_rules`.
+
+    One memory budget for both, so a budget stop among the itemsets names a
+    ``min_support`` whose rules fit too. ``filters`` are those of
+    :func:`association_rules` (``min_confidence``, ``thresholds``, ``sort_by``...).
+    """
+    budget = parse_budget(memory_budget)
+    itemsets = frequent_itemsets(
+        data,
+        min_support,
+        max_len=max_len,
+        memory_budget=budget,
+        item_ids=item_ids,
+        reporter=reporter,
+        rules_limit=(max_consequent_len, budget.max_rules),
+    )
+    return association_rules(
+        itemsets, max_consequent_len=max_consequent_len, memory_budget=budget, **filters
+    )
+
+
 def top_k_rules(
     data: ShopData | sp.spmatrix | sp.sparray,
     k: int,
@@ -334,7 +373,7 @@ def _searched_top_k(
     if reporter is not None:
         reporter.step("searching the strongest rules", 10)
 
-    def search(longest: int | None) -> TopRules:
+    def search(longest: int | None, floor: int = min_count) -> TopRules:
         return search_top_rules(
             matrix.indptr,
             matrix.indices,
@@ -342,7 +381,7 @@ def _searched_top_k(
             keep_row,
             k,
             sort_by,
-            min_count=min_count,
+            min_count=floor,
             max_len=longest,
             min_confidence=min_confidence,
             min_lift=min_lift,
@@ -354,7 +393,7 @@ def _searched_top_k(
 
     found = search(max_len)
     if not found.complete:
-        raise _search_error(search, found, budget, sort_by, k, min_count, max_len)
+        raise _search_error(search, found, budget, sort_by, k, min_count, max_len, n_baskets)
     if reporter is not None:
         reporter.step("building the table", 60)
     info = replace(info, seconds=time.perf_counter() - started)
@@ -439,15 +478,19 @@ def _top_k_table(
 
 
 def _search_error(
-    search: Callable[[int | None], TopRules],
+    search: Callable[[int | None, int], TopRules],
     found: TopRules,
     budget: MemoryBudget,
     sort_by: str,
     k: int,
     min_count: int,
     max_len: int | None,
+    n_baskets: int,
 ) -> BudgetStop:
-    """The budget stop; it names a ``max_len`` whose search fits (tried once, within the limit)."""
+    """The budget stop; it names a ``max_len`` or a ``min_count`` whose search fits.
+
+    Every suggestion is a search that was run to the end within the same limit.
+    """
     message = (
         f"top-k search stopped: finding the {k:,} best rules by {sort_by} among rules seen in "
         f"at least {min_count:,} baskets (max_len={max_len}) looked at more than "
@@ -455,10 +498,16 @@ def _search_error(
     )
     hints: list[Hint] = []
     # Rules of up to longest_done items were searched to the end before the stop.
-    shorter = min(found.longest_done, (max_len or found.longest_done + 1) - 1)
-    if shorter >= 2 and search(shorter).complete:
+    shorter = found.longest_done if max_len is None else min(found.longest_done, max_len - 1)
+    if shorter >= 2 and search(shorter, min_count).complete:
         hints.append(Hint("max_len", str(shorter)))
-    return BudgetStop(message, (*hints, Hint("min_count"), Hint("memory_budget")))
+    else:
+        floor = fitting_min_count(
+            lambda c: search(max_len, c).complete, min_count, n_baskets, refine=2
+        )
+        if floor is not None:
+            hints.append(Hint("min_count", str(floor)))
+    return BudgetStop(message, (*hints, Hint("memory_budget")))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -531,7 +580,9 @@ def _check_rule_budget(
     if len(fits):
         # The count just above the first itemset that no longer fits.
         limit = int(found[order][fits[-1] + 1]) + 1 if fits[-1] + 1 < len(order) else 1
-        hints.append(Hint("min_support", support_text(limit, n_baskets)))
+        hints.append(
+            Hint("min_support", support_text(limit, n_baskets), note=f"({limit:,} baskets)")
+        )
     raise BudgetStop(message, (*hints, Hint("max_len", verb="lower"), Hint("memory_budget")))
 
 

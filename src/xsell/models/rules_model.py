@@ -25,8 +25,9 @@ import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
-from xsell.mining import association_rules, frequent_itemsets, load_rules, top_k_rules
+from xsell.mining import load_rules, top_k_rules
 from xsell.mining.budget import parse_budget
+from xsell.mining.rules import mine_rules
 from xsell.models.base import Recommender
 from xsell.models.fallback import popular_reason
 from xsell.models.params import Check, integer, number, one_of, param, text
@@ -187,16 +188,15 @@ class RulesModel(Recommender):
                 max_q_value=self.max_q,
                 memory_budget=self.memory_budget,
             )
-        itemsets = frequent_itemsets(
-            data, self.min_support, max_len=self.max_len, memory_budget=self.memory_budget
-        )
-        return association_rules(
-            itemsets,
+        return mine_rules(
+            data,
+            self.min_support,
+            max_len=self.max_len,
+            memory_budget=self.memory_budget,
             min_confidence=self.min_confidence,
             max_p_value=self.max_p,
             max_q_value=self.max_q,
             thresholds={"count": float(self.min_count)},
-            memory_budget=self.memory_budget,
         )
 
     def _filter(self, rules: pd.DataFrame) -> pd.DataFrame:
