@@ -33,7 +33,10 @@ def test_version(tmp_path: Path) -> None:
     [
         (["ingest"], "error: Missing argument 'paths'. (see 'xsell ingest --help')"),
         (["stats", "--bogus"], "error: No such option: --bogus (see 'xsell stats --help')"),
-        (["ingset"], "error: No such command 'ingset'. Did you mean 'ingest'? (see 'xsell --help')"),
+        (
+            ["ingset"],
+            "error: No such command 'ingset'. Did you mean 'ingest'? (see 'xsell --help')",
+        ),
         (["--bogus"], "error: No such option: --bogus (see 'xsell --help')"),
         (
             ["rules", "--top", "many"],

@@ -93,22 +93,67 @@ def _same(buffer, a_start, a_end, b_start, b_end):
 
 @njit(cache=True)
 def _parse(buffer, delimiter, whitespace):
-    """CSR of baskets (token ids numbered by first appearance) and each id's byte span."""
-    n = len(buffer)
-    table_size = 1 << 16
-    table = np.full(table_size, -1, np.int64)
-    id_start = np.empty(1024, np.int64)
-    id_end = np.empty(1024, np.int64)
-    n_ids = 0
-    indices = np.empty(max(1024, n // 4), np.int32)
-    n_tokens = 0
-    indptr = np.zeros(1024, np.int64)
-    n_rows = 0
+    """CSR of baskets (token ids numbered by first appearance) and each id's byte span.
+
+    The arrays grow between calls of :func:`_parse_lines`, never inside its loop:
+    an array reassigned in a hot loop costs Numba reference counting on every use.
+    """
+    table = np.full(1 << 16, -1, np.int64)
+    id_start = np.empty(1 << 12, np.int64)
+    id_end = np.empty(1 << 12, np.int64)
+    indices = np.empty(max(1 << 12, len(buffer) // 4), np.int32)
+    indptr = np.zeros(1 << 12, np.int64)
     pos = 0
+    n_ids = 0
+    n_tokens = 0
+    n_rows = 0
+    while True:
+        pos, n_ids, n_tokens, n_rows, room = _parse_lines(
+            buffer, delimiter, whitespace, pos, table, id_start, id_end, n_ids, indices,
+            n_tokens, indptr, n_rows,
+        )  # fmt: skip
+        if pos >= len(buffer):
+            break
+        # The next line needs up to `room` more tokens, ids and table slots.
+        while n_tokens + room > len(indices):
+            indices = _grow(indices)
+        while n_ids + room > len(id_start):
+            id_start = _grow(id_start)
+            id_end = _grow(id_end)
+        if n_rows + 2 > len(indptr):
+            indptr = _grow(indptr)
+        size = len(table)
+        while 2 * (n_ids + room) > size:
+            size *= 4
+        if size != len(table):
+            table = _rehash(buffer, id_start, id_end, n_ids, size)
+    return indptr[: n_rows + 1].copy(), indices[:n_tokens].copy(), id_start[:n_ids], id_end[:n_ids]
+
+
+@njit(cache=True)
+def _parse_lines(
+    buffer, delimiter, whitespace, pos, table, id_start, id_end, n_ids, indices, n_tokens,
+    indptr, n_rows,
+):  # fmt: skip
+    """Parse lines from ``pos`` while every array has room for the next whole line.
+
+    Returns the new ``(pos, n_ids, n_tokens, n_rows)`` and the room the next line
+    needs (its length: it has no more tokens than bytes).
+    """
+    n = len(buffer)
+    mask = len(table) - 1
     while pos < n:
         line_end = pos
         while line_end < n and buffer[line_end] != 10:
             line_end += 1
+        room = line_end - pos + 1
+        if (
+            n_tokens + room > len(indices)
+            or n_ids + room > len(id_start)
+            or 2 * (n_ids + room) > len(table)
+            or n_rows + 2 > len(indptr)
+        ):
+            return pos, n_ids, n_tokens, n_rows, room
         row_start = n_tokens
         p = pos
         while p < line_end:
@@ -132,31 +177,20 @@ def _parse(buffer, delimiter, whitespace):
                     end -= 1
             if end <= start:
                 continue
-            h = _token_hash(buffer, start, end)
-            slot = np.int64(h & np.uint64(table_size - 1))
+            slot = np.int64(_token_hash(buffer, start, end) & np.uint64(mask))
             found = -1
             while table[slot] >= 0:
                 t = table[slot]
                 if _same(buffer, id_start[t], id_end[t], start, end):
                     found = t
                     break
-                slot = (slot + 1) & (table_size - 1)
+                slot = (slot + 1) & mask
             if found < 0:
                 found = n_ids
-                if n_ids == len(id_start):
-                    id_start = _grow(id_start)
-                    id_end = _grow(id_end)
                 id_start[n_ids] = start
                 id_end[n_ids] = end
                 n_ids += 1
                 table[slot] = found
-                if 2 * n_ids > table_size:
-                    table_size *= 4
-                    table = _rehash(buffer, id_start, id_end, n_ids, table_size)
-            if n_tokens == len(indices):
-                bigger = np.empty(2 * len(indices), np.int32)
-                bigger[:n_tokens] = indices[:n_tokens]
-                indices = bigger
             indices[n_tokens] = found
             n_tokens += 1
         pos = line_end + 1
@@ -179,11 +213,9 @@ def _parse(buffer, delimiter, whitespace):
                     indices[kept] = indices[q]
                     kept += 1
             n_tokens = kept
-            if n_rows + 1 == len(indptr):
-                indptr = _grow(indptr)
             n_rows += 1
             indptr[n_rows] = n_tokens
-    return indptr[: n_rows + 1].copy(), indices[:n_tokens].copy(), id_start[:n_ids], id_end[:n_ids]
+    return pos, n_ids, n_tokens, n_rows, 0
 
 
 @njit(cache=True)

@@ -259,8 +259,9 @@ def mine_levels(
         mined = mine(count)
         if mined is None:
             return False
-        return rules_limit is None or rule_count(mined[1], mined[2], rules_limit[0]) <= (
-            rules_limit[1]
+        return (
+            rules_limit is None
+            or rule_count(mined[1], mined[2], rules_limit[0]) <= (rules_limit[1])
         )
 
     result = mine(min_count, reporter)
