@@ -286,11 +286,12 @@ def top_k_rules(
     For ``sort_by`` lift, confidence, support or count with single-item
     consequents (the default), a branch-and-bound search skips every rule that
     cannot beat the ``k``-th found so far; it looks at no more itemsets than the
-    memory budget lets :func:`~xsell.mining.frequent_itemsets` return, and when
-    that is not enough the :class:`~xsell.errors.MemoryBudgetError` names a
-    ``max_len`` that is. Its ``q_value`` column is ``NaN``: a Benjamini-Hochberg
-    q-value needs every rule of the family (ask :func:`association_rules` for
-    those). Other keys, ``max_q_value`` or longer consequents list every rule
+    memory budget lets :func:`~xsell.mining.frequent_itemsets` return (times
+    :data:`SEARCH_ITEMSETS_PER_BUDGET_ITEMSET`), and when that is not enough the
+    :class:`~xsell.mining.budget.BudgetStop` names a ``max_len`` or ``min_count``
+    whose search it ran to the end within the same limit. Its ``q_value`` column
+    is ``NaN``: a Benjamini-Hochberg q-value needs every rule of the family (ask
+    :func:`association_rules` for those). Other keys, ``max_q_value`` or longer consequents list every rule
     first (within the memory budget).
 
     Parameters are those of :func:`~xsell.mining.frequent_itemsets` and

@@ -78,14 +78,14 @@ def search_top_rules(
     max_ante = (max_len - 1) if max_len is not None else int(np.diff(indptr).max(initial=2)) - 1
     examined = 0
     result = None
+    projections: dict[int, _Ranks] = {}  # lift tries every bar at the same floor
     for bar, floor in [*_bars(kind, item_counts, n, min_count), (None, min_count)]:
+        if floor not in projections:
+            projections[floor] = _ranks(indptr, indices, keep_row, item_counts, floor)
         result = _run(
             kind,
             sort_by,
-            indptr,
-            indices,
-            keep_row,
-            item_counts,
+            projections[floor],
             n,
             k,
             floor,
@@ -134,13 +134,41 @@ def _bars(
     return [((topk_kernel.rule_key(kind, c, c, c, n), c, longest), c) for c in counts]
 
 
-def _run(
-    kind: int,
-    sort_by: str,
+@dataclass(frozen=True)
+class _Ranks:
+    """Frequent items as ranks (ascending count), baskets as rank lists, items as basket lists."""
+
+    frequent: np.ndarray
+    counts: np.ndarray
+    row_ptr: np.ndarray
+    row_items: np.ndarray
+    col_ptr: np.ndarray
+    col_tids: np.ndarray
+
+
+def _ranks(
     indptr: np.ndarray,
     indices: np.ndarray,
     keep_row: np.ndarray,
     item_counts: np.ndarray,
+    min_count: int,
+) -> _Ranks:
+    candidates = np.flatnonzero(item_counts >= min_count)
+    frequent = candidates[np.lexsort((candidates, item_counts[candidates]))]
+    n_ranks = len(frequent)
+    rank_of = np.full(len(item_counts), -1, np.int32)
+    rank_of[frequent] = np.arange(n_ranks, dtype=np.int32)
+    row_ptr, row_items, col_ptr, col_tids = eclat.project(
+        indptr, indices, rank_of, n_ranks, keep_row
+    )
+    counts = item_counts[frequent].astype(np.int64)
+    return _Ranks(frequent, counts, row_ptr, row_items, col_ptr, col_tids)
+
+
+def _run(
+    kind: int,
+    sort_by: str,
+    ranks: _Ranks,
     n: int,
     k: int,
     min_count: int,
@@ -153,18 +181,11 @@ def _run(
     cap: int,
     floor: tuple[float, int, int],
 ) -> TopRules:
-    candidates = np.flatnonzero(item_counts >= min_count)
-    frequent = candidates[np.lexsort((candidates, item_counts[candidates]))]
+    frequent, counts = ranks.frequent, ranks.counts
     n_ranks = len(frequent)
     empty = np.empty(0, np.int64)
     if n_ranks == 0:
         return TopRules(empty, np.empty((0, 1), np.int64), empty, empty, 0, True, 0)
-    rank_of = np.full(len(item_counts), -1, np.int32)
-    rank_of[frequent] = np.arange(n_ranks, dtype=np.int32)
-    counts = item_counts[frequent].astype(np.int64)
-    row_ptr, row_items, col_ptr, col_tids = eclat.project(
-        indptr, indices, rank_of, n_ranks, keep_row
-    )
     share = counts / n
     bound = (
         counts.astype(np.float64)
@@ -181,10 +202,10 @@ def _run(
             kind,
             counts,
             frequent.astype(np.int64),
-            row_ptr,
-            row_items,
-            col_ptr,
-            col_tids,
+            ranks.row_ptr,
+            ranks.row_items,
+            ranks.col_ptr,
+            ranks.col_tids,
             cons_order,
             np.ascontiguousarray(cons_ok, dtype=np.bool_),
             np.ascontiguousarray(ante_ok, dtype=np.bool_),

@@ -134,7 +134,7 @@ def _count_common(arena, a_off, a_len, b_off, b_len, need):
     if a_len < need:
         return 0
     n = 0
-    if b_len > 4 * a_len:
+    if b_len > 16 * a_len:
         lo = b_off
         b_end = b_off + b_len
         for i in range(a_off, a_off + a_len):
@@ -187,7 +187,7 @@ def _count_capped(arena, a_off, a_len, b_off, b_len, limit):
     if a_len > b_len:
         a_off, a_len, b_off, b_len = b_off, b_len, a_off, a_len
     n = 0
-    if b_len > 4 * a_len:
+    if b_len > 16 * a_len:
         lo = b_off
         b_end = b_off + b_len
         for i in range(a_off, a_off + a_len):
@@ -256,7 +256,7 @@ def _intersect(arena, a_off, a_len, b_off, b_len, out_off, need):
     n = 0
     if a_len < need:
         return 0
-    if b_len > 4 * a_len:
+    if b_len > 16 * a_len:
         lo = b_off
         b_end = b_off + b_len
         for i in range(a_off, a_off + a_len):
