@@ -291,8 +291,8 @@ def top_k_rules(
     :class:`~xsell.mining.budget.BudgetStop` names a ``max_len`` or ``min_count``
     whose search it ran to the end within the same limit. Its ``q_value`` column
     is ``NaN``: a Benjamini-Hochberg q-value needs every rule of the family (ask
-    :func:`association_rules` for those). Other keys, ``max_q_value`` or longer consequents list every rule
-    first (within the memory budget).
+    :func:`association_rules` for those). Other keys, ``max_q_value`` or longer
+    consequents list every rule first (within the memory budget).
 
     Parameters are those of :func:`~xsell.mining.frequent_itemsets` and
     :func:`association_rules`; ``max_len`` (longest rule, antecedent plus
