@@ -40,8 +40,8 @@ def test_version(tmp_path: Path) -> None:
         (["--bogus"], "error: No such option: --bogus (see 'xsell --help')"),
         (
             ["rules", "--top", "many"],
-            "error: Invalid value for '--top' / '-k': Input should be a valid integer, "
-            "unable to parse string as an integer (see 'xsell rules --help')",
+            "error: Invalid value for '--top' / '-k': 'many' is not a valid int. "
+            "(see 'xsell rules --help')",
         ),
     ],
 )
