@@ -141,21 +141,24 @@ def format_bytes(size: float) -> str:
 
 
 def fitting_min_count(
-    fits: Callable[[int], bool], requested: int, n_baskets: int, refine: int = 6
+    fits: Callable[[int], bool], requested: int, n_baskets: int, refine: int = 2
 ) -> int | None:
     """A small basket count above ``requested`` for which ``fits`` holds (``None``: none does).
 
     Walks down the 1-2-5 support ladder from 1.0: runs that fit are cheap near the
     top and grow geometrically, and the walk stops at the first run that
-    overflows. Then ``refine`` geometric bisection steps narrow the bracket, and
-    the answer is rounded *up* to two significant digits of support (so it still
-    fits). Every probe is a capped run, so the search costs a few capped runs.
+    overflows. Counts within a quarter of ``requested`` are not tried: that run
+    just overflowed, and a probe near it would cost as much to overflow again.
+    Then ``refine`` geometric bisection steps narrow the bracket, and the answer
+    is rounded *up* to two significant digits of support (so it still fits).
+    Every probe is a capped run, so the search costs a few capped runs.
     """
     best: int | None = None
+    near = math.ceil(requested * 1.25)
     failed = requested
     tried: set[int] = set()
     for support in sorted(_LADDER, reverse=True):
-        count = max(requested + 1, math.ceil(support * n_baskets))
+        count = max(near, math.ceil(support * n_baskets))
         if count in tried or count > n_baskets:
             continue
         tried.add(count)
@@ -166,8 +169,8 @@ def fitting_min_count(
     if best is None:
         return None
     for _ in range(refine):
-        middle = math.ceil(math.sqrt(best * failed))
-        if middle >= best or middle <= failed:
+        middle = math.ceil(math.sqrt(best * max(failed, near - 1)))
+        if middle >= best or middle <= failed or middle < near:
             break
         if fits(middle):
             best = middle
