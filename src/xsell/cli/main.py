@@ -30,7 +30,7 @@ COMMANDS: Final = {
     ),
     "rejects": (
         "commands_data",
-        "Rejected rows with their reason, source file and line, and their raw values.",
+        "Rejected rows with their reason, source file and line (or key), and their raw values.",
     ),
     "rules": (
         "commands_rules",
@@ -66,6 +66,10 @@ COMMANDS: Final = {
         "Ingest, inspect, mine rules, compare models, suggest and report, end to end.",
     ),
     "serve": ("commands_serve", "Serve recommendations over HTTP (OpenAPI docs at /docs)."),
+    "forget": (
+        "commands_privacy",
+        "Remove every trace of the customers from the store; list bundles trained on their data.",
+    ),
 }
 
 
@@ -120,6 +124,10 @@ def load_commands(name: str | None) -> None:
     wanted = COMMANDS.get(name) if name is not None else None
     if wanted is not None:
         importlib.import_module(f"xsell.cli.{wanted[0]}")
+    elif name is not None:
+        # Not in the table (a typo, or a command added without an entry): load them all,
+        # so a new command still runs and a typo still gets "did you mean".
+        import_all_commands()
     registered = {
         info.name or (info.callback.__name__ if info.callback else "")
         for info in app.registered_commands
@@ -127,6 +135,17 @@ def load_commands(name: str | None) -> None:
     for command, (_, help_text) in COMMANDS.items():
         if command not in registered:
             _placeholder(command, help_text)
+
+
+def import_all_commands() -> None:
+    """Import every ``commands_*`` module of :mod:`xsell.cli` (each registers its commands)."""
+    import pkgutil
+
+    import xsell.cli
+
+    for module in pkgutil.iter_modules(xsell.cli.__path__):
+        if module.name.startswith("commands_"):
+            importlib.import_module(f"xsell.cli.{module.name}")
 
 
 def _placeholder(name: str, help_text: str) -> None:
@@ -228,10 +247,7 @@ def run(argv: list[str] | None = None) -> None:
 def __getattr__(name: str) -> Any:
     # ``from xsell.cli.main import app`` (tests, embedding): the app with every command.
     if name == "app":
-        import importlib
-
-        for module in sorted({m for m, _ in COMMANDS.values()}):
-            importlib.import_module(f"xsell.cli.{module}")
+        import_all_commands()
         from xsell.cli.app import app
 
         return app
