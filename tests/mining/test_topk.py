@@ -7,6 +7,7 @@ Python, and mlxtend's rules (their lift values, tie-free).
 
 from __future__ import annotations
 
+from fractions import Fraction
 from itertools import combinations
 
 import numpy as np
@@ -87,8 +88,8 @@ def _brute_force_rules(baskets: list[frozenset[int]], min_count: int, max_len: i
             continue
         for c in itemset:
             ante = itemset - {c}
-            s_a, s_c, s_ac = counts[ante] / n, counts[frozenset([c])] / n, together / n
-            lift = s_ac / s_a / s_c  # the documented formula, as floats
+            # Lift as an exact fraction: ties are real ties.
+            lift = Fraction(together * n, counts[ante] * counts[frozenset([c])])
             rules.append(((-lift, -together, len(itemset), tuple(sorted(ante)), c), ante, c))
     rules.sort(key=lambda r: r[0])
     return rules

@@ -207,7 +207,8 @@ def association_rules(
     for name, minimum in (thresholds or {}).items():
         keep &= columns[name] >= minimum
     chosen = np.flatnonzero(keep)
-    chosen = chosen[_rank(parts, chosen, columns[sort_by], columns["count"], descending)]
+    key = rank_key(sort_by, columns, total)
+    chosen = chosen[_rank(parts, chosen, key, columns["count"], descending)]
     if top_k is not None:
         chosen = chosen[:top_k]
 
@@ -659,6 +660,22 @@ def _candidates(
                     counts[size - cons_len][ante_at],
                     counts[cons_len][cons_at],
                 )
+
+
+def rank_key(sort_by: str, columns: Mapping[str, np.ndarray], n_baskets: int) -> np.ndarray:
+    """What rules are sorted by: for lift, confidence and support the exact fraction of
+    basket counts rounded once (as the top-k search ranks), so that equal values tie
+    exactly; the column itself for every other key."""
+    count = np.asarray(columns["count"], dtype=np.int64)
+    if sort_by == "lift":
+        top = (count * n_baskets).astype(np.float64)
+        bottom = (columns["antecedent_count"] * columns["consequent_count"]).astype(np.float64)
+        return top / bottom
+    if sort_by == "confidence":
+        return count.astype(np.float64) / columns["antecedent_count"].astype(np.float64)
+    if sort_by == "support":
+        return count.astype(np.float64) / float(n_baskets)
+    return np.asarray(columns[sort_by], dtype=np.float64)
 
 
 def _rank(

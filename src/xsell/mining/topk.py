@@ -20,7 +20,6 @@ from typing import Final
 import numpy as np
 
 from xsell.mining import eclat, topk_kernel
-from xsell.mining.metrics import METRICS
 
 #: Sort keys the search ranks by itself; the others need every rule listed.
 SEARCH_KEYS: Final = {
@@ -186,12 +185,8 @@ def _run(
     empty = np.empty(0, np.int64)
     if n_ranks == 0:
         return TopRules(empty, np.empty((0, 1), np.int64), empty, empty, 0, True, 0)
-    share = counts / n
-    bound = (
-        counts.astype(np.float64)
-        if sort_by == "count"
-        else np.asarray(METRICS[sort_by](share, share, share), dtype=np.float64)
-    )
+    # Each consequent's bound, as the kernel computes it (a confidence-1 rule of its count).
+    bound = np.array([topk_kernel.rule_key(kind, c, c, c, n) for c in counts.tolist()])
     cons_order = np.lexsort((np.arange(n_ranks), -counts, -bound)).astype(np.int64)
     all_ok = np.ones(n_ranks, np.bool_)
     cons_ok = consequent_ok[frequent] if consequent_ok is not None else all_ok

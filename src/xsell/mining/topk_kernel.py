@@ -10,10 +10,10 @@ found so far in a heap and skips every part of the search that cannot beat the
   the same one :func:`xsell.mining.association_rules` sorts by.
 * **Bound.** Every rule ``A' -> c`` with ``A' ⊇ A`` has ``n(A'c) <= n(Ac)`` and
   confidence at most 1, so its key is at most the key of a confidence-1 rule seen
-  in ``n(Ac)`` baskets: ``1 / s(c)`` for lift, ``1`` for confidence, ``n(Ac)``
-  for count. Those bounds are computed with the very same float formulas as the
-  keys, and rounding is monotone, so a bound never falls below a key it bounds
-  and an exact tie is a real tie (decided by count, then length).
+  in ``n(Ac)`` baskets: ``n / n(c)`` for lift, ``1`` for confidence, ``n(Ac)``
+  for count. Keys are exact fractions rounded once (:func:`rule_key`) and
+  rounding is monotone, so a bound never falls below a key it bounds and an
+  exact tie is a real tie (decided by count, then length).
 * **Search.** Per consequent ``c`` (most promising first) the antecedents are
   mined depth-first inside the baskets of ``c`` (where ``n(Ac)`` is counted),
   while their baskets in the whole data give ``n(A)``. The antecedent length
@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from xsell.mining.metrics import confidence, lift, support
+from xsell.mining.metrics import confidence, lift
 from xsell.mining.significance import fisher_greater
 
 #: Keys the search can rank by (their bounds are proven above).
@@ -39,24 +39,30 @@ KEY_LIFT, KEY_CONFIDENCE, KEY_SUPPORT, KEY_COUNT = 0, 1, 2, 3
 #: Status of a search: finished, or stopped at the cap on examined itemsets.
 DONE, OVER_CAP = 0, 1
 
-# The registry's own formulas, compiled for scalars: one home per formula.
+# The registry's own formulas, compiled for scalars, so min_confidence and min_lift filter
+# exactly as association_rules does (one home per formula). Numba's cache tracks this
+# file only: after editing mining/metrics.py, touch this file to recompile.
 _lift = njit(cache=True)(lift)
 _confidence = njit(cache=True)(confidence)
-_support = njit(cache=True)(support)
 
 
 @njit(cache=True)
 def rule_key(kind, n_ac, n_a, n_c, n):
-    """The ranking key of a rule from its basket counts (as the metric registry computes it)."""
-    s_ac = n_ac / n
-    s_a = n_a / n
-    s_c = n_c / n
+    """The ranking key of a rule from its basket counts: the exact fraction, rounded once.
+
+    Lift ``n(AC) n / (n(A) n(C))``, confidence ``n(AC) / n(A)``, support
+    ``n(AC) / n``, count: numerator and denominator are whole numbers held
+    exactly in a float (below 2**53), so one correctly rounded division makes
+    equal fractions equal keys and keeps their order. The table's metric columns
+    come from :mod:`xsell.mining.metrics`, whose float formulas may differ from
+    this key in the last bit; ranking by the key makes ties real ties.
+    """
     if kind == KEY_LIFT:
-        return _lift(s_a, s_c, s_ac)
+        return float(n_ac * n) / float(n_a * n_c)
     if kind == KEY_CONFIDENCE:
-        return _confidence(s_a, s_c, s_ac)
+        return float(n_ac) / float(n_a)
     if kind == KEY_SUPPORT:
-        return _support(s_a, s_c, s_ac)
+        return float(n_ac) / float(n)
     return float(n_ac)
 
 
