@@ -13,6 +13,16 @@ JIT cache load, mining); ``peak MB`` the child's max RSS. Run::
 
     python benchmarks/mining.py                # full table (about 10 minutes)
     python benchmarks/mining.py --quick        # retail 0.001 only
+
+Whole processes as a user runs them (``--process``): ``xsell rules --baskets
+retail.dat --preset fimi --min-support 0.001 --itemsets-only --out itemsets.csv``
+against ``benchmarks/pyfim_itemsets.py`` doing the same read, mine and write,
+run in turn (A B A B ...), each pair's ratio and the medians reported; the two
+output files are checked to hold the same itemsets and counts. ``--startup``
+times ``xsell --help`` and ``xsell --version``; ``--topk`` times
+``top_k_rules`` with its defaults on Online Retail, Instacart and retail.dat
+(stores built once under benchmarks/out/) and the budget stop without a
+``max_len``.
 """
 
 from __future__ import annotations
@@ -115,12 +125,175 @@ def measure(tool: str, name: str, support: float) -> dict[str, float] | None:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "out"
+XSELL = [sys.executable, "-m", "xsell.cli.main"]
+
+
+def _timed(command: list[str]) -> tuple[float, float]:
+    """Wall and CPU seconds (user + sys of the child) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _same_itemsets(a: Path, b: Path) -> bool:
+    import csv
+
+    def read(path: Path) -> set[tuple[frozenset[str], int]]:
+        with path.open() as handle:
+            return {
+                (frozenset(json.loads(row["itemset"])), int(row["count"]))
+                for row in csv.DictReader(handle)
+            }
+
+    return read(a) == read(b)
+
+
+def whole_processes(support: float, runs: int) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    data = str(DATA / "retail.dat")
+    ours, theirs = OUT / "xsell_itemsets.csv", OUT / "pyfim_itemsets.csv"
+    xsell = [*XSELL, "rules", "--baskets", data, "--preset", "fimi", "--min-support",
+             str(support), "--itemsets-only", "--out", str(ours)]  # fmt: skip
+    printed = [*XSELL, "rules", "--baskets", data, "--preset", "fimi", "--min-support",
+               str(support), "--itemsets-only"]  # fmt: skip
+    pyfim = [sys.executable, str(ROOT / "benchmarks" / "pyfim_itemsets.py"), data,
+             str(support), str(theirs)]  # fmt: skip
+    for command in (xsell, printed, pyfim):  # warm-up: Numba's cache, the page cache
+        _timed(command)
+    assert _same_itemsets(ours, theirs), "xsell and pyfim wrote different itemsets"
+    rows: dict[str, list[tuple[float, float]]] = {"xsell": [], "printed": [], "pyfim": []}
+    for _ in range(runs):
+        for name, command in (("xsell", xsell), ("pyfim", pyfim), ("printed", printed)):
+            rows[name].append(_timed(command))
+    print(f"retail.dat, min_support {support}, {runs} runs each in turn; medians\n")
+    print("| command | wall s | cpu s | wall vs pyfim (median of pairs) |")
+    print("|---|---|---|---|")
+    for name, label in (
+        ("xsell", "xsell rules ... --itemsets-only --out itemsets.csv"),
+        ("printed", "xsell rules ... --itemsets-only (prints the top 20)"),
+        ("pyfim", "python benchmarks/pyfim_itemsets.py (read + fpgrowth + write)"),
+    ):
+        walls = [w for w, _ in rows[name]]
+        cpus = [c for _, c in rows[name]]
+        pairs = [w / p for (w, _), (p, _) in zip(rows[name], rows["pyfim"], strict=True)]
+        print(f"| `{label}` | {_median(walls):.3f} | {_median(cpus):.3f} | {_median(pairs):.2f}x |")
+
+
+def startup(runs: int) -> None:
+    print("| command | wall s (median) | min | max |")
+    print("|---|---|---|---|")
+    for args in (["--help"], ["--version"], ["rules", "--help"]):
+        _timed([*XSELL, *args])
+        walls = [_timed([*XSELL, *args])[0] for _ in range(runs)]
+        print(f"| `xsell {' '.join(args)}` | {_median(walls):.3f} | {min(walls):.3f} | "
+              f"{max(walls):.3f} |")  # fmt: skip
+
+
+def _store(name: str) -> Path:
+    shared = DATA.parent
+    sources = {
+        "online-retail": (shared / "online_retail" / "online_retail.csv", "online-retail"),
+        "instacart": (shared / "instacart" / "order_products__train.parquet", "instacart"),
+    }
+    path = OUT / f"mining-{name}.duckdb"
+    if not path.exists():
+        source, preset = sources[name]
+        OUT.mkdir(parents=True, exist_ok=True)
+        subprocess.run([*XSELL, "--quiet", "ingest", str(source), "--preset", preset,
+                        "--store", str(path)], check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+    return path
+
+
+def run_topk(name: str, case: str) -> dict[str, object]:
+    from xsell.errors import MemoryBudgetError
+    from xsell.mining import top_k_rules
+
+    if name == "retail.dat":
+        from xsell.mining.inputs import read_basket_file
+
+        data, ids = read_basket_file(DATA / "retail.dat", "fimi")
+        extra: dict[str, object] = {"item_ids": ids}
+    else:
+        from xsell.data.shopdata import ShopData
+
+        data, extra = ShopData.from_store(_store(name)), {}
+    import numpy as np
+    import scipy.sparse as sp
+
+    top_k_rules(sp.csr_matrix(np.ones((3, 3))), 2, min_count=1)  # load the Numba cache
+    params = json.loads(case)
+    started = time.perf_counter()
+    try:
+        rules = top_k_rules(data, **params, **extra)
+        outcome = f"{len(rules):,} rules, k-th {params.get('sort_by', 'lift')} " + (
+            f"{rules[params.get('sort_by', 'lift')].iloc[-1]:.4g}" if len(rules) else "-"
+        )
+    except MemoryBudgetError as exc:
+        outcome = "stopped: " + str(exc).split("; ", 1)[-1]
+    return {"seconds": time.perf_counter() - started, "outcome": outcome}
+
+
+TOPK_CASES = [
+    {"k": 1000},
+    {"k": 1000, "sort_by": "confidence", "max_len": 3},
+    {"k": 10000, "sort_by": "count", "min_count": 5, "max_len": 3},
+    {"k": 1000, "min_count": 20, "max_len": None},
+    {"k": 1000, "max_len": None},
+]
+
+
+def topk() -> None:
+    print("| data | call | seconds | result |")
+    print("|---|---|---|---|")
+    for name in ("online-retail", "instacart", "retail.dat"):
+        if name != "retail.dat":
+            _store(name)
+        for case in TOPK_CASES:
+            done = subprocess.run(
+                [sys.executable, __file__, "--one-topk", name, json.dumps(case)],
+                capture_output=True, text=True, timeout=TIMEOUT_S, check=True,
+            )  # fmt: skip
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            call = ", ".join(f"{k}={v!r}" for k, v in case.items())
+            print(f"| {name} | `top_k_rules(data, {call})` | {result['seconds']:.2f} | "
+                  f"{result['outcome']} |", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--one", nargs=3, metavar=("TOOL", "FILE", "SUPPORT"))
+    parser.add_argument("--one-topk", nargs=2, metavar=("DATA", "CASE"))
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--process", action="store_true", help="whole processes vs pyfim")
+    parser.add_argument("--startup", action="store_true", help="xsell --help / --version")
+    parser.add_argument("--topk", action="store_true", help="top_k_rules on real shops")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--support", type=float, default=0.001)
     parser.add_argument("--tools", default=",".join(TOOLS))
     args = parser.parse_args()
+    if args.one_topk:
+        print(json.dumps(run_topk(*args.one_topk)))
+        return
+    if args.process or args.startup or args.topk:
+        if args.process:
+            whole_processes(args.support, args.runs)
+        if args.startup:
+            startup(args.runs)
+        if args.topk:
+            topk()
+        return
     if args.one:
         tool, name, support = args.one
         print(json.dumps(run_one(tool, name, float(support))))

@@ -16,6 +16,7 @@ from xsell.cli.app import (
     app,
     console,
     is_quiet,
+    model_param,
     print_json,
 )
 from xsell.data.shopdata import ShopData
@@ -24,7 +25,7 @@ from xsell.errors import ValidationError
 from xsell.evaluation.leaderboard import check_rank_metric
 from xsell.evaluation.protocols import HIDE_MODES, PROTOCOLS
 from xsell.evaluation.runner import check_ks, evaluate
-from xsell.evaluation.tuning import parse_literal, parse_space, tune
+from xsell.evaluation.tuning import parse_space, tune
 from xsell.models import REGISTRY
 from xsell.progress import progress_bar
 
@@ -70,7 +71,7 @@ def _parse_params(specs: list[str] | None, models: list[str]) -> dict[str, dict[
             raise ValidationError(
                 f"--param {spec!r}: model {model!r} is not among --models {models}"
             )
-        params.setdefault(model, {})[name] = parse_literal(value)
+        params.setdefault(model, {})[name] = model_param(model, name, value)
     return params
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +17,7 @@ from xsell.cli.app import (
     app,
     console,
     is_quiet,
+    model_param,
     print_json,
 )
 from xsell.data.shopdata import ShopData
@@ -26,18 +26,14 @@ from xsell.models import load_model, make_model
 from xsell.progress import progress_bar
 
 
-def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """``name=value`` strings as keyword arguments (numbers, booleans, None parsed; else text)."""
+def parse_params(pairs: list[str], model: str = "") -> dict[str, Any]:
+    """``name=value`` strings as keyword arguments, each parsed by the model's own parameter."""
     out: dict[str, Any] = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or not name.strip():
             raise ValidationError(f"--param expects name=value, got {pair!r}")
-        try:
-            value: Any = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            value = {"true": True, "false": False, "none": None}.get(text.lower(), text)
-        out[name.strip()] = value
+        out[name.strip()] = model_param(model, name.strip(), text)
     return out
 
 
@@ -53,7 +49,7 @@ def train(
     quiet: QuietOption = False,
 ) -> None:
     """Fit MODEL on the orders of the store and save it as a bundle."""
-    recommender = make_model(model, **parse_params(param or []))
+    recommender = make_model(model, **parse_params(param or [], model))
     with progress_bar(f"Training {model}", 3, is_quiet(quiet)) as bar:
         bar.step("loading orders", 1)
         data = ShopData.from_store(store)

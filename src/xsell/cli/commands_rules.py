@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
-import pandas as pd
 import typer
-from rich.table import Table
 
 from xsell.cli.app import (
     DEFAULT_STORE,
@@ -21,20 +18,18 @@ from xsell.cli.app import (
     is_quiet,
     print_json,
 )
-from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
-from xsell.mining import (
-    KINDS,
-    association_rules,
-    export_rules,
-    frequent_itemsets,
-    mining_info,
-    save_rules,
-)
-from xsell.mining.inputs import read_basket_file
-from xsell.mining.itemsets import PROGRESS_TOTAL
 from xsell.mining.metrics import SORTABLE
-from xsell.progress import progress_bar
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from xsell.mining.itemsets import ItemsetLevels
+
+#: Progress steps of one run: reading, mining (as frequent_itemsets reports it), writing.
+_STEPS = 120.0
+#: Default number of rules when no --min-support is given.
+_DEFAULT_TOP = 1000
 
 
 @app.command()
@@ -58,7 +53,13 @@ def rules(
             "--min-support", help="Fraction of baskets (0.001) or a whole number of baskets (50)."
         ),
     ] = None,
-    max_len: Annotated[int | None, typer.Option("--max-len", help="Longest itemset.")] = None,
+    max_len: Annotated[
+        int | None,
+        typer.Option(
+            "--max-len",
+            help="Longest itemset or rule (without --min-support: 4 unless given).",
+        ),
+    ] = None,
     min_confidence: Annotated[
         float, typer.Option("--min-confidence", help="Keep rules at or above.")
     ] = 0.0,
@@ -88,7 +89,7 @@ def rules(
     itemsets_only: Annotated[
         bool, typer.Option("--itemsets-only", help="List itemsets, no rules.")
     ] = False,
-    kind: Annotated[str, typer.Option("--kind", help=f"Itemsets: {', '.join(KINDS)}.")] = "all",
+    kind: Annotated[str, typer.Option("--kind", help="Itemsets: all, closed, maximal.")] = "all",
     max_basket_size: Annotated[
         int | None, typer.Option("--max-basket-size", help="Leave baskets with more items out.")
     ] = None,
@@ -113,60 +114,101 @@ def rules(
     """Mine frequent itemsets and association rules, with names, metrics and significance."""
     started = time.perf_counter()
     threshold = _parse_support(min_support) if min_support is not None else int(min_count)
-    if min_support is None and top is None and not itemsets_only:
-        top = 1000
-    with progress_bar(
-        "reading", total=PROGRESS_TOTAL + 20, quiet=is_quiet(quiet) or json_output
-    ) as bar:
-        data: Any
-        item_ids = None
+    search_top = min_support is None and not itemsets_only
+    if search_top and top is None:
+        top = _DEFAULT_TOP
+    from xsell.progress import progress_bar
+
+    with progress_bar("reading", total=_STEPS, quiet=is_quiet(quiet) or json_output) as bar:
         if baskets is not None:
-            data, item_ids = read_basket_file(baskets, preset)
+            from xsell.mining.inputs import read_baskets
+
+            arrays = read_baskets(baskets, preset)
+            indptr, indices, ids, names = arrays.indptr, arrays.indices, arrays.ids, None
             source = str(baskets)
+            data: Any = None
         else:
+            from xsell.data.shopdata import ShopData
+            from xsell.mining.itemsets import basket_matrix
+
             data = ShopData.from_store(store)
+            matrix, ids, item_names, _ = basket_matrix(data, None)
+            indptr, indices, names = matrix.indptr, matrix.indices, item_names
             source = str(store)
         bar.step("mining itemsets", 10)
-        itemsets = frequent_itemsets(
-            data,
+        if itemsets_only:
+            from xsell.mining.itemsets import mine_levels
+
+            levels = mine_levels(
+                indptr,
+                indices,
+                len(ids),
+                threshold,
+                max_len=max_len,
+                kind=kind,  # type: ignore[arg-type]
+                max_basket_size=max_basket_size,
+                memory_budget=memory_budget,
+                reporter=bar,
+            )
+            found = _itemset_rows(levels, ids, top)
+            bar.step("done", 5)
+            summary = _summary(source, levels.n_baskets, levels.min_count, len(levels))
+            summary["algorithm"] = levels.algorithm
+            summary["notes"] = list(levels.notes)
+            if out is not None:
+                _export_itemsets(found, levels.n_baskets, out)
+            summary["seconds"] = round(time.perf_counter() - started, 3)
+            summary["out"] = str(out) if out else None
+            if json_output:
+                summary["itemsets_table"] = [
+                    {
+                        "itemset": list(i),
+                        "count": c,
+                        "support": c / levels.n_baskets,
+                        "length": len(i),
+                    }
+                    for i, c in found
+                ]
+                print_json(summary)
+                return
+            _print_summary(summary, len(found), True)
+            label_of = None
+            if names is not None:
+                label_of = dict(zip(ids.tolist(), (str(n) for n in names), strict=True))
+            _print_itemsets(found, label_of, levels.n_baskets, show)
+            return
+        table = _mine_rules(
+            data if data is not None else _csr(indptr, indices, len(ids)),
+            None if data is not None else ids,
             threshold,
+            search_top,
+            top,
+            sort=sort,
+            min_count=min_count,
             max_len=max_len,
-            kind=kind,  # type: ignore[arg-type]
+            min_confidence=min_confidence,
+            min_lift=min_lift,
+            max_p=max_p,
+            max_q=max_q,
+            max_consequent_len=max_consequent_len,
             max_basket_size=max_basket_size,
             memory_budget=memory_budget,
-            item_ids=item_ids,
             reporter=bar,
         )
-        info = mining_info(itemsets)
-        assert info is not None
-        table = itemsets
-        if not itemsets_only:
-            bar.step("building rules", 5)
-            table = association_rules(
-                itemsets,
-                min_confidence=min_confidence,
-                min_lift=min_lift,
-                max_p_value=max_p,
-                max_q_value=max_q,
-                max_consequent_len=max_consequent_len,
-                sort_by=sort,
-                top_k=top,
-                memory_budget=memory_budget,
-            )
-        elif top is not None:
-            table = itemsets.sort_values(["count", "length"], ascending=False, kind="stable").head(
-                top
-            )
         bar.step("done", 5)
+    from xsell.mining import export_rules, mining_info, save_rules
+
+    info = mining_info(table)
+    assert info is not None
     version = None
-    if not itemsets_only and (save if save is not None else baskets is None):
+    if save if save is not None else baskets is None:
         version = save_rules(
             store,
             table,
             params={
                 "source": source,
                 "min_support": threshold,
-                "max_len": max_len,
+                "max_len": info.max_len,
                 "min_confidence": min_confidence,
                 "min_lift": min_lift,
                 "max_p": max_p,
@@ -177,34 +219,135 @@ def rules(
             },
         )
     if out is not None:
-        if itemsets_only:
-            _export_itemsets(table, out)
-        else:
-            export_rules(table, out)
-    summary = {
-        "source": source,
-        "baskets": info.n_baskets,
-        "min_support": info.min_support,
-        "min_count": info.min_count,
-        "itemsets": len(itemsets),
-        "algorithm": info.algorithm,
-        "notes": list(info.notes),
-        "seconds": round(time.perf_counter() - started, 3),
-        "saved_version": version,
-        "out": str(out) if out else None,
-    }
+        export_rules(table, out)
+    summary = _summary(source, info.n_baskets, info.min_count, table.attrs.get("itemsets"))
+    summary.update(
+        {
+            "algorithm": info.algorithm,
+            "notes": list(info.notes),
+            "seconds": round(time.perf_counter() - started, 3),
+            "saved_version": version,
+            "out": str(out) if out else None,
+        }
+    )
     if json_output:
-        key = "itemsets_table" if itemsets_only else "rules"
-        summary[key] = _records(table)
-        if not itemsets_only:
-            summary["n_rules"] = len(table)
+        summary["rules"] = _records(table)
+        summary["n_rules"] = len(table)
         print_json(summary)
         return
-    _print_summary(summary, len(table), itemsets_only)
-    if itemsets_only:
-        _print_itemsets(table, info.item_names, show)
-    else:
-        _print_rules(table, show, sort)
+    _print_summary(summary, len(table), False)
+    _print_rules(table, show, sort)
+
+
+def _mine_rules(
+    data: Any,
+    item_ids: Any,
+    threshold: int | float,
+    search_top: bool,
+    top: int | None,
+    *,
+    sort: str,
+    min_count: int,
+    max_len: int | None,
+    min_confidence: float,
+    min_lift: float | None,
+    max_p: float | None,
+    max_q: float | None,
+    max_consequent_len: int,
+    max_basket_size: int | None,
+    memory_budget: str,
+    reporter: Any,
+) -> pd.DataFrame:
+    """The rules table: the ``top`` strongest found by search, or every rule at a support floor."""
+    from xsell.mining import association_rules, frequent_itemsets, top_k_rules
+    from xsell.mining.rules import DEFAULT_TOP_K_MAX_LEN
+
+    if search_top:
+        assert top is not None
+        if max_basket_size is not None:
+            raise ValidationError(
+                "--max-basket-size needs --min-support (the top-k search counts every basket)"
+            )
+        return top_k_rules(
+            data,
+            top,
+            sort_by=sort,
+            min_count=int(min_count),
+            min_confidence=min_confidence,
+            min_lift=min_lift,
+            max_p_value=max_p,
+            max_q_value=max_q,
+            max_consequent_len=max_consequent_len,
+            memory_budget=memory_budget,
+            item_ids=item_ids,
+            reporter=reporter,
+            max_len=DEFAULT_TOP_K_MAX_LEN if max_len is None else max_len,
+        )
+    from xsell.mining.budget import parse_budget
+
+    itemsets = frequent_itemsets(
+        data,
+        threshold,
+        max_len=max_len,
+        max_basket_size=max_basket_size,
+        memory_budget=memory_budget,
+        item_ids=item_ids,
+        reporter=reporter,
+        # A suggested --min-support must give rules that fit too.
+        rules_limit=(max_consequent_len, parse_budget(memory_budget).max_rules),
+    )
+    reporter.step("building rules", 5)
+    table = association_rules(
+        itemsets,
+        min_confidence=min_confidence,
+        min_lift=min_lift,
+        max_p_value=max_p,
+        max_q_value=max_q,
+        max_consequent_len=max_consequent_len,
+        sort_by=sort,
+        top_k=top,
+        memory_budget=memory_budget,
+    )
+    table.attrs["itemsets"] = len(itemsets)
+    return table
+
+
+def _csr(indptr: Any, indices: Any, n_items: int) -> Any:
+    import numpy as np
+    import scipy.sparse as sp
+
+    return sp.csr_matrix(
+        (np.ones(len(indices), np.int8), indices, indptr), shape=(len(indptr) - 1, n_items)
+    )
+
+
+def _summary(source: str, n_baskets: int, min_count: int, n_itemsets: int | None) -> dict[str, Any]:
+    return {
+        "source": source,
+        "baskets": n_baskets,
+        "min_support": min_count / n_baskets,
+        "min_count": min_count,
+        "itemsets": n_itemsets,
+        "saved_version": None,
+    }
+
+
+def _itemset_rows(
+    levels: ItemsetLevels, ids: Any, top: int | None
+) -> list[tuple[tuple[str, ...], int]]:
+    """Itemsets as ``(ids, count)``: by length, then count descending, then items (or the
+    ``top`` most frequent: by count, longer first)."""
+    import numpy as np
+
+    rows: list[tuple[tuple[str, ...], int]] = []
+    for size in sorted(levels.levels):
+        items, counts = levels.levels[size], levels.counts[size]
+        order = np.lexsort((*[items[:, j] for j in range(size - 1, -1, -1)], -counts))
+        labels = [ids[items[order, j]].tolist() for j in range(size)]
+        rows.extend(zip(zip(*labels, strict=True), counts[order].tolist(), strict=True))
+    if top is not None:
+        rows = sorted(rows, key=lambda r: (-r[1], -len(r[0])))[:top]
+    return rows
 
 
 def _parse_support(text: str) -> int | float:
@@ -221,6 +364,8 @@ def _parse_support(text: str) -> int | float:
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    import numpy as np
+
     frame = table.drop(columns=[c for c in ("items",) if c in table.columns])
     records: list[dict[str, Any]] = [
         {str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")
@@ -237,11 +382,12 @@ def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _print_summary(summary: dict[str, Any], n_rows: int, itemsets_only: bool) -> None:
+    itemsets = "" if summary["itemsets"] is None else f": {summary['itemsets']:,} itemsets"
     console.print(
         f"{summary['source']}: {summary['baskets']:,} baskets, "
         f"min_support {summary['min_support']:.6g} "
-        f"({summary['min_count']:,} baskets): {summary['itemsets']:,} itemsets"
-        + ("" if itemsets_only else f", {n_rows:,} rules")
+        f"({summary['min_count']:,} baskets){itemsets}"
+        + ("" if itemsets_only else f"{',' if itemsets else ':'} {n_rows:,} rules")
         + f" in {summary['seconds']:.2f} s ({summary['algorithm']})"
     )
     for note in summary["notes"]:
@@ -261,8 +407,14 @@ def _label(ids: tuple[str, ...], names: tuple[str, ...] | None) -> str:
 
 
 def _print_rules(table: pd.DataFrame, show: int, sort: str) -> None:
+    import math
+
+    from rich.table import Table
+
+    searched = bool(len(table)) and bool(table["q_value"].isna().all())
+    test = "p-value" if searched else "q-value"
     grid = Table(title=f"strongest rules by {sort}", title_justify="left")
-    for column in ("if bought", "then buy", "baskets", "confidence", "lift", "q-value"):
+    for column in ("if bought", "then buy", "baskets", "confidence", "lift", test):
         grid.add_column(
             column,
             justify="left" if column in ("if bought", "then buy") else "right",
@@ -271,29 +423,38 @@ def _print_rules(table: pd.DataFrame, show: int, sort: str) -> None:
     with_names = "antecedent_names" in table.columns
     row: Any
     for row in table.head(show).itertuples(index=False):
+        value = row.p_value if searched else row.q_value
         grid.add_row(
             _label(row.antecedent, row.antecedent_names if with_names else None),
             _label(row.consequent, row.consequent_names if with_names else None),
             f"{row.count:,}",
             f"{row.confidence:.3f}",
             f"{row.lift:.2f}",
-            f"{row.q_value:.2g}",
+            "-" if math.isnan(value) else f"{value:.2g}",
         )
     console.print(grid)
 
 
-def _print_itemsets(table: pd.DataFrame, names: dict[str, str] | None, show: int) -> None:
+def _print_itemsets(
+    rows: list[tuple[tuple[str, ...], int]],
+    names: dict[str, str] | None,
+    n_baskets: int,
+    show: int,
+) -> None:
+    from rich.table import Table
+
     grid = Table(title="frequent itemsets", title_justify="left")
     for column in ("itemset", "baskets", "support"):
         grid.add_column(column, justify="left" if column == "itemset" else "right", overflow="fold")
-    row: Any
-    for row in table.head(show).itertuples(index=False):
-        labels = tuple(names.get(i, i) for i in row.itemset) if names else None
-        grid.add_row(_label(row.itemset, labels), f"{row.count:,}", f"{row.support:.4f}")
+    for itemset, count in rows[:show]:
+        labels = tuple(names.get(i, i) for i in itemset) if names else None
+        grid.add_row(_label(itemset, labels), f"{count:,}", f"{count / n_baskets:.4f}")
     console.print(grid)
 
 
-def _export_itemsets(table: pd.DataFrame, path: Path) -> None:
+def _export_itemsets(rows: list[tuple[tuple[str, ...], int]], n_baskets: int, path: Path) -> None:
+    """Write ``itemset`` (a JSON list of ids), ``count``, ``support``, ``length``; atomically."""
+    import csv
     import json
     import os
 
@@ -302,15 +463,31 @@ def _export_itemsets(table: pd.DataFrame, path: Path) -> None:
         raise ValidationError(
             f"{path}: unknown itemsets file type {path.suffix!r}; use .csv or .parquet"
         )
-    frame = table.drop(columns=["items"]).copy()
     temporary = path.with_name(f".{path.name}.writing-{os.getpid()}")
     try:
         if suffix == ".csv":
-            frame["itemset"] = [json.dumps(list(t)) for t in frame["itemset"]]
-            frame.to_csv(temporary, index=False)
+            with temporary.open("w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["itemset", "count", "support", "length"])
+                for itemset, count in rows:
+                    writer.writerow(
+                        [json.dumps(list(itemset)), count, count / n_baskets, len(itemset)]
+                    )
         else:
-            frame["itemset"] = [list(t) for t in frame["itemset"]]
-            frame.to_parquet(temporary, index=False)
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(
+                pa.table(
+                    {
+                        "itemset": [list(i) for i, _ in rows],
+                        "count": [c for _, c in rows],
+                        "support": [c / n_baskets for _, c in rows],
+                        "length": [len(i) for i, _ in rows],
+                    }
+                ),
+                temporary,
+            )
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

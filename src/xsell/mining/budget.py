@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from xsell.errors import MemoryBudgetError, ValidationError
+
+__all__ = ["BudgetStop", "Hint", "MemoryBudget", "budget_error", "parse_budget", "support_text"]
 
 #: Default budget for the output of one mining call.
 DEFAULT_BUDGET: Final = 1 << 30
@@ -32,6 +34,59 @@ _SIZE: Final = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([KMGT]?B?)\s*$", re.IGNOREC
 _LADDER: Final = tuple(
     m * 10.0**e for e in range(-6, 1) for m in (1.0, 2.0, 5.0) if m * 10.0**e <= 1
 )
+
+
+@dataclass(frozen=True)
+class Hint:
+    """What to change so that mining fits: ``name=value`` fits, or raise / lower ``name``."""
+
+    name: str
+    value: str | None = None
+    verb: str = "raise"
+    note: str = ""  # what the value means, e.g. "(19 baskets)"
+
+    def render(self, spell: Callable[[str, str | None], str]) -> str:
+        if self.value is not None:
+            note = f" {self.note}" if self.note else ""
+            return f"{spell(self.name, self.value)}{note} fits"
+        return f"{self.verb} {spell(self.name, None)}"
+
+
+def _python(name: str, value: str | None) -> str:
+    return name if value is None else f"{name}={value}"
+
+
+class BudgetStop(MemoryBudgetError):
+    """Mining stopped at the memory budget; ``hints`` say which parameter to change.
+
+    ``str()`` names Python parameters (``min_support=0.002 fits``);
+    :meth:`advice` spells them as a command line does (``--min-support 0.002 fits``).
+    """
+
+    def __init__(self, what: str, hints: tuple[Hint, ...]) -> None:
+        self.what = what
+        self.hints = hints
+        super().__init__(self.advice(_python))
+
+    def advice(self, spell: Callable[[str, str | None], str]) -> str:
+        """The message with each hint spelled by ``spell(name, value)``."""
+        if not self.hints:
+            return self.what
+        return f"{self.what}; " + ", or ".join(h.render(spell) for h in self.hints)
+
+    def for_options(self, options: Mapping[str, str]) -> str:
+        """The message for a command whose options are ``{parameter: "--flag"}``.
+
+        A parameter the command has no option for keeps its Python name.
+        """
+
+        def spell(name: str, value: str | None) -> str:
+            flag = options.get(name)
+            if flag is None:
+                return _python(name, value)
+            return flag if value is None else f"{flag} {value}"
+
+        return self.advice(spell)
 
 
 @dataclass(frozen=True)
@@ -86,21 +141,24 @@ def format_bytes(size: float) -> str:
 
 
 def fitting_min_count(
-    fits: Callable[[int], bool], requested: int, n_baskets: int, refine: int = 6
+    fits: Callable[[int], bool], requested: int, n_baskets: int, refine: int = 2
 ) -> int | None:
     """A small basket count above ``requested`` for which ``fits`` holds (``None``: none does).
 
     Walks down the 1-2-5 support ladder from 1.0: runs that fit are cheap near the
     top and grow geometrically, and the walk stops at the first run that
-    overflows. Then ``refine`` geometric bisection steps narrow the bracket, and
-    the answer is rounded *up* to two significant digits of support (so it still
-    fits). Every probe is a capped run, so the search costs a few capped runs.
+    overflows. Counts within a quarter of ``requested`` are not tried: that run
+    just overflowed, and a probe near it would cost as much to overflow again.
+    Then ``refine`` geometric bisection steps narrow the bracket, and the answer
+    is rounded *up* to two significant digits of support (so it still fits).
+    Every probe is a capped run, so the search costs a few capped runs.
     """
     best: int | None = None
+    near = math.ceil(requested * 1.25)
     failed = requested
     tried: set[int] = set()
     for support in sorted(_LADDER, reverse=True):
-        count = max(requested + 1, math.ceil(support * n_baskets))
+        count = max(near, math.ceil(support * n_baskets))
         if count in tried or count > n_baskets:
             continue
         tried.add(count)
@@ -111,8 +169,8 @@ def fitting_min_count(
     if best is None:
         return None
     for _ in range(refine):
-        middle = math.ceil(math.sqrt(best * failed))
-        if middle >= best or middle <= failed:
+        middle = math.ceil(math.sqrt(best * max(failed, near - 1)))
+        if middle >= best or middle <= failed or middle < near:
             break
         if fits(middle):
             best = middle
@@ -131,7 +189,7 @@ def budget_error(
     requested_count: int,
     n_baskets: int,
     suggestion: int | None,
-) -> MemoryBudgetError:
+) -> BudgetStop:
     """The error raised when the output would not fit; it names a min_support that does."""
     message = (
         f"mining stopped: more than {found:,} {what} at min_support="
@@ -139,10 +197,34 @@ def budget_error(
         f"would exceed the memory budget of {budget}"
     )
     if suggestion is not None:
-        message += (
-            f"; min_support={suggestion / n_baskets:.6g} ({suggestion:,} baskets) fits, "
-            "or raise memory_budget (--memory-budget)"
+        return BudgetStop(
+            message,
+            (
+                Hint(
+                    "min_support",
+                    support_text(suggestion, n_baskets),
+                    note=f"({suggestion:,} baskets)",
+                ),
+                Hint("memory_budget"),
+            ),
         )
-    else:
-        message += "; no min_support fits: lower max_len or raise memory_budget (--memory-budget)"
-    return MemoryBudgetError(message)
+    return BudgetStop(
+        message + "; no min_support fits", (Hint("max_len", verb="lower"), Hint("memory_budget"))
+    )
+
+
+def support_text(count: int, n_baskets: int) -> str:
+    """A fraction of baskets that means at least ``count`` baskets, as short as it can be."""
+    for digits in range(3, 17):
+        text = f"{count / n_baskets:.{digits}g}"
+        if math.ceil(float(text) * n_baskets - 1e-9) >= count and float(text) <= 1:
+            candidate = float(text)
+            # The same rounding min_count_of applies: count / n >= support.
+            needed = max(1, math.ceil(candidate * n_baskets))
+            while needed > 1 and (needed - 1) / n_baskets >= candidate:
+                needed -= 1
+            while needed / n_baskets < candidate:
+                needed += 1
+            if needed == count:
+                return text
+    return repr(count / n_baskets)

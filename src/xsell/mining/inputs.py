@@ -6,20 +6,22 @@ For mining a file without a store: ``xsell rules --baskets retail.dat --preset f
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyarrow.compute as pc
-import scipy.sparse as sp
 
 from xsell.data.presets import get_preset
-from xsell.data.readers import LINE, read_file
 from xsell.errors import ValidationError
+from xsell.mining.basket_file import BasketArrays, read_basket_arrays
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
-def read_basket_file(
+def read_baskets(
     path: str | Path, preset: str = "baskets", delimiter: str | None = None
-) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Read a one-basket-per-line file; returns the binary baskets x items CSR and the item ids.
+) -> BasketArrays:
+    """Read a one-basket-per-line file as CSR arrays and item ids (no SciPy, no pandas).
 
     ``preset`` is ``"baskets"`` (comma-separated, like groceries.csv) or ``"fimi"``
     (space-separated); ``delimiter`` overrides it. Empty tokens are ignored.
@@ -30,13 +32,22 @@ def read_basket_file(
             f"preset {preset!r} is not a basket-per-line layout; use 'baskets' or 'fimi' "
             "(or ingest the file with `xsell ingest` and mine with --store)"
         )
-    raw = read_file(Path(path), layout="baskets", delimiter=delimiter or spec.delimiter)
-    table = raw.table.filter(pc.is_valid(raw.table["item"]))
-    encoded = pc.dictionary_encode(table["item"]).combine_chunks()
-    cols = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32)
-    _, rows = np.unique(table[LINE].to_numpy(), return_inverse=True)
+    return read_basket_arrays(path, delimiter or spec.delimiter or ",")
+
+
+def read_basket_file(
+    path: str | Path, preset: str = "baskets", delimiter: str | None = None
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Read a one-basket-per-line file; returns the binary baskets x items CSR and the item ids.
+
+    ``preset`` is ``"baskets"`` (comma-separated, like groceries.csv) or ``"fimi"``
+    (space-separated); ``delimiter`` overrides it. Empty tokens are ignored.
+    """
+    import scipy.sparse as sp
+
+    baskets = read_baskets(path, preset, delimiter)
     matrix = sp.csr_matrix(
-        (np.ones(len(cols), np.int8), (rows.astype(np.int64), cols)),
-        shape=(int(rows.max()) + 1 if len(rows) else 0, len(encoded.dictionary)),
+        (np.ones(len(baskets.indices), np.int8), baskets.indices, baskets.indptr),
+        shape=baskets.shape,
     )
-    return matrix, np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    return matrix, baskets.ids

@@ -6,13 +6,10 @@ import math
 import time
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
-import pandas as pd
-import scipy.sparse as sp
 
-from xsell.data.shopdata import ShopData
 from xsell.errors import MemoryBudgetError, ValidationError
 from xsell.mining import eclat
 from xsell.mining.budget import (
@@ -23,6 +20,12 @@ from xsell.mining.budget import (
 )
 from xsell.mining.lookup import ItemsetIndex
 from xsell.progress import Reporter, SilentReporter
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from xsell.data.shopdata import ShopData
 
 #: A basket with more distinct items than this is called giant in the mining notes.
 GIANT_BASKET: Final = 100
@@ -84,6 +87,7 @@ def frequent_itemsets(
     item_ids: Any = None,
     layout: Layout = "auto",
     reporter: Reporter | None = None,
+    rules_limit: tuple[int | None, int] | None = None,
 ) -> pd.DataFrame:
     """Every itemset bought together in at least ``min_support`` of the baskets.
 
@@ -121,6 +125,10 @@ def frequent_itemsets(
         ``"auto"`` (bitsets when an average frequent item is in > 1/32 of baskets).
     reporter:
         Progress reporter (advanced by :data:`PROGRESS_TOTAL` in all).
+    rules_limit:
+        ``(max_consequent_len, max_rules)`` when the itemsets are mined for rules:
+        a ``min_support`` suggested at a budget stop then also gives at most
+        ``max_rules`` rules (see :func:`~xsell.mining.rules.mine_rules`).
 
     Returns
     -------
@@ -132,6 +140,85 @@ def frequent_itemsets(
         :class:`MiningInfo`.
     """
     started = time.perf_counter()
+    matrix, ids, names, categories = basket_matrix(data, item_ids)
+    mined = mine_levels(
+        matrix.indptr,
+        matrix.indices,
+        matrix.shape[1],
+        min_support,
+        max_len=max_len,
+        kind=kind,
+        max_basket_size=max_basket_size,
+        memory_budget=memory_budget,
+        layout=layout,
+        reporter=reporter,
+        rules_limit=rules_limit,
+    )
+    table = _table(mined.levels, mined.counts, ids, mined.n_baskets)
+    used = mined.frequent.tolist()
+    table.attrs["mining"] = MiningInfo(
+        n_baskets=mined.n_baskets,
+        min_count=mined.min_count,
+        min_support=mined.min_count / mined.n_baskets,
+        max_len=max_len,
+        kind=kind,
+        algorithm=mined.algorithm,
+        n_items=matrix.shape[1],
+        n_frequent_items=len(used),
+        giant_baskets=mined.giant_baskets,
+        largest_basket=mined.largest_basket,
+        dropped_baskets=mined.dropped_baskets,
+        seconds=time.perf_counter() - started,
+        notes=mined.notes,
+        item_names={ids[i]: str(names[i]) for i in used} if names is not None else None,
+        item_categories=(
+            {ids[i]: (None if categories[i] is None else str(categories[i])) for i in used}
+            if categories is not None
+            else None
+        ),
+    )
+    (reporter or SilentReporter()).step("done", 5)
+    return table
+
+
+@dataclass(frozen=True)
+class ItemsetLevels:
+    """Frequent itemsets as arrays: ``levels[L]`` rows of sorted item indices, ``counts[L]``."""
+
+    levels: dict[int, np.ndarray]
+    counts: dict[int, np.ndarray]
+    n_baskets: int
+    min_count: int
+    algorithm: str
+    frequent: np.ndarray  # item indices of the frequent items
+    notes: tuple[str, ...]
+    giant_baskets: int
+    largest_basket: int
+    dropped_baskets: int
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self.counts.values())
+
+
+def mine_levels(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    n_items: int,
+    min_support: MinSupport,
+    *,
+    max_len: int | None = None,
+    kind: Kind = "all",
+    max_basket_size: int | None = None,
+    memory_budget: int | str | MemoryBudget | None = None,
+    layout: Layout = "auto",
+    reporter: Reporter | None = None,
+    rules_limit: tuple[int | None, int] | None = None,
+) -> ItemsetLevels:
+    """:func:`frequent_itemsets` on a binary CSR given as arrays (sorted, distinct rows).
+
+    The same checks, budget and result, as arrays instead of a DataFrame: NumPy
+    and Numba only, for callers that want neither pandas nor SciPy.
+    """
     reporter = reporter or SilentReporter()
     if max_len is not None and (
         isinstance(max_len, bool) or int(max_len) != max_len or max_len < 1
@@ -144,37 +231,43 @@ def frequent_itemsets(
     if max_basket_size is not None and (isinstance(max_basket_size, bool) or max_basket_size < 1):
         raise ValidationError(f"max_basket_size must be >= 1 or None, got {max_basket_size!r}")
     budget = parse_budget(memory_budget)
-    matrix, ids, names, categories = _basket_matrix(data, item_ids)
     reporter.step("counting items", 5)
 
-    sizes = np.diff(matrix.indptr)
-    keep_row = np.ones(matrix.shape[0], dtype=np.bool_)
+    n_rows = len(indptr) - 1
+    sizes = np.diff(indptr)
+    keep_row = np.ones(n_rows, dtype=np.bool_)
     if max_basket_size is not None:
         keep_row = sizes <= max_basket_size
     n_baskets = int(keep_row.sum())
     if n_baskets == 0:
         raise ValidationError(
-            f"no baskets left to mine: all {matrix.shape[0]:,} baskets have more than "
+            f"no baskets left to mine: all {n_rows:,} baskets have more than "
             f"max_basket_size={max_basket_size} items"
         )
     min_count = min_count_of(min_support, n_baskets)
-    kept_indices = matrix.indices if keep_row.all() else matrix.indices[np.repeat(keep_row, sizes)]
-    item_counts = np.bincount(kept_indices, minlength=matrix.shape[1])
+    kept_indices = indices if keep_row.all() else indices[np.repeat(keep_row, sizes)]
+    item_counts = np.bincount(kept_indices, minlength=n_items)
     notes = _basket_notes(sizes, keep_row, max_basket_size)
 
-    result = _mine_ranks(
-        matrix, keep_row, item_counts, min_count, max_len, budget.max_itemsets, layout, reporter
-    )
+    def mine(count: int, progress: Reporter | None = None) -> Any:
+        return _mine_ranks(
+            indptr, indices, n_items, keep_row, item_counts, count, max_len,
+            budget.max_itemsets, layout, progress,
+        )  # fmt: skip
+
+    def fits(count: int) -> bool:
+        mined = mine(count)
+        if mined is None:
+            return False
+        return (
+            rules_limit is None
+            or rule_count(mined[1], mined[2], rules_limit[0]) <= (rules_limit[1])
+        )
+
+    result = mine(min_count, reporter)
     if result is None:
         found = budget.max_itemsets
-        suggestion = fitting_min_count(
-            lambda c: (
-                _mine_ranks(matrix, keep_row, item_counts, c, max_len, budget.max_itemsets, layout)
-                is not None
-            ),
-            min_count,
-            n_baskets,
-        )
+        suggestion = fitting_min_count(fits, min_count, n_baskets)
         raise budget_error("itemsets", found, budget, min_count, n_baskets, suggestion)
     frequent, parent, item, count, algorithm = result
     reporter.step("building the table", 5)
@@ -183,31 +276,29 @@ def frequent_itemsets(
     levels, level_counts = _levels(length, offsets, frequent[flat], count)
     if kind != "all":
         levels, level_counts = _closed_or_maximal(levels, level_counts, kind)
-    table = _table(levels, level_counts, ids, n_baskets)
-    used = frequent.tolist()
-    table.attrs["mining"] = MiningInfo(
+    return ItemsetLevels(
+        levels=levels,
+        counts=level_counts,
         n_baskets=n_baskets,
         min_count=min_count,
-        min_support=min_count / n_baskets,
-        max_len=max_len,
-        kind=kind,
         algorithm=algorithm,
-        n_items=matrix.shape[1],
-        n_frequent_items=len(frequent),
+        frequent=frequent,
+        notes=notes,
         giant_baskets=int((sizes > GIANT_BASKET).sum()),
         largest_basket=int(sizes.max()) if len(sizes) else 0,
         dropped_baskets=int((~keep_row).sum()),
-        seconds=time.perf_counter() - started,
-        notes=notes,
-        item_names={ids[i]: str(names[i]) for i in used} if names is not None else None,
-        item_categories=(
-            {ids[i]: (None if categories[i] is None else str(categories[i])) for i in used}
-            if categories is not None
-            else None
-        ),
     )
-    reporter.step("done", 5)
-    return table
+
+
+def rule_count(parent: np.ndarray, item: np.ndarray, max_consequent_len: int | None) -> int:
+    """How many rules the mined forest ``(parent, item)`` gives (every split of each itemset)."""
+    length, _, _ = eclat.paths(parent, item)
+    sizes = np.bincount(length)
+    total = 0
+    for size, n in enumerate(sizes.tolist()):
+        longest = size - 1 if max_consequent_len is None else min(size - 1, max_consequent_len)
+        total += n * sum(math.comb(size, s) for s in range(1, longest + 1))
+    return total
 
 
 def min_count_of(min_support: MinSupport, n_baskets: int) -> int:
@@ -232,9 +323,14 @@ def min_count_of(min_support: MinSupport, n_baskets: int) -> int:
     return count
 
 
-def _basket_matrix(
+def basket_matrix(
     data: Any, item_ids: Any
 ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The binary baskets x items CSR of ``data``, its item ids, names and categories."""
+    import scipy.sparse as sp
+
+    from xsell.data.shopdata import ShopData
+
     if isinstance(data, ShopData):
         if data.n_baskets == 0 or len(data.lines) == 0:
             raise ValidationError("no baskets to mine: the ShopData holds no order lines")
@@ -266,6 +362,8 @@ def _basket_matrix(
 
 
 def _binary_csr(matrix: Any) -> sp.csr_matrix:
+    import scipy.sparse as sp
+
     csr = sp.csr_matrix(matrix)
     csr.sum_duplicates()
     csr.eliminate_zeros()
@@ -297,7 +395,9 @@ def _basket_notes(
 
 
 def _mine_ranks(
-    matrix: sp.csr_matrix,
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    n_items: int,
     keep_row: np.ndarray,
     item_counts: np.ndarray,
     min_count: int,
@@ -317,11 +417,11 @@ def _mine_ranks(
     empty = np.empty(0, np.int64)
     if n_ranks == 0:
         return frequent, empty, empty.astype(np.int32), empty.astype(np.int32), "none"
-    rank_of = np.full(matrix.shape[1], -1, np.int32)
+    rank_of = np.full(n_items, -1, np.int32)
     rank_of[frequent] = np.arange(n_ranks, dtype=np.int32)
     counts = item_counts[frequent].astype(np.int32)
     row_ptr, row_items, col_ptr, col_tids = eclat.project(
-        matrix.indptr, matrix.indices, rank_of, n_ranks, keep_row
+        indptr, indices, rank_of, n_ranks, keep_row
     )
     reporter.step("counting pairs", 10)
     limit = max_len if max_len is not None else 0
@@ -336,7 +436,7 @@ def _mine_ranks(
         if nb_ptr[0] == eclat.OVERFLOW:
             return None
     reporter.step("mining itemsets", 10)
-    n_rows = matrix.shape[0]
+    n_rows = len(indptr) - 1
     # Bitsets win once an average frequent item is in more than ~1/32 of the baskets:
     # a merge step then costs more than AND+popcount over all words.
     dense = layout == "bitset" or (layout == "auto" and bool(counts.mean() * 32 > n_rows))
@@ -428,6 +528,8 @@ def _closed_or_maximal(
 def _table(
     levels: dict[int, np.ndarray], counts: dict[int, np.ndarray], ids: np.ndarray, n_baskets: int
 ) -> pd.DataFrame:
+    import pandas as pd
+
     parts = []
     for size in sorted(levels):
         rows, found = levels[size], counts[size]
@@ -485,10 +587,12 @@ __all__ = [
     "ITEMSET_COLUMNS",
     "KINDS",
     "PROGRESS_TOTAL",
+    "ItemsetLevels",
     "MemoryBudgetError",
     "MiningInfo",
     "frequent_itemsets",
     "min_count_of",
+    "mine_levels",
     "mining_info",
     "table_levels",
 ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, replace
 from itertools import combinations
 from typing import Any, Final
 
@@ -13,12 +14,27 @@ import pandas as pd
 import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
-from xsell.errors import MemoryBudgetError, ValidationError
-from xsell.mining.budget import MemoryBudget, parse_budget
-from xsell.mining.itemsets import MiningInfo, frequent_itemsets, mining_info, table_levels
+from xsell.errors import ValidationError
+from xsell.mining.budget import (
+    BudgetStop,
+    Hint,
+    MemoryBudget,
+    fitting_min_count,
+    parse_budget,
+    support_text,
+)
+from xsell.mining.itemsets import (
+    GIANT_BASKET,
+    MiningInfo,
+    basket_matrix,
+    frequent_itemsets,
+    mining_info,
+    table_levels,
+)
 from xsell.mining.lookup import ItemsetIndex
 from xsell.mining.metrics import METRICS, check_column
 from xsell.mining.significance import benjamini_hochberg, fisher_p_values
+from xsell.mining.topk import SEARCH_KEYS, TopRules, search_top_rules
 from xsell.progress import Reporter
 
 #: Columns of a rules table, in order (the two ``*_names`` columns only when names are known).
@@ -36,6 +52,11 @@ RULE_COLUMNS: Final = (
     "p_value",
     "q_value",
 )
+#: Longest rule (antecedent plus consequent) a top-k search looks for by default.
+DEFAULT_TOP_K_MAX_LEN: Final = 4
+#: Itemsets a top-k search may look at per itemset the memory budget would hold: a look
+#: costs a fraction of a microsecond, so the default budget stops a search within seconds.
+SEARCH_ITEMSETS_PER_BUDGET_ITEMSET: Final = 4
 #: Columns ``thresholds`` may set a minimum for.
 THRESHOLD_COLUMNS: Final = (*METRICS, "count")
 
@@ -186,9 +207,8 @@ def association_rules(
     for name, minimum in (thresholds or {}).items():
         keep &= columns[name] >= minimum
     chosen = np.flatnonzero(keep)
-    key = columns[sort_by][chosen]
-    order = np.lexsort((-columns["count"][chosen], -key if descending else key))
-    chosen = chosen[order]
+    key = rank_key(sort_by, columns, total)
+    chosen = chosen[_rank(parts, chosen, key, columns["count"], descending)]
     if top_k is not None:
         chosen = chosen[:top_k]
 
@@ -208,13 +228,45 @@ def association_rules(
     return rules
 
 
+def mine_rules(
+    data: ShopData | sp.spmatrix | sp.sparray,
+    min_support: int | float,
+    *,
+    max_len: int | None = None,
+    max_consequent_len: int | None = 1,
+    memory_budget: int | str | MemoryBudget | None = None,
+    item_ids: Any = None,
+    reporter: Reporter | None = None,
+    **filters: Any,
+) -> pd.DataFrame:
+    """Every rule at a support floor: :func:`frequent_itemsets`, then :func:`association_rules`.
+
+    One memory budget for both, so a budget stop among the itemsets names a
+    ``min_support`` whose rules fit too. ``filters`` are those of
+    :func:`association_rules` (``min_confidence``, ``thresholds``, ``sort_by``...).
+    """
+    budget = parse_budget(memory_budget)
+    itemsets = frequent_itemsets(
+        data,
+        min_support,
+        max_len=max_len,
+        memory_budget=budget,
+        item_ids=item_ids,
+        reporter=reporter,
+        rules_limit=(max_consequent_len, budget.max_rules),
+    )
+    return association_rules(
+        itemsets, max_consequent_len=max_consequent_len, memory_budget=budget, **filters
+    )
+
+
 def top_k_rules(
     data: ShopData | sp.spmatrix | sp.sparray,
     k: int,
     *,
     sort_by: str = "lift",
     min_count: int = 10,
-    max_len: int | None = None,
+    max_len: int | None = DEFAULT_TOP_K_MAX_LEN,
     min_confidence: float = 0.0,
     min_lift: float | None = None,
     max_p_value: float | None = None,
@@ -228,12 +280,25 @@ def top_k_rules(
     """The ``k`` strongest rules by ``sort_by`` among rules with at least ``min_count`` baskets.
 
     No ``min_support`` to guess: the floor is the number of baskets that must
-    support a rule, and the answer is exact (every itemset at that floor is mined).
-    When that would not fit the memory budget, the
-    :class:`~xsell.errors.MemoryBudgetError` names the smallest floor that does.
+    support a rule. The answer is exact: the ``k`` first rules of the full table
+    that :func:`association_rules` would sort (ties by count, then shorter
+    rules, then item ids), found without listing every rule.
+
+    For ``sort_by`` lift, confidence, support or count with single-item
+    consequents (the default), a branch-and-bound search skips every rule that
+    cannot beat the ``k``-th found so far; it looks at no more itemsets than the
+    memory budget lets :func:`~xsell.mining.frequent_itemsets` return (times
+    :data:`SEARCH_ITEMSETS_PER_BUDGET_ITEMSET`), and when that is not enough the
+    :class:`~xsell.mining.budget.BudgetStop` names a ``max_len`` or ``min_count``
+    whose search it ran to the end within the same limit. Its ``q_value`` column
+    is ``NaN``: a Benjamini-Hochberg q-value needs every rule of the family (ask
+    :func:`association_rules` for those). Other keys, ``max_q_value`` or longer
+    consequents list every rule first (within the memory budget).
 
     Parameters are those of :func:`~xsell.mining.frequent_itemsets` and
-    :func:`association_rules`.
+    :func:`association_rules`; ``max_len`` (longest rule, antecedent plus
+    consequent) defaults to 4 here: on shop data longer rules come from a few
+    repeated wholesale orders and their number explodes.
     """
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise ValidationError(f"k must be a whole number >= 1, got {k!r}")
@@ -242,26 +307,209 @@ def top_k_rules(
             f"min_count must be a whole number of baskets >= 1, got {min_count!r}"
         )
     check_column(sort_by)
-    itemsets = frequent_itemsets(
+    if sort_by not in SEARCH_KEYS or max_q_value is not None or max_consequent_len != 1:
+        itemsets = frequent_itemsets(
+            data,
+            int(min_count),
+            max_len=max_len,
+            memory_budget=memory_budget,
+            item_ids=item_ids,
+            reporter=reporter,
+        )
+        return association_rules(
+            itemsets,
+            min_confidence=min_confidence,
+            min_lift=min_lift,
+            max_p_value=max_p_value,
+            max_q_value=max_q_value,
+            max_consequent_len=max_consequent_len,
+            appearance=appearance,
+            sort_by=sort_by,
+            top_k=int(k),
+            memory_budget=memory_budget,
+        )
+    _check_filters(min_confidence, min_lift, max_p_value, None, None, int(k))
+    return _searched_top_k(
         data,
+        int(k),
+        sort_by,
         int(min_count),
+        max_len,
+        min_confidence,
+        min_lift,
+        max_p_value,
+        appearance,
+        parse_budget(memory_budget),
+        item_ids,
+        reporter,
+    )
+
+
+def _searched_top_k(
+    data: Any,
+    k: int,
+    sort_by: str,
+    min_count: int,
+    max_len: int | None,
+    min_confidence: float,
+    min_lift: float | None,
+    max_p_value: float | None,
+    appearance: Appearance | None,
+    budget: MemoryBudget,
+    item_ids: Any,
+    reporter: Reporter | None,
+) -> pd.DataFrame:
+    started = time.perf_counter()
+    if max_len is not None and (
+        isinstance(max_len, bool) or int(max_len) != max_len or max_len < 2
+    ):
+        raise ValidationError(
+            f"max_len must be a whole number >= 2 (a rule has two items) or None, got {max_len!r}"
+        )
+    matrix, ids, names, categories = basket_matrix(data, item_ids)
+    n_baskets = matrix.shape[0]
+    keep_row = np.ones(n_baskets, np.bool_)
+    info = _top_k_info(matrix, ids, names, categories, min_count, max_len)
+    ext_of = np.asarray(ids, dtype=object)
+    ante_bad, cons_bad = _appearance_masks(appearance, ext_of, info)
+    if reporter is not None:
+        reporter.step("searching the strongest rules", 10)
+
+    def search(longest: int | None, floor: int = min_count) -> TopRules:
+        return search_top_rules(
+            matrix.indptr,
+            matrix.indices,
+            matrix.shape[1],
+            keep_row,
+            k,
+            sort_by,
+            min_count=floor,
+            max_len=longest,
+            min_confidence=min_confidence,
+            min_lift=min_lift,
+            max_p_value=max_p_value,
+            consequent_ok=None if cons_bad is None else ~cons_bad,
+            antecedent_ok=None if ante_bad is None else ~ante_bad,
+            cap=budget.max_itemsets * SEARCH_ITEMSETS_PER_BUDGET_ITEMSET,
+        )
+
+    found = search(max_len)
+    if not found.complete:
+        raise _search_error(search, found, budget, sort_by, k, min_count, max_len, n_baskets)
+    if reporter is not None:
+        reporter.step("building the table", 60)
+    info = replace(info, seconds=time.perf_counter() - started)
+    return _top_k_table(found, ext_of, info, n_baskets, matrix)
+
+
+def _top_k_info(
+    matrix: sp.csr_matrix,
+    ids: np.ndarray,
+    names: np.ndarray | None,
+    categories: np.ndarray | None,
+    min_count: int,
+    max_len: int | None,
+) -> MiningInfo:
+    sizes = np.diff(matrix.indptr)
+    n_baskets = matrix.shape[0]
+    counts = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    used = np.flatnonzero(counts >= min_count).tolist()
+    notes = [
+        "q-values need every rule of the family, so a top-k search leaves them out (NaN); "
+        "give min_support to list every rule"
+    ]
+    return MiningInfo(
+        n_baskets=n_baskets,
+        min_count=min_count,
+        min_support=min_count / n_baskets,
         max_len=max_len,
-        memory_budget=memory_budget,
-        item_ids=item_ids,
-        reporter=reporter,
+        kind="all",
+        algorithm="top-k search",
+        n_items=matrix.shape[1],
+        n_frequent_items=len(used),
+        giant_baskets=int((sizes > GIANT_BASKET).sum()),
+        largest_basket=int(sizes.max()) if len(sizes) else 0,
+        dropped_baskets=0,
+        seconds=0.0,
+        notes=tuple(notes),
+        item_names={ids[i]: str(names[i]) for i in used} if names is not None else None,
+        item_categories=(
+            {ids[i]: (None if categories[i] is None else str(categories[i])) for i in used}
+            if categories is not None
+            else None
+        ),
     )
-    return association_rules(
-        itemsets,
-        min_confidence=min_confidence,
-        min_lift=min_lift,
-        max_p_value=max_p_value,
-        max_q_value=max_q_value,
-        max_consequent_len=max_consequent_len,
-        appearance=appearance,
-        sort_by=sort_by,
-        top_k=int(k),
-        memory_budget=memory_budget,
+
+
+def _top_k_table(
+    found: TopRules, ext_of: np.ndarray, info: MiningInfo, total: int, matrix: sp.csr_matrix
+) -> pd.DataFrame:
+    item_counts = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    lengths = (found.antecedents >= 0).sum(axis=1)
+    count_ac = found.count.astype(np.int64)
+    count_a = found.antecedent_count.astype(np.int64)
+    count_c = item_counts[found.consequent].astype(np.int64)
+    s_a, s_c, s_ac = count_a / total, count_c / total, count_ac / total
+    table: dict[str, Any] = {
+        "antecedent": [
+            tuple(ext_of[row[:size]].tolist())
+            for row, size in zip(found.antecedents, lengths.tolist(), strict=True)
+        ],
+        "consequent": [(ext_of[c],) for c in found.consequent.tolist()],
+    }
+    if info.item_names is not None:
+        names = info.item_names
+        table["antecedent_names"] = [tuple(names.get(i, i) for i in a) for a in table["antecedent"]]
+        table["consequent_names"] = [tuple(names.get(i, i) for i in c) for c in table["consequent"]]
+    table.update(
+        {
+            "antecedent_count": count_a,
+            "consequent_count": count_c,
+            "count": count_ac,
+            "antecedent_support": s_a,
+            "consequent_support": s_c,
+        }
     )
+    for name, metric in METRICS.items():
+        table[name] = np.asarray(metric(s_a, s_c, s_ac), dtype=np.float64)
+    table["p_value"] = fisher_p_values(count_ac, count_a, count_c, total)
+    table["q_value"] = np.full(len(count_ac), np.nan)
+    rules = pd.DataFrame(table) if len(count_ac) else _empty_rules(info.item_names is not None)
+    rules.attrs["mining"] = info
+    return rules
+
+
+def _search_error(
+    search: Callable[[int | None, int], TopRules],
+    found: TopRules,
+    budget: MemoryBudget,
+    sort_by: str,
+    k: int,
+    min_count: int,
+    max_len: int | None,
+    n_baskets: int,
+) -> BudgetStop:
+    """The budget stop; it names a ``max_len`` or a ``min_count`` whose search fits.
+
+    Every suggestion is a search that was run to the end within the same limit.
+    """
+    message = (
+        f"top-k search stopped: finding the {k:,} best rules by {sort_by} among rules seen in "
+        f"at least {min_count:,} baskets (max_len={max_len}) looked at more than "
+        f"{found.examined:,} itemsets, the limit for the memory budget of {budget}"
+    )
+    hints: list[Hint] = []
+    # Rules of up to longest_done items were searched to the end before the stop.
+    shorter = found.longest_done if max_len is None else min(found.longest_done, max_len - 1)
+    if shorter >= 2 and search(shorter, min_count).complete:
+        hints.append(Hint("max_len", str(shorter)))
+    else:
+        floor = fitting_min_count(
+            lambda c: search(max_len, c).complete, min_count, n_baskets, refine=2
+        )
+        if floor is not None:
+            hints.append(Hint("min_count", str(floor)))
+    return BudgetStop(message, (*hints, Hint("memory_budget")))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -330,13 +578,14 @@ def _check_rule_budget(
         f"{total:,} candidate rules would exceed the memory budget of {budget} "
         f"(about {budget.max_rules:,} rules)"
     )
+    hints: list[Hint] = []
     if len(fits):
         # The count just above the first itemset that no longer fits.
         limit = int(found[order][fits[-1] + 1]) + 1 if fits[-1] + 1 < len(order) else 1
-        message += f"; min_support={limit / n_baskets:.6g} ({limit:,} baskets) fits"
-    raise MemoryBudgetError(
-        message + ", or lower max_len, or raise memory_budget (--memory-budget)"
-    )
+        hints.append(
+            Hint("min_support", support_text(limit, n_baskets), note=f"({limit:,} baskets)")
+        )
+    raise BudgetStop(message, (*hints, Hint("max_len", verb="lower"), Hint("memory_budget")))
 
 
 def _external_ids(itemsets: pd.DataFrame) -> np.ndarray:
@@ -411,6 +660,53 @@ def _candidates(
                     counts[size - cons_len][ante_at],
                     counts[cons_len][cons_at],
                 )
+
+
+def rank_key(sort_by: str, columns: Mapping[str, np.ndarray], n_baskets: int) -> np.ndarray:
+    """What rules are sorted by: for lift, confidence and support the exact fraction of
+    basket counts rounded once (as the top-k search ranks), so that equal values tie
+    exactly; the column itself for every other key."""
+    count = np.asarray(columns["count"], dtype=np.int64)
+    if sort_by == "lift":
+        top = (count * n_baskets).astype(np.float64)
+        bottom = (columns["antecedent_count"] * columns["consequent_count"]).astype(np.float64)
+        return top / bottom
+    if sort_by == "confidence":
+        return count.astype(np.float64) / columns["antecedent_count"].astype(np.float64)
+    if sort_by == "support":
+        return count.astype(np.float64) / float(n_baskets)
+    return np.asarray(columns[sort_by], dtype=np.float64)
+
+
+def _rank(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    chosen: np.ndarray,
+    key: np.ndarray,
+    count: np.ndarray,
+    descending: bool,
+) -> np.ndarray:
+    """Order of ``chosen`` rules: the key, then count (descending), then shorter rules, then
+    antecedent and consequent item indices ascending (a total order, as the top-k search)."""
+    if len(chosen) == 0:
+        return np.zeros(0, np.int64)
+    starts = np.concatenate([[0], np.cumsum([len(p[2]) for p in parts])])
+    part_of = np.searchsorted(starts, chosen, side="right") - 1
+    ante_width = max(p[0].shape[1] for p in parts)
+    cons_width = max(p[1].shape[1] for p in parts)
+    ante = np.full((len(chosen), ante_width), -1, np.int64)
+    cons = np.full((len(chosen), cons_width), -1, np.int64)
+    length = np.zeros(len(chosen), np.int64)
+    for part in np.unique(part_of).tolist():
+        at = np.flatnonzero(part_of == part)
+        rows = chosen[at] - starts[part]
+        a, c = parts[part][0][rows], parts[part][1][rows]
+        ante[at, : a.shape[1]] = a
+        cons[at, : c.shape[1]] = c
+        length[at] = a.shape[1] + c.shape[1]
+    values = key[chosen]
+    columns = [cons[:, j] for j in range(cons_width - 1, -1, -1)]
+    columns += [ante[:, j] for j in range(ante_width - 1, -1, -1)]
+    return np.lexsort((*columns, length, -count[chosen], -values if descending else values))
 
 
 def _side(

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 from numba import njit
-from scipy import stats
 
 
 def fisher_p_values(
@@ -46,42 +45,47 @@ def _log_comb(n, k):
 def _fisher_greater(count_ac, count_a, count_c, n):
     out = np.empty(len(count_ac), np.float64)
     for r in range(len(count_ac)):
-        a, k_a, k_c = count_ac[r], count_a[r], count_c[r]
-        low = max(0, k_a + k_c - n)
-        high = min(k_a, k_c)
-        mode = ((k_a + 1) * (k_c + 1)) // (n + 2)
-        if a <= low:
-            out[r] = 1.0
-            continue
-        if a > mode:
-            # Upper tail from a: terms only shrink, so stop once they stop mattering.
-            term = math.exp(_log_pmf(a, n, k_a, k_c))
-            total = term
-            x = a
-            while x < high:
-                term *= (k_a - x) * (k_c - x) / ((x + 1.0) * (n - k_a - k_c + x + 1.0))
-                total += term
-                x += 1
-                if term < total * 1e-17:
-                    break
-            out[r] = min(total, 1.0)
-        else:
-            # At or below the mode p is large: 1 - lower tail, summed downward from a - 1.
-            term = math.exp(_log_pmf(a - 1, n, k_a, k_c))
-            total = term
-            x = a - 1
-            while x > low:
-                term *= x * (n - k_a - k_c + x) / ((k_a - x + 1.0) * (k_c - x + 1.0))
-                total += term
-                x -= 1
-                if term < total * 1e-17:
-                    break
-            out[r] = min(max(1.0 - total, 0.0), 1.0)
+        out[r] = fisher_greater(count_ac[r], count_a[r], count_c[r], n)
     return out
+
+
+@njit(cache=True)
+def fisher_greater(a, k_a, k_c, n):
+    """One-sided (greater) Fisher p-value of one rule: ``P[X >= a]``, X ~ Hypergeom(n, k_c, k_a)."""
+    low = max(0, k_a + k_c - n)
+    high = min(k_a, k_c)
+    mode = ((k_a + 1) * (k_c + 1)) // (n + 2)
+    if a <= low:
+        return 1.0
+    if a > mode:
+        # Upper tail from a: terms only shrink, so stop once they stop mattering.
+        term = math.exp(_log_pmf(a, n, k_a, k_c))
+        total = term
+        x = a
+        while x < high:
+            term *= (k_a - x) * (k_c - x) / ((x + 1.0) * (n - k_a - k_c + x + 1.0))
+            total += term
+            x += 1
+            if term < total * 1e-17:
+                break
+        return min(total, 1.0)
+    # At or below the mode p is large: 1 - lower tail, summed downward from a - 1.
+    term = math.exp(_log_pmf(a - 1, n, k_a, k_c))
+    total = term
+    x = a - 1
+    while x > low:
+        term *= x * (n - k_a - k_c + x) / ((k_a - x + 1.0) * (k_c - x + 1.0))
+        total += term
+        x -= 1
+        if term < total * 1e-17:
+            break
+    return min(max(1.0 - total, 0.0), 1.0)
 
 
 def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (q-values), controlling the false discovery rate."""
+    from scipy import stats  # SciPy's stats takes half a second to import: only when asked
+
     p_values = np.asarray(p_values, dtype=np.float64)
     if p_values.size == 0:
         return p_values.copy()

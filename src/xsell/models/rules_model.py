@@ -25,11 +25,24 @@ import scipy.sparse as sp
 
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
-from xsell.mining import association_rules, frequent_itemsets, load_rules, top_k_rules
+from xsell.mining import load_rules, top_k_rules
+from xsell.mining.budget import parse_budget
+from xsell.mining.rules import mine_rules
 from xsell.models.base import Recommender
 from xsell.models.fallback import popular_reason
-from xsell.models.params import integer, number, one_of, param, text
+from xsell.models.params import Check, integer, number, one_of, param, text
 
+
+def _is_budget(value: object) -> bool:
+    try:
+        parse_budget(value)  # type: ignore[arg-type]
+    except ValidationError:
+        return False
+    return True
+
+
+#: Rules kept when neither ``min_support`` nor ``top_k`` is given: those seen in the most baskets.
+DEFAULT_RULES: Final = 10_000
 #: How fired rules are combined per consequent.
 COMBINE: Final = ("max", "noisy_or", "sum")
 #: Which rule value is combined.
@@ -45,12 +58,14 @@ class RulesModel(Recommender):
     Parameters
     ----------
     min_support:
-        Mine itemsets bought in at least this share (float in (0, 1]) or number
-        (int) of baskets. When neither this nor ``top_k`` is set, the floor is
-        ``min_count`` baskets.
+        Mine every itemset bought in at least this share (float in (0, 1]) or
+        number (int) of baskets.
     top_k:
         Instead of a support floor, keep the ``top_k`` strongest rules by
-        ``metric`` among those with at least ``min_count`` baskets.
+        ``metric`` among those with at least ``min_count`` baskets. When neither
+        this nor ``min_support`` is set, the model keeps the
+        :data:`DEFAULT_RULES` rules seen in the most baskets (at least
+        ``min_count``), found without listing every itemset.
     min_count:
         Fewest baskets a rule must be seen in (the default floor, and the floor of
         ``top_k``).
@@ -69,6 +84,9 @@ class RulesModel(Recommender):
         Path of a store: use its latest saved rule version instead of mining
         (the mining parameters are then unused; ``min_confidence``, ``max_p``
         and ``max_q`` still filter).
+    memory_budget:
+        Bytes (or ``"2GB"``) the mining may use; default 1 GB (see
+        :func:`xsell.mining.frequent_itemsets`).
     """
 
     name = "rules"
@@ -83,6 +101,9 @@ class RulesModel(Recommender):
     metric: str = param("confidence", one_of(*RULE_METRICS))
     combine: str = param("max", one_of(*COMBINE))
     rules_from: str | None = param(None, text(none=True))
+    memory_budget: int | str | None = param(
+        None, Check(_is_budget, "bytes, a size such as '2GB', or None")
+    )
 
     rules_: pd.DataFrame = field(default_factory=pd.DataFrame, init=False, repr=False)
     antecedents_: sp.csr_matrix = field(
@@ -153,21 +174,25 @@ class RulesModel(Recommender):
                     "mine and save rules there with `xsell rules --store PATH`"
                 )
             return load_rules(self.rules_from)
-        if self.top_k is not None:
+        if self.min_support is None:
+            # Without a support floor: the top_k strongest rules by the model's metric, or
+            # by default the rules seen in the most baskets.
             return top_k_rules(
                 data,
-                int(self.top_k),
-                sort_by=self.metric,
+                int(self.top_k) if self.top_k is not None else DEFAULT_RULES,
+                sort_by=self.metric if self.top_k is not None else "count",
                 min_count=int(self.min_count),
                 max_len=self.max_len,
                 min_confidence=self.min_confidence,
                 max_p_value=self.max_p,
                 max_q_value=self.max_q,
+                memory_budget=self.memory_budget,
             )
-        support = self.min_support if self.min_support is not None else int(self.min_count)
-        itemsets = frequent_itemsets(data, support, max_len=self.max_len)
-        return association_rules(
-            itemsets,
+        return mine_rules(
+            data,
+            self.min_support,
+            max_len=self.max_len,
+            memory_budget=self.memory_budget,
             min_confidence=self.min_confidence,
             max_p_value=self.max_p,
             max_q_value=self.max_q,
