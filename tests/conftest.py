@@ -90,7 +90,9 @@ def wait_until(condition: Callable[[], bool], what: str, deadline_s: float = 120
         time.sleep(0.02)
 
 
-def run_xsell(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run_xsell(
+    *args: str, cwd: Path, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``xsell ARGS`` as a user does (a new process), capturing its output."""
     return subprocess.run(
         [sys.executable, "-m", "xsell.cli.main", *args],
@@ -98,6 +100,7 @@ def run_xsell(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Complet
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=env,
     )
 
 

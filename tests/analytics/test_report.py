@@ -6,13 +6,12 @@ import json
 import re
 import struct
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, need_module, need_program, shared_file
+from tests.conftest import ROOT, need_module, need_program, run_xsell, shared_file
 from xsell.analytics.report import build_report
 from xsell.data.ingest import ingest_lines
 from xsell.data.store import Store
@@ -155,13 +154,7 @@ def test_cli_segments_and_report(tmp_path: Path) -> None:
     ingest_lines(Store(store), paths["orders"])
 
     def xsell(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "xsell.cli.main", *args, "--store", str(store)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=tmp_path,
-        )
+        return run_xsell(*args, "--store", str(store), cwd=tmp_path)
 
     done = xsell("segments", "--method", "rfm", "--json", "--out", str(tmp_path / "seg.csv"))
     assert done.returncode == 0, done.stderr

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,6 +11,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from tests.conftest import run_xsell as xsell
 from xsell.cli.main import app
 from xsell.data.synthetic import make_shop
 
@@ -23,16 +22,6 @@ ORDERS = (
     "536366,71053,WHITE LANTERN,1,2010-12-02 08:26:00,3.39,13047,UK\n"
     "C536379,D,Discount,-1,2010-12-01 09:41:00,27.5,14527,UK\n"
 )
-
-
-def xsell(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xsell.cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture

@@ -8,18 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_xsell as xsell
 from xsell import __version__
 from xsell.cli.main import COMMANDS, run
-
-
-def xsell(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xsell.cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_version(tmp_path: Path) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
-from tests.conftest import shared_file
+from tests.conftest import run_xsell, shared_file
 from tests.data.conftest import Postgres
 from xsell.data.ingest import ingest_lines
 from xsell.data.postgres import ingest_database
@@ -41,14 +40,7 @@ def dump(store: Path) -> dict[str, list[tuple[Any, ...]]]:
 def xsell(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xsell.cli.main", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    return run_xsell(*args, cwd=cwd, timeout=600, env=env)
 
 
 @pytest.fixture
