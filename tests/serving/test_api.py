@@ -418,6 +418,20 @@ BAD_REQUESTS = [
     ("POST", "/v1/events", '{"type": "order", "items": ["a"], "time": 5}', 422, "valid string"),
     ("POST", "/v1/events", '{"events": [{"type": "buy", "items": ["a"]}]}', 422, "'order', 'cart'"),
     ("POST", "/v1/events", '{"type": "order"}', 422, "Field required"),
+    (
+        "POST",
+        "/v1/recommendations/basket",
+        '{"items": ["SKU00001"], "in_stock_only": [-201496693309881036232982528]}',
+        422,
+        "-201496693309881036232982528",
+    ),
+    (
+        "POST",
+        "/v1/events",
+        '{"type": "view", "items": ["a"], "time": 184467440737095516160}',
+        422,
+        "184467440737095516160",
+    ),
     ("POST", "/admin/reload", '{"bundle": 7}', 422, "valid string"),
     ("POST", "/admin/reload", '{"bundle": "%s"}' % ("0" * 4000), 422, "File name too long"),
 ]

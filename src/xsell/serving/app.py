@@ -35,6 +35,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xsell import __version__
@@ -172,7 +173,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
             service.events.close()
             service.cache.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the assets fastapi-offline ships (FastAPI's defaults load
+    # them from a CDN: /docs would be blank on a closed network).
+    app = FastAPIOffline(
         title="xsell",
         version=__version__,
         summary="Real-time cross-sell recommendations with reasons.",
