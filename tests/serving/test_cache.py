@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from tests.conftest import need_module, need_program
-from tests.serving.conftest import ADMIN, KEY
+from tests.serving.conftest import ADMIN, KEY, wait_applied
 from tests.serving.server import Server, free_port
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
@@ -94,11 +94,12 @@ def test_two_workers_share_answers_through_redis_and_never_read_a_stale_one(
     # an order for the item, accepted by the first worker
     order = {"events": [{"type": "order", "items": [item, "RED-NEW"]}] * 50}
     assert first.post("/v1/events", json=order, headers={"X-API-Key": KEY}).status_code == 202
+    wait_applied(first, 50)
     fresh = first.get(url, params={"k": 4}).json()
     assert fresh["items"][0]["item_id"] == "RED-NEW"
     # the second worker has not read the log yet: it serves its own (old) state from Redis
     assert second.get(url, params={"k": 4}).content == answer.content
-    second.app.state.service.apply_new_events()  # type: ignore[attr-defined]
+    second.portal.call(second.app.state.service.apply_new_events)  # type: ignore[attr-defined,union-attr]
     # once it has learned the order, the Redis entry it finds is the new one
     hits = cache2.stats.redis_hits
     assert second.get(url, params={"k": 4}).json() == fresh

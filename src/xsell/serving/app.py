@@ -2,8 +2,9 @@
 
 Routes stay thin: they check input and access, then ask :mod:`xsell.serving.answers`.
 Handlers are ``async`` and compute on the event loop (a request takes about a
-millisecond), so event application never races a request; only slow work
-(loading a bundle, fsync of the events log) runs in worker threads.
+millisecond). Slow work runs in worker threads: loading a bundle, the fsync of
+the events log, and learning from events, which a background applier does in
+batches on a copy of the model before swapping it in (see :mod:`.state`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi import (
     Body,
     Depends,
     FastAPI,
+    Header,
     HTTPException,
     Query,
     Request,
@@ -62,7 +64,7 @@ from xsell.serving.schemas import (
 )
 from xsell.serving.security import Gatekeeper, add_cors, api_key_header
 from xsell.serving.settings import ServeSettings
-from xsell.serving.state import ModelState, ServedModel
+from xsell.serving.state import ModelState, ServedModel, advance
 
 log = logging.getLogger("xsell.serving")
 
@@ -90,8 +92,11 @@ class Service:
     cache: AnswerCache | None = None
     events: EventLog | None = None
     state: ModelState | None = None
-    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    poller: asyncio.Task[None] | None = None
+    #: held while a new model is built from the current one (applying events, reloading)
+    model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: set when this worker logged events: the applier learns them without waiting
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    follower: asyncio.Task[None] | None = None
 
     @property
     def model_state(self) -> ModelState:
@@ -99,41 +104,57 @@ class Service:
             raise XsellError("the service is starting; no model is loaded yet")
         return self.state
 
-    def apply_new_events(self) -> None:
-        """Learn from events written since the last look and drop touched cache entries."""
-        touched = self.model_state.sync()
+    async def apply_new_events(self) -> int:
+        """Learn every event logged since the last apply, in one batch; returns how many.
+
+        The update runs in a worker thread on a copy of the served model; the
+        event loop then swaps the copy in and drops the cache entries of the
+        items it touched, so requests never wait for it and never see half of it.
+        """
+        state = self.model_state
+        async with self.model_lock:
+            current = state.current
+            learned = await anyio.to_thread.run_sync(advance, current, state.events)
+            if learned is None:
+                return 0
+            served, touched = learned
+            state.swap(served)
         if touched and self.cache is not None:
             self.cache.invalidate(touched)
-        if self.state is not None and self.state.ready:
-            self.metrics.events_applied.set(self.state.current.events_applied)
+        self.metrics.events_applied.set(served.events_applied)
+        return served.events_applied - current.events_applied
 
     async def swap_in(self, bundle: Path, announce: bool) -> tuple[ServedModel, ServedModel | None]:
         state = self.model_state
-        async with self.reload_lock:
+        async with self.model_lock:
             try:
                 served = await anyio.to_thread.run_sync(state.load, bundle)
             except OSError as exc:
                 raise InputFileError(f"{bundle}: cannot read the bundle: {exc.strerror}") from exc
-            old, _ = state.swap(served)
+            old = state.swap(served)
+            state.reloads += 1
             if announce:
                 state.announce(bundle)
             if self.cache is not None:
                 self.cache.clear()
             self.metrics.reloads.inc()
             self.metrics.events_applied.set(served.events_applied)
+        self.wake.set()  # events logged while it loaded
         return served, old
 
-    async def poll(self) -> None:
-        """Follow the events log and reloads asked of other workers."""
+    async def follow(self) -> None:
+        """Learn new events (this worker's at once, the others' within a poll) and reloads."""
         while True:
-            await asyncio.sleep(self.settings.poll_interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.poll_interval_s)
+            self.wake.clear()
             try:
-                self.apply_new_events()
                 news = self.model_state.announced()
                 if news is not None:
                     bundle, token = news
                     self.model_state.control_token = token
                     await self.swap_in(bundle, announce=False)
+                await self.apply_new_events()
             except asyncio.CancelledError:
                 raise
             except Exception:  # keep following; the error is in the log
@@ -163,13 +184,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
         served = await anyio.to_thread.run_sync(state.load, bundle)
         state.swap(served)
         metrics.events_applied.set(served.events_applied)
-        service.poller = asyncio.create_task(service.poll())
+        service.follower = asyncio.create_task(service.follow())
         try:
             yield
         finally:
-            service.poller.cancel()
+            service.follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await service.poller
+                await service.follower
             service.events.close()
             service.cache.close()
 
@@ -304,6 +325,7 @@ def _health_router(service: Service) -> APIRouter:
             "live_updates": served.live_updates,
             "events_applied": served.events_applied,
             "orders_learned": served.orders_learned,
+            "warm_up_seconds": round(served.warm_up_s, 3),
             "bundles_source": served.bundles.source,
         }
 
@@ -485,10 +507,21 @@ def _events_router(service: Service) -> APIRouter:
         "/events",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=EventsAcceptedOut,
-        summary="Record orders, add-to-cart and views; durable before the answer",
+        summary="Record orders, carts and views; durable before the answer, learned right after",
         responses=ERRORS,
     )
-    async def events(body: Annotated[EventsBody, Body()]) -> Response:
+    async def events(
+        body: Annotated[EventsBody, Body()],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                max_length=200,
+                description="Makes a retried post count once: a single event takes the key, "
+                "event i of a batch the key + '#i' (an event's own idempotency_key wins).",
+            ),
+        ] = None,
+    ) -> Response:
         incoming = body.events if isinstance(body, EventBatchIn) else [body]
         limit = service.settings.max_events
         if len(incoming) > limit:
@@ -497,17 +530,25 @@ def _events_router(service: Service) -> APIRouter:
                 f"{len(incoming)} events in one request; at most {limit} are allowed",
             )
         now = time.time()
+        keys: list[str | None] = [e.idempotency_key for e in incoming]
+        if idempotency_key is not None:
+            batch = isinstance(body, EventBatchIn)
+            header = idempotency_key
+            named = [f"{header}#{n}" if batch else header for n in range(len(keys))]
+            keys = [own or given for own, given in zip(keys, named, strict=True)]
         logged = [
-            LoggedEvent(new_event_id(), e.type, tuple(e.items), e.customer, e.time, now)
-            for e in incoming
+            LoggedEvent(new_event_id(), e.type, tuple(e.items), e.customer, e.time, now, key)
+            for e, key in zip(incoming, keys, strict=True)
         ]
         log_file = service.events
         assert log_file is not None
-        await anyio.to_thread.run_sync(log_file.append, logged)
+        ids, written = await anyio.to_thread.run_sync(log_file.append, logged)
+        fresh = set(ids)
         for event in logged:
-            service.metrics.events.labels(event.type).inc()
-        service.apply_new_events()
-        return _json({"accepted": len(logged), "ids": [e.id for e in logged]}, 202)
+            if event.id in fresh:
+                service.metrics.events.labels(event.type).inc()
+        service.wake.set()  # the applier learns them off the request path
+        return _json({"accepted": written, "duplicates": len(logged) - written, "ids": ids}, 202)
 
     return router
 

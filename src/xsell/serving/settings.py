@@ -68,7 +68,7 @@ class ServeSettings:
     max_basket: int = 100
     max_events: int = 1000
     rules_store: Path | None = None
-    poll_interval_s: float = 0.2
+    poll_interval_s: float = 0.05
 
     def __post_init__(self) -> None:
         if self.rate_limit is not None and self.rate_limit <= 0:
