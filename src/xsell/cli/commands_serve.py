@@ -72,6 +72,22 @@ def serve(
     ] = None,
     cache_size: Annotated[int, typer.Option(help="Item-page answers kept per worker.")] = 10_000,
     max_basket: Annotated[int, typer.Option(help="Most items in one basket request.")] = 100,
+    max_body: Annotated[
+        int, typer.Option(min=1, help="Largest request body in bytes (413 above it).")
+    ] = 1024 * 1024,
+    max_header: Annotated[
+        int,
+        typer.Option(min=1024, help="Largest request line + headers in bytes (431 above it)."),
+    ] = 16 * 1024,
+    keep_alive: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Seconds an idle connection stays open (also: to send a request head)."
+        ),
+    ] = 5,
+    max_connections: Annotated[
+        int, typer.Option(min=1, help="Open connections per worker; more are closed at once.")
+    ] = 1000,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve recommendations over HTTP (OpenAPI docs at /docs)."""
@@ -79,6 +95,7 @@ def serve(
     uvicorn = require("uvicorn", "serve")
     from xsell.models import read_bundle_meta
     from xsell.serving.app import SETTINGS_ENV, app_from_env, create_app, settings_to_env
+    from xsell.serving.limits import LimitedHttpTools
     from xsell.serving.settings import ServeSettings
 
     meta = read_bundle_meta(bundle)
@@ -93,6 +110,7 @@ def serve(
         redis_url=redis_url,
         cache_size=cache_size,
         max_basket=max_basket,
+        max_body=max_body,
         rules_store=rules_store.resolve() if rules_store else None,
     )
     # A fresh start serves --bundle, whatever an earlier run's /admin/reload chose.
@@ -106,7 +124,17 @@ def serve(
         console.print("no --api-key given: /v1/events will answer 401")
     if not settings.admin_keys:
         console.print("no --admin-key given: /admin/reload will answer 401")
-    common = {"host": host, "port": port, "access_log": access_log, "log_level": "warning"}
+    common = {
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+        "log_level": "warning",
+        "http": LimitedHttpTools,
+        "h11_max_incomplete_event_size": max_header,
+        "timeout_keep_alive": keep_alive,
+        # LimitedHttpTools closes connections beyond limit_concurrency - 1 (see its doc)
+        "limit_concurrency": max_connections + 1,
+    }
     if workers == 1:
         uvicorn.run(create_app(settings), **common)  # type: ignore[attr-defined]
         return

@@ -47,6 +47,7 @@ from xsell.serving import answers
 from xsell.serving.bundles import describe
 from xsell.serving.cache import AnswerCache
 from xsell.serving.events import EventLog, LoggedEvent, new_event_id
+from xsell.serving.limits import BodyLimit
 from xsell.serving.metrics import Metrics, MetricsMiddleware
 from xsell.serving.schemas import (
     MAX_K,
@@ -210,6 +211,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.include_router(_events_router(service))
     app.include_router(_admin_router(service))
     add_cors(app, settings)
+    app.add_middleware(BodyLimit, limit=settings.max_body)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 

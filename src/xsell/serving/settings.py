@@ -46,6 +46,9 @@ class ServeSettings:
         Most items a basket request may carry.
     max_events:
         Most events one ``POST /v1/events`` may carry.
+    max_body:
+        Largest request body in bytes; a larger one is answered ``413`` as soon as
+        that is known (from its ``Content-Length``, or while it streams in).
     rules_store:
         Optional DuckDB store whose saved association rules feed ``/bundles``;
         otherwise ``rules.parquet`` in the bundle, else rules derived from the
@@ -67,6 +70,7 @@ class ServeSettings:
     cache_ttl_s: int = 3600
     max_basket: int = 100
     max_events: int = 1000
+    max_body: int = 1024 * 1024
     rules_store: Path | None = None
     poll_interval_s: float = 0.05
 
@@ -77,6 +81,8 @@ class ServeSettings:
             raise ValidationError(f"cache_size must be 0 or more, got {self.cache_size}")
         if self.max_basket < 1:
             raise ValidationError(f"max_basket must be at least 1, got {self.max_basket}")
+        if self.max_body < 1:
+            raise ValidationError(f"max_body must be at least 1 byte, got {self.max_body}")
         if self.max_events < 1:
             raise ValidationError(f"max_events must be at least 1, got {self.max_events}")
         for key in (*self.api_keys, *self.admin_keys):
