@@ -120,7 +120,8 @@ def start_server(bundle: Path, workers: int, extra: list[str], workdir: Path) ->
     events = workdir / f"events-{port}.jsonl"
     command = [
         sys.executable, "-c", SERVE, "serve", "--bundle", str(bundle),
-        "--port", str(port), "--workers", str(workers), "--events-log", str(events), *extra,
+        "--port", str(port), "--workers", str(workers), "--events-log", str(events),
+        "--rate-limit", "0", *extra,
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)

@@ -70,6 +70,7 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
         options.setdefault("events_log", tmp_path / "events.jsonl")
         options.setdefault("api_keys", (KEY,))
         options.setdefault("admin_keys", (ADMIN,))
+        options.setdefault("rate_limit", None)  # the tests of the limits set their own
         client = TestClient(create_app(ServeSettings(bundle=bundle, **options)))
         client.__enter__()
         opened.append(client)

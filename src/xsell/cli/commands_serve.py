@@ -22,7 +22,12 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     redis_url: Annotated[
-        str | None, typer.Option("--redis-url", help="Shared Redis cache, redis://host:port/db.")
+        str | None,
+        typer.Option(
+            "--redis-url",
+            help="Redis the workers share (cache, rate limits), redis://host:port/db; "
+            "served without it while it is unreachable.",
+        ),
     ] = None,
     api_key: Annotated[
         list[str] | None,
@@ -60,8 +65,16 @@ def serve(
         typer.Option("--events-log", help="Append-only events log (default: next to the bundle)."),
     ] = None,
     rate_limit: Annotated[
-        float, typer.Option(help="Requests per second per API key; 0 turns the limit off.")
+        float,
+        typer.Option(
+            help="Requests per second per API key, and per client address without a key "
+            "(shared by the workers through --redis-url); 0 turns the limits off."
+        ),
     ] = 100.0,
+    failed_key_rate: Annotated[
+        float,
+        typer.Option(min=0.001, help="Wrong API keys per second per client address (429 above)."),
+    ] = 5.0,
     cors_origin: Annotated[
         list[str] | None,
         typer.Option("--cors-origin", help="Origin browsers may call from (repeat; * for any)."),
@@ -106,6 +119,7 @@ def serve(
         admin_keys=(*(admin_key or ()), *_keys_from(admin_key_file)),
         bundle_root=bundle_root.resolve() if bundle_root else None,
         rate_limit=rate_limit or None,
+        failed_key_rate=failed_key_rate,
         cors_origins=tuple(cors_origin or ()),
         redis_url=redis_url,
         cache_size=cache_size,

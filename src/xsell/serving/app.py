@@ -65,6 +65,7 @@ from xsell.serving.schemas import (
 )
 from xsell.serving.security import Gatekeeper, add_cors, api_key_header
 from xsell.serving.settings import ServeSettings
+from xsell.serving.shared import RedisLink
 from xsell.serving.state import ModelState, ServedModel, advance
 
 log = logging.getLogger("xsell.serving")
@@ -91,6 +92,7 @@ class Service:
     metrics: Metrics
     gate: Gatekeeper
     cache: AnswerCache | None = None
+    redis: RedisLink | None = None
     events: EventLog | None = None
     state: ModelState | None = None
     #: held while a new model is built from the current one (applying events, reloading)
@@ -150,6 +152,10 @@ class Service:
                 await asyncio.wait_for(self.wake.wait(), self.settings.poll_interval_s)
             self.wake.clear()
             try:
+                if self.redis is not None:
+                    if not self.redis.up:
+                        await anyio.to_thread.run_sync(self.redis.probe)
+                    self.metrics.redis_up.set(int(self.redis.up))
                 news = self.model_state.announced()
                 if news is not None:
                     bundle, token = news
@@ -168,13 +174,21 @@ def create_app(settings: ServeSettings) -> FastAPI:
     service = Service(
         settings=settings,
         metrics=metrics,
-        gate=Gatekeeper(settings.api_keys, settings.rate_limit, settings.admin_keys),
+        gate=Gatekeeper(
+            settings.api_keys, settings.rate_limit, settings.admin_keys, settings.failed_key_rate
+        ),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.events = EventLog(settings.events_path)
-        service.cache = AnswerCache(settings.cache_size, settings.redis_url, settings.cache_ttl_s)
+        if settings.redis_url:
+            # Reachable or not: a Redis that is down at start is handled as one that dies later.
+            service.redis = RedisLink(settings.redis_url)
+            await anyio.to_thread.run_sync(service.redis.probe)
+            metrics.redis_up.set(int(service.redis.up))
+            service.gate.shared = service.redis
+        service.cache = AnswerCache(settings.cache_size, service.redis, settings.cache_ttl_s)
         state = service.state = ModelState(
             service.events, settings.control_path, settings.rules_store
         )
@@ -193,7 +207,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await service.follower
             service.events.close()
-            service.cache.close()
+            if service.redis is not None:
+                service.redis.close()
 
     # Swagger UI and ReDoc from the assets fastapi-offline ships (FastAPI's defaults load
     # them from a CDN: /docs would be blank on a closed network).
@@ -345,8 +360,11 @@ class _OptionalKeyRoute(APIRoute):
 def _access(service: Service, role: str) -> Any:
     """A dependency checking the request's key for ``role`` (read, write or admin)."""
 
-    async def check(key: Annotated[str | None, Depends(api_key_header)]) -> str | None:
-        return service.gate.check(key, role)
+    async def check(
+        request: Request, key: Annotated[str | None, Depends(api_key_header)]
+    ) -> str | None:
+        client = request.client.host if request.client is not None else "unknown"
+        return service.gate.check(key, role, client)
 
     return check
 

@@ -32,12 +32,18 @@ class ServeSettings:
         ``/admin/reload`` loads only bundles inside this folder (default: the
         served bundle's parent folder).
     rate_limit:
-        Requests per second allowed per API key (token bucket of ``2 x`` that
-        size); ``None`` turns the limit off. Anonymous reads are not limited.
+        Requests per second allowed per API key, and per client address for
+        requests without a key (token buckets of ``2 x`` that size); ``None``
+        turns the limits off.
+    failed_key_rate:
+        Wrong API keys allowed per second per client address (then ``429``), so
+        that keys cannot be guessed quickly.
     cors_origins:
         Origins a browser may call from (``*`` for any); empty turns CORS off.
     redis_url:
-        Optional Redis shared cache for item-page answers (``redis://host:port/db``).
+        Optional Redis shared by the workers (``redis://host:port/db``): the cache of
+        item-page answers and the rate-limit counts. While it is unreachable (at
+        start or later) each worker serves with its own, and reconnects when it can.
     cache_size:
         Entries in the in-process LRU of item-page answers; 0 turns it off.
     cache_ttl_s:
@@ -64,6 +70,7 @@ class ServeSettings:
     admin_keys: tuple[str, ...] = ()
     bundle_root: Path | None = None
     rate_limit: float | None = 100.0
+    failed_key_rate: float = 5.0
     cors_origins: tuple[str, ...] = ()
     redis_url: str | None = None
     cache_size: int = 10_000
@@ -77,6 +84,8 @@ class ServeSettings:
     def __post_init__(self) -> None:
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValidationError(f"rate_limit must be positive or None, got {self.rate_limit}")
+        if self.failed_key_rate <= 0:
+            raise ValidationError(f"failed_key_rate must be positive, got {self.failed_key_rate}")
         if self.cache_size < 0:
             raise ValidationError(f"cache_size must be 0 or more, got {self.cache_size}")
         if self.max_basket < 1:
