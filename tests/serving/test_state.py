@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,7 +16,8 @@ import pytest
 import scipy.sparse as sp
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import AUTH, wait_applied
+from tests.conftest import wait_until
+from tests.serving.conftest import ADMIN_AUTH, AUTH, wait_applied
 from xsell.data.shopdata import ShopData
 from xsell.models import REGISTRY, ItemTable, Recommender, load_model, make_model
 from xsell.serving.events import EventLog, LoggedEvent
@@ -269,3 +271,82 @@ def test_two_logs_on_one_file_write_a_key_once_when_racing(tmp_path: Path) -> No
         by_key.setdefault(ids[0].rsplit("-", 1)[1], set()).add(ids[0])
     assert all(len(ids) == 1 for ids in by_key.values())
     assert set(logged.values()) == {next(iter(v)) for v in by_key.values()}
+
+
+# ------------------------------------------------------------------ reloads across workers
+
+
+def test_other_workers_load_a_reload_while_the_asked_one_does_and_swap_at_its_commit(
+    make_client: Client, pairs_bundle: Path, popularity_bundle: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "reload.jsonl"  # the workers share the log and its control file
+    asked, other = (
+        make_client(pairs_bundle, events_log=log),
+        make_client(pairs_bundle, events_log=log),
+    )
+    asked_state = asked.app.state.service.state  # type: ignore[attr-defined]
+    other_service = other.app.state.service  # type: ignore[attr-defined]
+    release = threading.Event()
+    real_load, other_load = asked_state.load, other_service.state.load
+    loads: list[Path] = []
+
+    def held_load(bundle: Path) -> Any:
+        assert release.wait(120), "never released"
+        return real_load(bundle)
+
+    def counted_load(bundle: Path) -> Any:
+        loads.append(Path(bundle))
+        return other_load(bundle)
+
+    asked_state.load = held_load
+    other_service.state.load = counted_load
+    answers: list[Any] = []
+    reload = threading.Thread(
+        target=lambda: answers.append(
+            asked.post("/admin/reload", json={"bundle": "popularity"}, headers=ADMIN_AUTH)
+        )
+    )
+    reload.start()
+    # the other worker has loaded the coming bundle while the asked one is still loading,
+    # and serves the old model until the reload is committed
+    wait_until(
+        lambda: other_service.preparing is not None and other_service.preparing[1].done(),
+        "the other worker loaded the coming bundle",
+    )
+    assert other.get("/v1/model").json()["model"] == "cooccurrence"
+    release.set()
+    reload.join()
+    assert answers[0].status_code == 200
+    wait_until(
+        lambda: other.get("/v1/model").json()["model"] == "popularity",
+        "the other worker serves the reloaded bundle",
+    )
+    assert loads == [popularity_bundle.resolve()]  # loaded once, ahead of the commit
+    assert other.get("/v1/model").json()["reloads"] == 1
+
+
+def test_a_failed_reload_is_dropped_by_the_other_workers(
+    make_client: Client, pairs_bundle: Path, popularity_bundle: Path, tmp_path: Path
+) -> None:
+    broken = popularity_bundle.parent / "broken-for-followers"
+    shutil.rmtree(broken, ignore_errors=True)
+    shutil.copytree(popularity_bundle, broken)
+    (broken / "arrays.npz").write_bytes(b"")
+    log = tmp_path / "reload.jsonl"
+    asked, other = (
+        make_client(pairs_bundle, events_log=log),
+        make_client(pairs_bundle, events_log=log),
+    )
+    other_service = other.app.state.service  # type: ignore[attr-defined]
+    got = asked.post("/admin/reload", json={"bundle": broken.name}, headers=ADMIN_AUTH)
+    assert got.status_code == 422
+    wait_until(lambda: other_service.preparing is None, "the failed reload dropped")
+    assert other.get("/v1/model").json()["model"] == "cooccurrence"
+    assert asked.post("/admin/reload", json={"bundle": "popularity"}, headers=ADMIN_AUTH).is_success
+    wait_until(
+        lambda: other.get("/v1/model").json()["model"] == "popularity",
+        "the other worker serves the good bundle",
+    )
+    wait_until(lambda: other_service.preparing is None, "no reload left under way")
+    info = other.get("/v1/model").json()
+    assert (info["bundle"], info["reloads"]) == ("popularity", 1)

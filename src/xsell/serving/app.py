@@ -100,6 +100,10 @@ class Service:
     #: set when this worker logged events: the applier learns them without waiting
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     follower: asyncio.Task[None] | None = None
+    #: a reload another worker announced: its token and the load under way
+    preparing: tuple[str, asyncio.Task[ServedModel | None]] | None = None
+    #: the token of the reload this worker is doing (the others prepare it, not this one)
+    announcing: str | None = None
 
     @property
     def model_state(self) -> ModelState:
@@ -127,23 +131,72 @@ class Service:
         self.metrics.events_applied.set(served.events_applied)
         return served.events_applied - current.events_applied
 
-    async def swap_in(self, bundle: Path, announce: bool) -> tuple[ServedModel, ServedModel | None]:
+    async def swap_in(
+        self, bundle: Path, announce: bool, ready: ServedModel | None = None
+    ) -> tuple[ServedModel, ServedModel | None]:
+        """Load ``bundle`` (or take ``ready``, loaded already) and serve it.
+
+        With ``announce`` (a reload asked of this worker) the other workers are told
+        before the load starts, so they load it meanwhile, and told again once it
+        is served (or that it failed).
+        """
         state = self.model_state
+        token = state.prepare(bundle) if announce else None
+        self.announcing = token
         async with self.model_lock:
             try:
-                served = await anyio.to_thread.run_sync(state.load, bundle)
+                served = ready
+                if served is None:
+                    served = await anyio.to_thread.run_sync(state.load, bundle)
             except OSError as exc:
+                if token is not None:
+                    state.abort(token)
                 raise InputFileError(f"{bundle}: cannot read the bundle: {exc.strerror}") from exc
+            except BaseException:
+                if token is not None:
+                    state.abort(token)
+                raise
             old = state.swap(served)
             state.reloads += 1
-            if announce:
-                state.announce(bundle)
+            if token is not None:
+                state.commit(bundle, token)
             if self.cache is not None:
                 self.cache.clear()
             self.metrics.reloads.inc()
             self.metrics.events_applied.set(served.events_applied)
         self.wake.set()  # events logged while it loaded
         return served, old
+
+    async def _prepare(self, bundle: Path) -> ServedModel | None:
+        """Load the bundle of a reload another worker is doing (``None`` if it fails)."""
+        try:
+            return await anyio.to_thread.run_sync(self.model_state.load, bundle)
+        except Exception:
+            log.exception("loading %s for a reload failed", bundle)
+            return None
+
+    async def follow_reloads(self) -> None:
+        """Start loading a reload another worker announced; serve it once it is committed."""
+        state = self.model_state
+        coming = state.coming()
+        if (
+            coming is not None
+            and coming[1] not in (state.control_token, self.announcing)
+            and (self.preparing is None or self.preparing[0] != coming[1])
+        ):
+            self.preparing = (coming[1], asyncio.create_task(self._prepare(coming[0])))
+        news = state.announced()
+        if news is not None:
+            bundle, token = news
+            ready = None
+            if self.preparing is not None and self.preparing[0] == token:
+                ready = await self.preparing[1]
+                self.preparing = None
+            state.control_token = token
+            await self.swap_in(bundle, announce=False, ready=ready)
+        elif self.preparing is not None and (coming is None or coming[1] != self.preparing[0]):
+            self.preparing[1].cancel()  # that reload failed or was replaced: drop its model
+            self.preparing = None
 
     async def follow(self) -> None:
         """Learn new events (this worker's at once, the others' within a poll) and reloads."""
@@ -156,11 +209,7 @@ class Service:
                     if not self.redis.up:
                         await anyio.to_thread.run_sync(self.redis.probe)
                     self.metrics.redis_up.set(int(self.redis.up))
-                news = self.model_state.announced()
-                if news is not None:
-                    bundle, token = news
-                    self.model_state.control_token = token
-                    await self.swap_in(bundle, announce=False)
+                await self.follow_reloads()
                 await self.apply_new_events()
             except asyncio.CancelledError:
                 raise
@@ -206,6 +255,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
             service.follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await service.follower
+            if service.preparing is not None:
+                service.preparing[1].cancel()
             service.events.close()
             if service.redis is not None:
                 service.redis.close()

@@ -185,31 +185,56 @@ class ModelState:
         return old
 
     # ---------------------------------------------------------- cross-worker reloads
+    #
+    # The control file holds the bundle every worker serves ("bundle", "token") and,
+    # while a reload is under way, the one coming ("next"). Every worker starts
+    # loading "next" as soon as it sees it, in parallel with the worker that was
+    # asked, and swaps it in when the asked worker commits it (or drops it when
+    # the reload fails): the others follow within a poll, not a poll plus a load.
 
-    def announce(self, bundle: Path) -> str:
-        """Tell every worker to serve ``bundle`` (atomic write of the control file)."""
-        token = os.urandom(8).hex()
-        payload = orjson.dumps({"bundle": str(Path(bundle).resolve()), "token": token})
-        tmp = self.control.with_name(f".{self.control.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(payload)
-        os.replace(tmp, self.control)
-        self.control_token = token
-        return token
-
-    def announced(self) -> tuple[Path, str] | None:
-        """The bundle another worker asked for, when it is news to this worker."""
+    def _read_control(self) -> dict[str, Any]:
         try:
             payload = orjson.loads(self.control.read_bytes())
         except (FileNotFoundError, orjson.JSONDecodeError):
-            return None
-        token = str(payload.get("token"))
-        if token == self.control_token:
-            return None
-        return Path(payload["bundle"]), token
+            return {}
+        return payload if isinstance(payload, dict) else {}
 
-    def read_control_token(self) -> None:
-        """Remember the control file's current token (at start: old news)."""
-        try:
-            self.control_token = str(orjson.loads(self.control.read_bytes()).get("token"))
-        except (FileNotFoundError, orjson.JSONDecodeError):
-            self.control_token = None
+    def _write_control(self, payload: dict[str, Any]) -> None:
+        tmp = self.control.with_name(f".{self.control.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(orjson.dumps(payload))
+        os.replace(tmp, self.control)
+
+    def prepare(self, bundle: Path) -> str:
+        """Tell every worker a reload of ``bundle`` is coming; returns its token."""
+        token = os.urandom(8).hex()
+        payload = self._read_control()
+        payload["next"] = {"bundle": str(Path(bundle).resolve()), "token": token}
+        self._write_control(payload)
+        return token
+
+    def commit(self, bundle: Path, token: str) -> None:
+        """Tell every worker to serve ``bundle`` (the reload of ``token`` succeeded)."""
+        self._write_control({"bundle": str(Path(bundle).resolve()), "token": token})
+        self.control_token = token
+
+    def abort(self, token: str) -> None:
+        """Forget the reload of ``token`` (it failed): the workers keep what they serve."""
+        payload = self._read_control()
+        if payload.get("next", {}).get("token") == token:
+            del payload["next"]
+            self._write_control(payload)
+
+    def announced(self) -> tuple[Path, str] | None:
+        """The bundle every worker should serve, when it is news to this worker."""
+        payload = self._read_control()
+        token = payload.get("token")
+        if token is None or str(token) == self.control_token:
+            return None
+        return Path(payload["bundle"]), str(token)
+
+    def coming(self) -> tuple[Path, str] | None:
+        """The bundle of a reload under way (announced by :meth:`prepare`), if any."""
+        coming = self._read_control().get("next")
+        if not isinstance(coming, dict) or coming.get("token") is None:
+            return None
+        return Path(coming["bundle"]), str(coming["token"])
