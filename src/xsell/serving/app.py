@@ -199,10 +199,15 @@ class Service:
             self.preparing = None
 
     async def follow(self) -> None:
-        """Learn new events (this worker's at once, the others' within a poll) and reloads."""
+        """Learn new events (in batches at most every ``apply_interval_s``) and reloads."""
+        loop = asyncio.get_running_loop()
+        next_apply = loop.time()
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.settings.poll_interval_s)
+            if self.wake.is_set() and loop.time() < next_apply:
+                # Events came in: learn them as one batch once the interval is over.
+                await asyncio.sleep(next_apply - loop.time())
             self.wake.clear()
             try:
                 if self.redis is not None:
@@ -210,7 +215,8 @@ class Service:
                         await anyio.to_thread.run_sync(self.redis.probe)
                     self.metrics.redis_up.set(int(self.redis.up))
                 await self.follow_reloads()
-                await self.apply_new_events()
+                if loop.time() >= next_apply and await self.apply_new_events():
+                    next_apply = loop.time() + self.settings.apply_interval_s
             except asyncio.CancelledError:
                 raise
             except Exception:  # keep following; the error is in the log

@@ -62,6 +62,11 @@ class ServeSettings:
     poll_interval_s:
         How often every worker looks for events written by the others and for a
         reload asked of another worker.
+    apply_interval_s:
+        Least time between two batches of events learned (each batch is one
+        ``update`` of a copy of the model: on a large model most of its cost is
+        copying the learned matrices, whatever the batch size). Events wait at
+        most about this long plus one update before they are learned.
     """
 
     bundle: Path
@@ -80,6 +85,7 @@ class ServeSettings:
     max_body: int = 1024 * 1024
     rules_store: Path | None = None
     poll_interval_s: float = 0.05
+    apply_interval_s: float = 0.2
 
     def __post_init__(self) -> None:
         if self.rate_limit is not None and self.rate_limit <= 0:

@@ -131,26 +131,32 @@ def advance(
     (updated through its public ``update``) and its own ``touched`` map; ``served``
     is left exactly as it was, so requests can go on reading it meanwhile.
     """
-    if events.size() <= served.applied_offset:
+    batch, end = events.read_from(served.applied_offset)
+    if end == served.applied_offset:
         return None
+    # One batch, up to the end of the log as it is now: while orders keep coming, a
+    # loop "until nothing is new" would never swap anything in.
     fresh = replace(served, model=copy.copy(served.model), touched=dict(served.touched))
-    touched = _catch_up(fresh, events, chunk)
-    if fresh.applied_offset == served.applied_offset:
-        return None
+    touched: set[str] = set()
+    for start in range(0, len(batch), chunk):
+        touched |= fresh._learn(batch[start : start + chunk])
+    fresh.applied_offset = max(fresh.applied_offset, end)
     return fresh, touched
 
 
 def _catch_up(served: ServedModel, events: EventLog, chunk: int = REPLAY_CHUNK) -> set[str]:
-    """Learn, in place, every event after ``served.applied_offset`` (a copy nobody reads)."""
+    """Learn, in place, the events after ``served.applied_offset`` up to the log's end as
+    it is now (a model nobody reads yet; later events are the applier's)."""
     touched: set[str] = set()
-    while True:
+    target = events.size()
+    while served.applied_offset < target:
         batch, end = events.read_from(served.applied_offset)
-        if not batch:
-            served.applied_offset = max(served.applied_offset, end)
-            return touched
         for start in range(0, len(batch), chunk):
             touched |= served._learn(batch[start : start + chunk])
+        if end == served.applied_offset:
+            break  # only a partial line is left (being written)
         served.applied_offset = max(served.applied_offset, end)
+    return touched
 
 
 class ModelState:
