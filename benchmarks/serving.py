@@ -321,7 +321,7 @@ def post_orders(url: str, orders_file: Path, rate: float, duration: float, out: 
                     (sent if got.status_code == 202 else failed).append(n)
                 n += step
 
-    threads = 1 if rate else 8
+    threads = 4 if rate else 8  # paced: 4 connections keep the rate while posts are slow
     pool = [
         threading.Thread(target=worker, args=(i, threads, rate / threads if rate else 0.0))
         for i in range(threads)

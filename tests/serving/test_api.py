@@ -228,6 +228,21 @@ def test_a_key_that_posts_events_cannot_reload_the_model(
     assert "no admin key configured; start it with --admin-key KEY" in nobody.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"max_body": 0}, "max_body must be at least 1 byte, got 0"),
+        ({"apply_interval_s": -1.0}, "apply_interval_s must be 0 or more, got -1.0"),
+        ({"failed_key_rate": 0.0}, "failed_key_rate must be positive, got 0.0"),
+    ],
+)
+def test_settings_out_of_range_are_refused(
+    popularity_bundle: Path, option: dict, message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ServeSettings(bundle=popularity_bundle, **option)
+
+
 def test_admin_and_event_keys_must_differ(popularity_bundle: Path) -> None:
     with pytest.raises(ValidationError, match="an admin key must differ from every API key"):
         ServeSettings(bundle=popularity_bundle, api_keys=(KEY,), admin_keys=(KEY,))

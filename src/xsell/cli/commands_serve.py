@@ -101,6 +101,10 @@ def serve(
     max_connections: Annotated[
         int, typer.Option(min=1, help="Open connections per worker; more are closed at once.")
     ] = 1000,
+    apply_interval: Annotated[
+        float,
+        typer.Option(min=0.0, help="Least seconds between two batches of live events learned."),
+    ] = 0.2,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve recommendations over HTTP (OpenAPI docs at /docs)."""
@@ -125,6 +129,7 @@ def serve(
         cache_size=cache_size,
         max_basket=max_basket,
         max_body=max_body,
+        apply_interval_s=apply_interval,
         rules_store=rules_store.resolve() if rules_store else None,
     )
     # A fresh start serves --bundle, whatever an earlier run's /admin/reload chose.

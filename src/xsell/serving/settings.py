@@ -96,6 +96,10 @@ class ServeSettings:
             raise ValidationError(f"cache_size must be 0 or more, got {self.cache_size}")
         if self.max_basket < 1:
             raise ValidationError(f"max_basket must be at least 1, got {self.max_basket}")
+        if self.apply_interval_s < 0:
+            raise ValidationError(
+                f"apply_interval_s must be 0 or more, got {self.apply_interval_s}"
+            )
         if self.max_body < 1:
             raise ValidationError(f"max_body must be at least 1 byte, got {self.max_body}")
         if self.max_events < 1:
