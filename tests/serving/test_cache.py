@@ -169,7 +169,7 @@ def test_real_workers_share_item_pages_through_redis_and_drop_them_on_events_and
                 return bodies, hits, misses
         raise AssertionError(f"one worker answered 200 requests: {lookups('hit')}")
 
-    with Server(cooccurrence_bundle, *args, env=env) as server:
+    with Server(cooccurrence_bundle, *args, env=env, log=tmp_path / "server.log") as server:
         # one worker computes the answer; the other, its own cache still empty, reads it from
         # Redis: one miss in all, and a worker with hits only
         bodies, hits, misses = ask_each_worker(server.url + page)
