@@ -147,7 +147,9 @@ def start_server(bundle: Path, workers: int, extra: list[str], workdir: Path) ->
         "--port", str(port), "--workers", str(workers), "--events-log", str(events),
         "--rate-limit", "0", "--api-key", KEY, "--admin-key", ADMIN, *extra,
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # SERVER_SRC: another checkout's src/ to serve from (side by side with this one)
+    path = os.pathsep.join(p for p in (os.environ.get("SERVER_SRC"), str(ROOT)) if p)
+    env = {**os.environ, "PYTHONPATH": path}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -321,7 +323,7 @@ def post_orders(url: str, orders_file: Path, rate: float, duration: float, out: 
                     (sent if got.status_code == 202 else failed).append(n)
                 n += step
 
-    threads = 4 if rate else 8  # paced: 4 connections keep the rate while posts are slow
+    threads = 16 if rate else 8  # paced: 16 connections keep the rate while posts are slow
     pool = [
         threading.Thread(target=worker, args=(i, threads, rate / threads if rate else 0.0))
         for i in range(threads)
@@ -372,7 +374,8 @@ def mixed_run(
 ) -> dict[str, Any]:
     """Basket reads under wrk while a separate process streams orders at STREAM_RATE/s."""
     script = lua_script(workdir, "basket", "basket", baskets)
-    process, url = start_server(bundle, workers, [], workdir)
+    extra = [] if args.apply_interval is None else ["--apply-interval", str(args.apply_interval)]
+    process, url = start_server(bundle, workers, extra, workdir)
     try:
         before = model_info(url)["events_applied"]
         poster, out = start_poster(url, workdir, baskets, STREAM_RATE, args.duration + 4)
@@ -509,9 +512,17 @@ def main() -> None:
     )
     parser.add_argument("--no-write", action="store_true", help="do not update the results file")
     parser.add_argument(
+        "--server-src",
+        type=Path,
+        help="serve from another checkout's src/ (e.g. an older commit), same requests",
+    )
+    parser.add_argument(
         "--runs", default="basic,mixed,apply,first,reload", help="which runs (comma-separated)"
     )
     parser.add_argument("--apply-seconds", type=float, default=12.0)
+    parser.add_argument(
+        "--apply-interval", type=float, help="xsell serve --apply-interval of the mixed run"
+    )
     # the order poster (a separate process started by the mixed and apply runs)
     parser.add_argument("--post", help=argparse.SUPPRESS)
     parser.add_argument("--orders", type=Path, help=argparse.SUPPRESS)
@@ -522,6 +533,8 @@ def main() -> None:
     if args.post:
         post_orders(args.post, args.orders, args.rate, args.post_seconds, args.post_out)
         return
+    if args.server_src is not None:
+        os.environ["SERVER_SRC"] = str(args.server_src.resolve())
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     args.workdir.mkdir(parents=True, exist_ok=True)
