@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import wait_until
 from xsell.data.shopdata import ShopData
 from xsell.data.synthetic import SyntheticShop, make_shop
 from xsell.models import make_model
@@ -69,6 +70,7 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
         options.setdefault("events_log", tmp_path / "events.jsonl")
         options.setdefault("api_keys", (KEY,))
         options.setdefault("admin_keys", (ADMIN,))
+        options.setdefault("rate_limit", None)  # the tests of the limits set their own
         client = TestClient(create_app(ServeSettings(bundle=bundle, **options)))
         client.__enter__()
         opened.append(client)
@@ -77,3 +79,20 @@ def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     yield make
     for client in reversed(opened):
         client.__exit__(None, None, None)
+
+
+def wait_applied(client: Any, count: int) -> dict[str, Any]:
+    """``/v1/model`` once the served model has learned ``count`` events.
+
+    Events are learned off the request path (a 202 means durable, not learned yet):
+    tests wait for the count the API shows. ``client`` is a TestClient or an
+    ``httpx.Client`` of a real server.
+    """
+    info: dict[str, Any] = {}
+
+    def learned() -> bool:
+        info.update(client.get("/v1/model").json())
+        return int(info["events_applied"]) >= count
+
+    wait_until(learned, f"{count} events applied")
+    return info

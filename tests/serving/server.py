@@ -44,7 +44,7 @@ class Server:
         self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> Server:
+    def start(self, timeout: float = 180.0) -> Server:
         out = self.log.open("ab") if self.log else subprocess.DEVNULL
         env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
         self.process = subprocess.Popen(

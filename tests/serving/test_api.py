@@ -228,6 +228,21 @@ def test_a_key_that_posts_events_cannot_reload_the_model(
     assert "no admin key configured; start it with --admin-key KEY" in nobody.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"max_body": 0}, "max_body must be at least 1 byte, got 0"),
+        ({"apply_interval_s": -1.0}, "apply_interval_s must be 0 or more, got -1.0"),
+        ({"failed_key_rate": 0.0}, "failed_key_rate must be positive, got 0.0"),
+    ],
+)
+def test_settings_out_of_range_are_refused(
+    popularity_bundle: Path, option: dict, message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ServeSettings(bundle=popularity_bundle, **option)
+
+
 def test_admin_and_event_keys_must_differ(popularity_bundle: Path) -> None:
     with pytest.raises(ValidationError, match="an admin key must differ from every API key"):
         ServeSettings(bundle=popularity_bundle, api_keys=(KEY,), admin_keys=(KEY,))
@@ -311,11 +326,49 @@ def test_rate_limit_per_key_answers_429_with_retry_after(
     )
     assert limited.headers["Retry-After"] == "2"
     assert client.get(url, headers={"X-API-Key": other}).status_code == 200
-    assert client.get(url).status_code == 200  # anonymous reads are not limited
     now[0] += 1.0
     assert client.get(url, headers=AUTH).status_code == 429  # half a token
     now[0] += 1.0
     assert client.get(url, headers=AUTH).status_code == 200  # a whole one
+
+
+def test_reads_without_a_key_are_limited_per_client_address(
+    make_client: Client, popularity_bundle: Path, shop_data: ShopData
+) -> None:
+    client = make_client(popularity_bundle, rate_limit=2.0)
+    now = [1000.0]
+    client.app.state.service.gate.clock = lambda: now[0]  # type: ignore[attr-defined]
+    url = f"/v1/items/{shop_data.items.ids[0]}/complements"
+    # a bucket of 2 x 2 = 4 requests for the address ("testclient" here), then 429
+    codes = [client.get(url).status_code for _ in range(6)]
+    assert codes == [200] * 4 + [429] * 2
+    limited = client.get(url)
+    assert limited.json()["detail"] == (
+        "rate limit of 2 requests/s for requests without an API key from this address "
+        "exceeded; retry in 0.50 s"
+    )
+    assert client.get(url, headers=AUTH).status_code == 200  # a key has its own bucket
+    now[0] += 0.5
+    assert client.get(url).status_code == 200
+
+
+def test_wrong_keys_are_throttled_per_address_so_guessing_is_slow(
+    make_client: Client, popularity_bundle: Path, shop_data: ShopData
+) -> None:
+    client = make_client(popularity_bundle, rate_limit=1000.0, failed_key_rate=1.0)
+    now = [1000.0]
+    client.app.state.service.gate.clock = lambda: now[0]  # type: ignore[attr-defined]
+    url = f"/v1/items/{shop_data.items.ids[0]}/complements"
+    guesses = [client.get(url, headers={"X-API-Key": f"guess-{n:04d}"}) for n in range(4)]
+    # two wrong keys answered 401 (a bucket of 2 x 1), then 429 before any key is compared
+    assert [g.status_code for g in guesses] == [401, 401, 429, 429]
+    assert guesses[2].json()["detail"] == (
+        "rate limit of 1 requests/s for invalid API keys from this address exceeded; "
+        "retry in 1.00 s"
+    )
+    assert client.get(url, headers=AUTH).status_code == 200  # the right key still works
+    now[0] += 1.0
+    assert client.get(url, headers={"X-API-Key": "guess-9999"}).status_code == 401
 
 
 def test_cors_preflight_names_the_allowed_origin(
@@ -418,6 +471,20 @@ BAD_REQUESTS = [
     ("POST", "/v1/events", '{"type": "order", "items": ["a"], "time": 5}', 422, "valid string"),
     ("POST", "/v1/events", '{"events": [{"type": "buy", "items": ["a"]}]}', 422, "'order', 'cart'"),
     ("POST", "/v1/events", '{"type": "order"}', 422, "Field required"),
+    (
+        "POST",
+        "/v1/recommendations/basket",
+        '{"items": ["SKU00001"], "in_stock_only": [-201496693309881036232982528]}',
+        422,
+        "-201496693309881036232982528",
+    ),
+    (
+        "POST",
+        "/v1/events",
+        '{"type": "view", "items": ["a"], "time": 184467440737095516160}',
+        422,
+        "184467440737095516160",
+    ),
     ("POST", "/admin/reload", '{"bundle": 7}', 422, "valid string"),
     ("POST", "/admin/reload", '{"bundle": "%s"}' % ("0" * 4000), 422, "File name too long"),
 ]

@@ -14,13 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.conftest import need_module, need_program
-from tests.serving.conftest import ADMIN, KEY
+from tests.conftest import need_module, need_program, wait_until
+from tests.serving.conftest import ADMIN, KEY, wait_applied
 from tests.serving.server import Server, free_port
 from xsell.data.shopdata import ShopData
-from xsell.errors import ValidationError
 from xsell.serving.cache import AnswerCache
 from xsell.serving.schemas import MAX_K
+from xsell.serving.shared import RedisLink
 
 
 def test_lru_evicts_the_least_recently_used_and_invalidates_by_item() -> None:
@@ -40,34 +40,34 @@ def test_lru_evicts_the_least_recently_used_and_invalidates_by_item() -> None:
     assert len(cache) == 0
 
 
-def test_a_missing_redis_is_a_clear_error() -> None:
-    port = free_port()
-    with pytest.raises(ValidationError, match=f"cannot reach Redis at redis://127.0.0.1:{port}/0"):
-        AnswerCache(redis_url=f"redis://127.0.0.1:{port}/0")
+def test_a_cache_whose_redis_is_down_serves_from_its_own_lru() -> None:
+    link = RedisLink(f"redis://127.0.0.1:{free_port()}/0")
+    assert link.probe() is False and link.up is False
+    cache = AnswerCache(size=2, redis=link)
+    cache.put("a", "a|k", b"A")
+    assert cache.get("a", "a|k") == b"A"
+    assert cache.get("b", "b|k") is None
+    assert (cache.stats.hits, cache.stats.misses, cache.stats.redis_hits) == (1, 1, 0)
+
+
+def start_redis(port: int, folder: Path) -> subprocess.Popen[bytes]:
+    """A real redis-server on ``port``, once it answers."""
+    process = subprocess.Popen(
+        [need_program("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    link = RedisLink(f"redis://127.0.0.1:{port}/0", retry_s=0)
+    wait_until(link.probe, f"redis-server on port {port} answers", deadline_s=30)
+    link.close()
+    return process
 
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = need_program("redis-server")
     port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            AnswerCache(redis_url=url).close()
-            break
-        except ValidationError:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
-    yield url
+    process = start_redis(port, tmp_path_factory.mktemp("redis"))
+    yield f"redis://127.0.0.1:{port}/0"
     process.terminate()
     process.wait(10)
 
@@ -94,11 +94,12 @@ def test_two_workers_share_answers_through_redis_and_never_read_a_stale_one(
     # an order for the item, accepted by the first worker
     order = {"events": [{"type": "order", "items": [item, "RED-NEW"]}] * 50}
     assert first.post("/v1/events", json=order, headers={"X-API-Key": KEY}).status_code == 202
+    wait_applied(first, 50)
     fresh = first.get(url, params={"k": 4}).json()
     assert fresh["items"][0]["item_id"] == "RED-NEW"
     # the second worker has not read the log yet: it serves its own (old) state from Redis
     assert second.get(url, params={"k": 4}).content == answer.content
-    second.app.state.service.apply_new_events()  # type: ignore[attr-defined]
+    second.portal.call(second.app.state.service.apply_new_events)  # type: ignore[attr-defined,union-attr]
     # once it has learned the order, the Redis entry it finds is the new one
     hits = cache2.stats.redis_hits
     assert second.get(url, params={"k": 4}).json() == fresh
@@ -168,7 +169,7 @@ def test_real_workers_share_item_pages_through_redis_and_drop_them_on_events_and
                 return bodies, hits, misses
         raise AssertionError(f"one worker answered 200 requests: {lookups('hit')}")
 
-    with Server(cooccurrence_bundle, *args, env=env) as server:
+    with Server(cooccurrence_bundle, *args, env=env, log=tmp_path / "server.log") as server:
         # one worker computes the answer; the other, its own cache still empty, reads it from
         # Redis: one miss in all, and a worker with hits only
         bodies, hits, misses = ask_each_worker(server.url + page)
@@ -203,3 +204,71 @@ def test_real_workers_share_item_pages_through_redis_and_drop_them_on_events_and
         bodies, hits, misses = ask_each_worker(server.url + page)
         assert len(bodies) == 1 and b'"model":"popularity"' in next(iter(bodies))
         assert sum(misses.values()) == 1 and store.dbsize() == 3
+
+
+def test_workers_sharing_redis_share_the_rate_limits(
+    make_client: Callable[..., TestClient],
+    pairs_bundle: Path,
+    shop_data: ShopData,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    need_module("redis").Redis.from_url(redis_url).flushdb()
+    log = tmp_path / "limits.jsonl"
+    workers = [
+        make_client(pairs_bundle, redis_url=redis_url, events_log=log, rate_limit=1.0)
+        for _ in range(2)
+    ]
+    for worker in workers:
+        worker.app.state.service.gate.clock = lambda: 5000.0  # type: ignore[attr-defined]
+    url = f"/v1/items/{shop_data.items.ids[0]}/complements"
+    codes = [w.get(url, headers={"X-API-Key": KEY}).status_code for w in workers * 2]
+    # one bucket of 2 x 1 for the key, whichever worker answers: not 2 per worker
+    assert codes == [200, 200, 429, 429]
+    # and one per address for requests without a key
+    anonymous = [w.get(url).status_code for w in workers * 2]
+    assert anonymous == [200, 200, 429, 429]
+
+
+def _redis_up(url: str) -> float | None:
+    text = httpx.get(url + "/metrics").text
+    for line in text.splitlines():
+        if line.startswith("xsell_redis_up "):
+            return float(line.split()[1])
+    return None
+
+
+def test_redis_down_at_start_or_later_degrades_alike_and_reconnects(
+    cooccurrence_bundle: Path, shop_data: ShopData, tmp_path: Path
+) -> None:
+    need_program("redis-server")
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    args = ("--api-key", KEY, "--events-log", str(tmp_path / "e.jsonl"), "--rate-limit", "0")
+    item = str(shop_data.items.ids[3])
+    pages = [f"/v1/items/{item}/complements?k={k}" for k in range(1, 40)]
+    # Redis is not running: the server starts all the same and answers
+    with Server(cooccurrence_bundle, *args, "--redis-url", url) as server:
+        assert _redis_up(server.url) == 0.0
+        assert httpx.get(server.url + pages[0]).status_code == 200
+        # Redis comes up: the server finds it and shares its answers there
+        process = start_redis(port, tmp_path)
+        store = need_module("redis").Redis.from_url(url)
+        try:
+            wait_until(lambda: _redis_up(server.url) == 1.0, "the server reconnects to Redis")
+            assert httpx.get(server.url + pages[1]).status_code == 200
+            assert store.dbsize() == 1
+            # Redis dies (SIGKILL): every request is still answered
+            process.kill()
+            process.wait(10)
+            for page in pages[2:20]:
+                assert httpx.get(server.url + page).status_code == 200
+            wait_until(lambda: _redis_up(server.url) == 0.0, "the server notices Redis is gone")
+            # and comes back: the server reconnects by itself
+            process = start_redis(port, tmp_path)
+            wait_until(lambda: _redis_up(server.url) == 1.0, "the server reconnects again")
+            assert httpx.get(server.url + pages[30]).status_code == 200
+            wait_until(lambda: store.dbsize() == 1, "an answer shared through the new Redis")
+        finally:
+            process.kill()
+            process.wait(10)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import ADMIN_AUTH, AUTH
+from tests.serving.conftest import ADMIN_AUTH, AUTH, wait_applied
 from xsell.data.shopdata import ShopData
 
 Client = Callable[..., TestClient]
@@ -81,6 +81,7 @@ def test_an_order_changes_answers_at_once_new_items_included(
     orders = [{"type": "order", "items": [anchor, "NEW-SKU"], "customer": "new-customer"}]
     got = client.post("/v1/events", json={"events": orders * (top_count + 1)}, headers=AUTH)
     assert got.status_code == 202
+    wait_applied(client, top_count + 1)
     after = client.get(f"/v1/items/{anchor}/complements", params={"k": 3}).json()
     assert _ids(after)[0] == "NEW-SKU"
     assert after["items"][0]["score"] == top_count + 1
@@ -108,6 +109,7 @@ def test_cache_serves_repeats_and_forgets_items_an_order_touches(
         client.get(f"/v1/items/{item}/complements")
     assert (cache.stats.hits, cache.stats.misses, len(cache)) == (2, 2, 2)
     client.post("/v1/events", json={"type": "order", "items": [a, c]}, headers=AUTH)
+    wait_applied(client, 1)
     assert len(cache) == 1  # a's answer is gone, b's stays
     client.get(f"/v1/items/{b}/complements")
     assert cache.stats.hits == 3
@@ -115,6 +117,7 @@ def test_cache_serves_repeats_and_forgets_items_an_order_touches(
     assert cache.stats.misses == 3
     views = {"type": "view", "items": [b]}
     client.post("/v1/events", json=views, headers=AUTH)
+    wait_applied(client, 2)
     assert len(cache) == 2  # a view teaches the model nothing: b's answer stays
 
 
@@ -150,6 +153,7 @@ def test_a_restart_replays_the_log(
     orders = [{"type": "order", "items": [anchor, "FRESH"]}] * 3
     first.post("/v1/events", json={"events": orders}, headers=AUTH)
     first.post("/v1/events", json={"type": "view", "items": ["FRESH"]}, headers=AUTH)
+    wait_applied(first, 4)
     expected = first.get("/v1/items/FRESH/complements", params={"k": 1}).json()
     second = make_client(pairs_bundle, events_log=log)
     info = second.get("/v1/model").json()

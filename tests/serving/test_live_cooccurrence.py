@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import AUTH
+from tests.serving.conftest import AUTH, wait_applied
 from tests.serving.oracle import refit_bundle, scores, suggestions
 from xsell.data.shopdata import ShopData
 from xsell.data.synthetic import SyntheticShop
@@ -41,6 +41,7 @@ def test_one_order_changes_a_cooccurrence_model_as_a_refit_would(
 
     order = {"type": "order", "items": [NEW, anchor]}
     assert client.post("/v1/events", json=order, headers=AUTH).status_code == 202
+    wait_applied(client, 1)
 
     # same process, no reload: the next answers know the pair
     live = {

@@ -159,7 +159,7 @@ def test_reload_under_steady_load_fails_no_request(
 def test_two_workers_share_events_and_reloads(
     cooccurrence_bundle: Path, popularity_bundle: Path, shop_data: ShopData, tmp_path: Path
 ) -> None:
-    args = ("--api-key", KEY, "--admin-key", ADMIN, "--workers", "2")
+    args = ("--api-key", KEY, "--admin-key", ADMIN, "--workers", "2", "--rate-limit", "0")
     args += ("--events-log", str(tmp_path / "e.jsonl"))
     anchor = str(shop_data.items.ids[4])
     with Server(cooccurrence_bundle, *args) as server:

@@ -22,7 +22,12 @@ def serve(
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     redis_url: Annotated[
-        str | None, typer.Option("--redis-url", help="Shared Redis cache, redis://host:port/db.")
+        str | None,
+        typer.Option(
+            "--redis-url",
+            help="Redis the workers share (cache, rate limits), redis://host:port/db; "
+            "served without it while it is unreachable.",
+        ),
     ] = None,
     api_key: Annotated[
         list[str] | None,
@@ -60,8 +65,16 @@ def serve(
         typer.Option("--events-log", help="Append-only events log (default: next to the bundle)."),
     ] = None,
     rate_limit: Annotated[
-        float, typer.Option(help="Requests per second per API key; 0 turns the limit off.")
+        float,
+        typer.Option(
+            help="Requests per second per API key, and per client address without a key "
+            "(shared by the workers through --redis-url); 0 turns the limits off."
+        ),
     ] = 100.0,
+    failed_key_rate: Annotated[
+        float,
+        typer.Option(min=0.001, help="Wrong API keys per second per client address (429 above)."),
+    ] = 5.0,
     cors_origin: Annotated[
         list[str] | None,
         typer.Option("--cors-origin", help="Origin browsers may call from (repeat; * for any)."),
@@ -72,6 +85,26 @@ def serve(
     ] = None,
     cache_size: Annotated[int, typer.Option(help="Item-page answers kept per worker.")] = 10_000,
     max_basket: Annotated[int, typer.Option(help="Most items in one basket request.")] = 100,
+    max_body: Annotated[
+        int, typer.Option(min=1, help="Largest request body in bytes (413 above it).")
+    ] = 1024 * 1024,
+    max_header: Annotated[
+        int,
+        typer.Option(min=1024, help="Largest request line + headers in bytes (431 above it)."),
+    ] = 16 * 1024,
+    keep_alive: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Seconds an idle connection stays open (also: to send a request head)."
+        ),
+    ] = 5,
+    max_connections: Annotated[
+        int, typer.Option(min=1, help="Open connections per worker; more are closed at once.")
+    ] = 1000,
+    apply_interval: Annotated[
+        float,
+        typer.Option(min=0.0, help="Least seconds between two batches of live events learned."),
+    ] = 0.2,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve recommendations over HTTP (OpenAPI docs at /docs)."""
@@ -79,6 +112,7 @@ def serve(
     uvicorn = require("uvicorn", "serve")
     from xsell.models import read_bundle_meta
     from xsell.serving.app import SETTINGS_ENV, app_from_env, create_app, settings_to_env
+    from xsell.serving.limits import LimitedHttpTools
     from xsell.serving.settings import ServeSettings
 
     meta = read_bundle_meta(bundle)
@@ -89,10 +123,13 @@ def serve(
         admin_keys=(*(admin_key or ()), *_keys_from(admin_key_file)),
         bundle_root=bundle_root.resolve() if bundle_root else None,
         rate_limit=rate_limit or None,
+        failed_key_rate=failed_key_rate,
         cors_origins=tuple(cors_origin or ()),
         redis_url=redis_url,
         cache_size=cache_size,
         max_basket=max_basket,
+        max_body=max_body,
+        apply_interval_s=apply_interval,
         rules_store=rules_store.resolve() if rules_store else None,
     )
     # A fresh start serves --bundle, whatever an earlier run's /admin/reload chose.
@@ -106,7 +143,17 @@ def serve(
         console.print("no --api-key given: /v1/events will answer 401")
     if not settings.admin_keys:
         console.print("no --admin-key given: /admin/reload will answer 401")
-    common = {"host": host, "port": port, "access_log": access_log, "log_level": "warning"}
+    common = {
+        "host": host,
+        "port": port,
+        "access_log": access_log,
+        "log_level": "warning",
+        "http": LimitedHttpTools,
+        "h11_max_incomplete_event_size": max_header,
+        "timeout_keep_alive": keep_alive,
+        # LimitedHttpTools closes connections beyond limit_concurrency - 1 (see its doc)
+        "limit_concurrency": max_connections + 1,
+    }
     if workers == 1:
         uvicorn.run(create_app(settings), **common)  # type: ignore[attr-defined]
         return

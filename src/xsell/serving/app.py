@@ -2,8 +2,9 @@
 
 Routes stay thin: they check input and access, then ask :mod:`xsell.serving.answers`.
 Handlers are ``async`` and compute on the event loop (a request takes about a
-millisecond), so event application never races a request; only slow work
-(loading a bundle, fsync of the events log) runs in worker threads.
+millisecond). Slow work runs in worker threads: loading a bundle, the fsync of
+the events log, and learning from events, which a background applier does in
+batches on a copy of the model before swapping it in (see :mod:`.state`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fastapi import (
     Body,
     Depends,
     FastAPI,
+    Header,
     HTTPException,
     Query,
     Request,
@@ -35,6 +37,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xsell import __version__
@@ -44,6 +47,7 @@ from xsell.serving import answers
 from xsell.serving.bundles import describe
 from xsell.serving.cache import AnswerCache
 from xsell.serving.events import EventLog, LoggedEvent, new_event_id
+from xsell.serving.limits import BodyLimit
 from xsell.serving.metrics import Metrics, MetricsMiddleware
 from xsell.serving.schemas import (
     MAX_K,
@@ -61,7 +65,8 @@ from xsell.serving.schemas import (
 )
 from xsell.serving.security import Gatekeeper, add_cors, api_key_header
 from xsell.serving.settings import ServeSettings
-from xsell.serving.state import ModelState, ServedModel
+from xsell.serving.shared import RedisLink
+from xsell.serving.state import ModelState, ServedModel, advance
 
 log = logging.getLogger("xsell.serving")
 
@@ -87,10 +92,18 @@ class Service:
     metrics: Metrics
     gate: Gatekeeper
     cache: AnswerCache | None = None
+    redis: RedisLink | None = None
     events: EventLog | None = None
     state: ModelState | None = None
-    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    poller: asyncio.Task[None] | None = None
+    #: held while a new model is built from the current one (applying events, reloading)
+    model_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: set when this worker logged events: the applier learns them without waiting
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    follower: asyncio.Task[None] | None = None
+    #: a reload another worker announced: its token and the load under way
+    preparing: tuple[str, asyncio.Task[ServedModel | None]] | None = None
+    #: the token of the reload this worker is doing (the others prepare it, not this one)
+    announcing: str | None = None
 
     @property
     def model_state(self) -> ModelState:
@@ -98,41 +111,112 @@ class Service:
             raise XsellError("the service is starting; no model is loaded yet")
         return self.state
 
-    def apply_new_events(self) -> None:
-        """Learn from events written since the last look and drop touched cache entries."""
-        touched = self.model_state.sync()
+    async def apply_new_events(self) -> int:
+        """Learn every event logged since the last apply, in one batch; returns how many.
+
+        The update runs in a worker thread on a copy of the served model; the
+        event loop then swaps the copy in and drops the cache entries of the
+        items it touched, so requests never wait for it and never see half of it.
+        """
+        state = self.model_state
+        async with self.model_lock:
+            current = state.current
+            learned = await anyio.to_thread.run_sync(advance, current, state.events)
+            if learned is None:
+                return 0
+            served, touched = learned
+            state.swap(served)
         if touched and self.cache is not None:
             self.cache.invalidate(touched)
-        if self.state is not None and self.state.ready:
-            self.metrics.events_applied.set(self.state.current.events_applied)
+        self.metrics.events_applied.set(served.events_applied)
+        return served.events_applied - current.events_applied
 
-    async def swap_in(self, bundle: Path, announce: bool) -> tuple[ServedModel, ServedModel | None]:
+    async def swap_in(
+        self, bundle: Path, announce: bool, ready: ServedModel | None = None
+    ) -> tuple[ServedModel, ServedModel | None]:
+        """Load ``bundle`` (or take ``ready``, loaded already) and serve it.
+
+        With ``announce`` (a reload asked of this worker) the other workers are told
+        before the load starts, so they load it meanwhile, and told again once it
+        is served (or that it failed).
+        """
         state = self.model_state
-        async with self.reload_lock:
+        token = state.prepare(bundle) if announce else None
+        self.announcing = token
+        async with self.model_lock:
             try:
-                served = await anyio.to_thread.run_sync(state.load, bundle)
+                served = ready
+                if served is None:
+                    served = await anyio.to_thread.run_sync(state.load, bundle)
             except OSError as exc:
+                if token is not None:
+                    state.abort(token)
                 raise InputFileError(f"{bundle}: cannot read the bundle: {exc.strerror}") from exc
-            old, _ = state.swap(served)
-            if announce:
-                state.announce(bundle)
+            except BaseException:
+                if token is not None:
+                    state.abort(token)
+                raise
+            old = state.swap(served)
+            state.reloads += 1
+            if token is not None:
+                state.commit(bundle, token)
             if self.cache is not None:
                 self.cache.clear()
             self.metrics.reloads.inc()
             self.metrics.events_applied.set(served.events_applied)
+        self.wake.set()  # events logged while it loaded
         return served, old
 
-    async def poll(self) -> None:
-        """Follow the events log and reloads asked of other workers."""
+    async def _prepare(self, bundle: Path) -> ServedModel | None:
+        """Load the bundle of a reload another worker is doing (``None`` if it fails)."""
+        try:
+            return await anyio.to_thread.run_sync(self.model_state.load, bundle)
+        except Exception:
+            log.exception("loading %s for a reload failed", bundle)
+            return None
+
+    async def follow_reloads(self) -> None:
+        """Start loading a reload another worker announced; serve it once it is committed."""
+        state = self.model_state
+        coming = state.coming()
+        if (
+            coming is not None
+            and coming[1] not in (state.control_token, self.announcing)
+            and (self.preparing is None or self.preparing[0] != coming[1])
+        ):
+            self.preparing = (coming[1], asyncio.create_task(self._prepare(coming[0])))
+        news = state.announced()
+        if news is not None:
+            bundle, token = news
+            ready = None
+            if self.preparing is not None and self.preparing[0] == token:
+                ready = await self.preparing[1]
+                self.preparing = None
+            state.control_token = token
+            await self.swap_in(bundle, announce=False, ready=ready)
+        elif self.preparing is not None and (coming is None or coming[1] != self.preparing[0]):
+            self.preparing[1].cancel()  # that reload failed or was replaced: drop its model
+            self.preparing = None
+
+    async def follow(self) -> None:
+        """Learn new events (in batches at most every ``apply_interval_s``) and reloads."""
+        loop = asyncio.get_running_loop()
+        next_apply = loop.time()
         while True:
-            await asyncio.sleep(self.settings.poll_interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self.settings.poll_interval_s)
+            if self.wake.is_set() and loop.time() < next_apply:
+                # Events came in: learn them as one batch once the interval is over.
+                await asyncio.sleep(next_apply - loop.time())
+            self.wake.clear()
             try:
-                self.apply_new_events()
-                news = self.model_state.announced()
-                if news is not None:
-                    bundle, token = news
-                    self.model_state.control_token = token
-                    await self.swap_in(bundle, announce=False)
+                if self.redis is not None:
+                    if not self.redis.up:
+                        await anyio.to_thread.run_sync(self.redis.probe)
+                    self.metrics.redis_up.set(int(self.redis.up))
+                await self.follow_reloads()
+                if loop.time() >= next_apply and await self.apply_new_events():
+                    next_apply = loop.time() + self.settings.apply_interval_s
             except asyncio.CancelledError:
                 raise
             except Exception:  # keep following; the error is in the log
@@ -145,13 +229,21 @@ def create_app(settings: ServeSettings) -> FastAPI:
     service = Service(
         settings=settings,
         metrics=metrics,
-        gate=Gatekeeper(settings.api_keys, settings.rate_limit, settings.admin_keys),
+        gate=Gatekeeper(
+            settings.api_keys, settings.rate_limit, settings.admin_keys, settings.failed_key_rate
+        ),
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service.events = EventLog(settings.events_path)
-        service.cache = AnswerCache(settings.cache_size, settings.redis_url, settings.cache_ttl_s)
+        if settings.redis_url:
+            # Reachable or not: a Redis that is down at start is handled as one that dies later.
+            service.redis = RedisLink(settings.redis_url)
+            await anyio.to_thread.run_sync(service.redis.probe)
+            metrics.redis_up.set(int(service.redis.up))
+            service.gate.shared = service.redis
+        service.cache = AnswerCache(settings.cache_size, service.redis, settings.cache_ttl_s)
         state = service.state = ModelState(
             service.events, settings.control_path, settings.rules_store
         )
@@ -162,17 +254,22 @@ def create_app(settings: ServeSettings) -> FastAPI:
         served = await anyio.to_thread.run_sync(state.load, bundle)
         state.swap(served)
         metrics.events_applied.set(served.events_applied)
-        service.poller = asyncio.create_task(service.poll())
+        service.follower = asyncio.create_task(service.follow())
         try:
             yield
         finally:
-            service.poller.cancel()
+            service.follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await service.poller
+                await service.follower
+            if service.preparing is not None:
+                service.preparing[1].cancel()
             service.events.close()
-            service.cache.close()
+            if service.redis is not None:
+                service.redis.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the assets fastapi-offline ships (FastAPI's defaults load
+    # them from a CDN: /docs would be blank on a closed network).
+    app = FastAPIOffline(
         title="xsell",
         version=__version__,
         summary="Real-time cross-sell recommendations with reasons.",
@@ -186,6 +283,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.include_router(_events_router(service))
     app.include_router(_admin_router(service))
     add_cors(app, settings)
+    app.add_middleware(BodyLimit, limit=settings.max_body)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
@@ -301,6 +399,7 @@ def _health_router(service: Service) -> APIRouter:
             "live_updates": served.live_updates,
             "events_applied": served.events_applied,
             "orders_learned": served.orders_learned,
+            "warm_up_seconds": round(served.warm_up_s, 3),
             "bundles_source": served.bundles.source,
         }
 
@@ -318,8 +417,11 @@ class _OptionalKeyRoute(APIRoute):
 def _access(service: Service, role: str) -> Any:
     """A dependency checking the request's key for ``role`` (read, write or admin)."""
 
-    async def check(key: Annotated[str | None, Depends(api_key_header)]) -> str | None:
-        return service.gate.check(key, role)
+    async def check(
+        request: Request, key: Annotated[str | None, Depends(api_key_header)]
+    ) -> str | None:
+        client = request.client.host if request.client is not None else "unknown"
+        return service.gate.check(key, role, client)
 
     return check
 
@@ -482,10 +584,21 @@ def _events_router(service: Service) -> APIRouter:
         "/events",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=EventsAcceptedOut,
-        summary="Record orders, add-to-cart and views; durable before the answer",
+        summary="Record orders, carts and views; durable before the answer, learned right after",
         responses=ERRORS,
     )
-    async def events(body: Annotated[EventsBody, Body()]) -> Response:
+    async def events(
+        body: Annotated[EventsBody, Body()],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                min_length=1,
+                max_length=200,
+                description="Makes a retried post count once: a single event takes the key, "
+                "event i of a batch the key + '#i' (an event's own idempotency_key wins).",
+            ),
+        ] = None,
+    ) -> Response:
         incoming = body.events if isinstance(body, EventBatchIn) else [body]
         limit = service.settings.max_events
         if len(incoming) > limit:
@@ -494,17 +607,25 @@ def _events_router(service: Service) -> APIRouter:
                 f"{len(incoming)} events in one request; at most {limit} are allowed",
             )
         now = time.time()
+        keys: list[str | None] = [e.idempotency_key for e in incoming]
+        if idempotency_key is not None:
+            batch = isinstance(body, EventBatchIn)
+            header = idempotency_key
+            named = [f"{header}#{n}" if batch else header for n in range(len(keys))]
+            keys = [own or given for own, given in zip(keys, named, strict=True)]
         logged = [
-            LoggedEvent(new_event_id(), e.type, tuple(e.items), e.customer, e.time, now)
-            for e in incoming
+            LoggedEvent(new_event_id(), e.type, tuple(e.items), e.customer, e.time, now, key)
+            for e, key in zip(incoming, keys, strict=True)
         ]
         log_file = service.events
         assert log_file is not None
-        await anyio.to_thread.run_sync(log_file.append, logged)
+        ids, written = await anyio.to_thread.run_sync(log_file.append, logged)
+        fresh = set(ids)
         for event in logged:
-            service.metrics.events.labels(event.type).inc()
-        service.apply_new_events()
-        return _json({"accepted": len(logged), "ids": [e.id for e in logged]}, 202)
+            if event.id in fresh:
+                service.metrics.events.labels(event.type).inc()
+        service.wake.set()  # the applier learns them off the request path
+        return _json({"accepted": written, "duplicates": len(logged) - written, "ids": ids}, 202)
 
     return router
 

@@ -13,9 +13,8 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from xsell.errors import MissingExtraError, ValidationError
+from xsell.serving.shared import RedisLink
 
 log = logging.getLogger("xsell.serving.cache")
 
@@ -36,33 +35,19 @@ class AnswerCache:
     ----------
     size:
         Most entries kept in process; 0 turns the LRU off.
-    redis_url:
-        ``redis://...`` of a shared cache, or ``None``.
+    redis:
+        The shared Redis of the workers, or ``None``; while it is down the cache
+        is this worker's LRU alone.
     ttl_s:
         Lifetime of Redis entries (old versions expire by themselves).
     """
 
     size: int = 10_000
-    redis_url: str | None = None
+    redis: RedisLink | None = None
     ttl_s: int = 3600
     stats: CacheStats = field(default_factory=CacheStats)
     _entries: OrderedDict[str, tuple[str, bytes]] = field(default_factory=OrderedDict)
     _by_item: dict[str, set[str]] = field(default_factory=dict)
-    _redis: Any = None
-
-    def __post_init__(self) -> None:
-        if self.redis_url:
-            try:
-                import redis
-            except ImportError as exc:
-                raise MissingExtraError("redis", "serve") from exc
-            try:
-                self._redis = redis.Redis.from_url(
-                    self.redis_url, socket_timeout=0.5, socket_connect_timeout=2
-                )
-                self._redis.ping()
-            except (redis.RedisError, ValueError) as exc:
-                raise ValidationError(f"cannot reach Redis at {self.redis_url}: {exc}") from exc
 
     def get(self, item: str, key: str) -> bytes | None:
         """The cached answer for ``key`` (of page ``item``), or ``None``."""
@@ -71,12 +56,8 @@ class AnswerCache:
             self._entries.move_to_end(key)
             self.stats.hits += 1
             return entry[1]
-        if self._redis is not None:
-            try:
-                value = self._redis.get("xsell:" + key)
-            except Exception as exc:  # a cache outage must not fail requests
-                log.warning("redis get failed: %s", exc)
-                value = None
+        if self.redis is not None:
+            value = self.redis.call(lambda r: r.get("xsell:" + key), None)
             if value is not None:
                 self.stats.redis_hits += 1
                 self._store_local(item, key, value)
@@ -87,11 +68,8 @@ class AnswerCache:
     def put(self, item: str, key: str, value: bytes) -> None:
         """Remember ``value`` for ``key`` here and in Redis."""
         self._store_local(item, key, value)
-        if self._redis is not None:
-            try:
-                self._redis.set("xsell:" + key, value, ex=self.ttl_s)
-            except Exception as exc:
-                log.warning("redis set failed: %s", exc)
+        if self.redis is not None:
+            self.redis.call(lambda r: r.set("xsell:" + key, value, ex=self.ttl_s), None)
 
     def _store_local(self, item: str, key: str, value: bytes) -> None:
         if self.size <= 0:
@@ -125,7 +103,3 @@ class AnswerCache:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-    def close(self) -> None:
-        if self._redis is not None:
-            self._redis.close()

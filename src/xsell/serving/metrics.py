@@ -47,6 +47,12 @@ class Metrics:
         self.cache_misses = cache.labels("miss")
         self.events = Counter("xsell_events_accepted", "Live events made durable", ["type"], **kw)
         self.reloads = Counter("xsell_model_reloads", "Models swapped in", **kw)
+        self.redis_up = Gauge(
+            "xsell_redis_up",
+            "1 while the shared Redis is reachable (0: each worker serves on its own)",
+            multiprocess_mode="min",
+            **kw,
+        )
         self.events_applied = Gauge(
             "xsell_events_applied",
             "Events the current model has learned from",

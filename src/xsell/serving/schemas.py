@@ -142,13 +142,18 @@ EventType = Literal["order", "cart", "view"]
 
 
 class EventIn(_Strict):
-    """A live event: an order (its basket), an add-to-cart or a product view."""
+    """A live event: an order (its basket), a cart (items added to it) or a product view."""
 
     type: EventType
     items: list[ItemId] = Field(..., min_length=1, max_length=1000)
     customer: CustomerId | None = None
     time: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         None, description="When it happened at the client (ISO 8601), kept as given."
+    )
+    idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None,
+        description="A retried post with the same key is logged and learned once "
+        "(across workers, and on replay); the answer gives the first post's id.",
     )
 
 
@@ -171,7 +176,8 @@ EventsBody = Annotated[
 
 
 class EventsAcceptedOut(BaseModel):
-    accepted: int
+    accepted: int = Field(description="Events written now (repeats of a known key are not).")
+    duplicates: int = Field(description="Events whose idempotency key was already logged.")
     ids: list[str] = Field(description="Ids of the events, in request order; all are durable.")
 
 
@@ -190,6 +196,7 @@ class ModelOut(BaseModel):
     live_updates: bool
     events_applied: int
     orders_learned: int
+    warm_up_seconds: float = Field(description="First answer and update at load (compiling).")
     bundles_source: str
 
 

@@ -1,21 +1,28 @@
-"""API keys, per-key rate limits and CORS.
+"""API keys, rate limits and CORS.
 
 Keys travel in the ``X-API-Key`` header and have roles: an *API key* may post
 events (``/v1/events``), an *admin key* may also reload the model (``/admin/*``).
 Reads work without a key, but a key that is sent must be valid (a typo should not
-silently turn into anonymous access). Each key has a token bucket: ``rate_limit``
-requests per second on average, bursts of twice that, then ``429``. The clock is
-injectable, so the limiter is tested without waiting.
+silently turn into anonymous access).
+
+Rate limits are token buckets: ``rate_limit`` requests per second on average,
+bursts of twice that, then ``429``. Each key has one; requests without a key
+share one per client address; wrong keys count against a stricter bucket of
+their address (``failed_key_rate``), so guessing keys is slow. With Redis the
+buckets live there and every worker draws from the same ones (``N`` workers do
+not allow ``N`` times the limit); while Redis is down each worker counts alone.
+The clock is injectable, so the limiter is tested without waiting.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from fastapi import HTTPException, status
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,6 +30,7 @@ from fastapi.security import APIKeyHeader
 from starlette.types import ASGIApp
 
 from xsell.serving.settings import API_KEY_HEADER, ServeSettings
+from xsell.serving.shared import RedisLink
 
 api_key_header = APIKeyHeader(
     name=API_KEY_HEADER,
@@ -51,27 +59,53 @@ class TokenBucket:
         return (1.0 - self.tokens) / self.rate
 
 
+#: A token bucket in Redis: refill, take ``cost`` or say how long to wait (atomic).
+BUCKET_SCRIPT = """
+local rate, capacity, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'stamp')
+local tokens = tonumber(held[1]) or capacity
+local stamp = tonumber(held[2]) or now
+tokens = math.min(capacity, tokens + math.max(0, now - stamp) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
+return tostring(wait)
+"""
+
+
 @dataclass
 class Gatekeeper:
-    """Checks keys and roles and limits rates (per worker process)."""
+    """Checks keys and roles and limits rates (per worker, or shared through Redis)."""
 
     keys: tuple[str, ...]
     rate_limit: float | None
     admin_keys: tuple[str, ...] = ()
-    clock: Callable[[], float] = time.monotonic
+    failed_key_rate: float = 5.0
+    shared: RedisLink | None = None
+    #: wall-clock seconds: shared buckets compare the clocks of several workers (or hosts)
+    clock: Callable[[], float] = time.time
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    _script: Any = None
 
     def _known(self, key: str, keys: tuple[str, ...]) -> bool:
         return any(hmac.compare_digest(key.encode(), k.encode()) for k in keys)
 
-    def check(self, key: str | None, role: str = "read") -> str | None:
-        """Validate ``key`` for ``role`` and take a token; raises the 401/403/429 to answer."""
+    def check(self, key: str | None, role: str = "read", client: str = "unknown") -> str | None:
+        """Validate ``key`` for ``role`` and take a token; raises the 401/403/429 to answer.
+
+        ``client`` is the caller's address: requests without a key, and wrong keys,
+        are limited per address.
+        """
         if key is None:
-            if role == "read":
-                return None
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, self._missing(role))
+            if role != "read":
+                raise HTTPException(status.HTTP_401_UNAUTHORIZED, self._missing(role))
+            self._take(f"addr:{client}", self.rate_limit, "requests without an API key from "
+                       "this address")  # fmt: skip
+            return None
         admin = self._known(key, self.admin_keys)
         if not admin and not self._known(key, self.keys):
+            self._take(f"bad:{client}", self.failed_key_rate, "invalid API keys from this address")
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED, f"invalid API key in the {API_KEY_HEADER} header"
             )
@@ -81,7 +115,9 @@ class Gatekeeper:
                 "this API key may post events but not call /admin/*: send an admin key "
                 "(xsell serve --admin-key)",
             )
-        self._take(key)
+        # Bucket names never hold a key itself (Redis may be shared with other programs).
+        self._take("key:" + hashlib.sha256(key.encode()).hexdigest()[:24], self.rate_limit,
+                   "this API key")  # fmt: skip
         return key
 
     def _missing(self, role: str) -> str:
@@ -99,20 +135,28 @@ class Gatekeeper:
             )
         return f"missing API key: send it in the {API_KEY_HEADER} header"
 
-    def _take(self, key: str) -> None:
-        if self.rate_limit is None:
+    def _take(self, name: str, rate: float | None, who: str) -> None:
+        if rate is None:
             return
         now = self.clock()
-        bucket = self.buckets.get(key)
-        if bucket is None:
-            capacity = max(1.0, 2 * self.rate_limit)
-            bucket = self.buckets[key] = TokenBucket(self.rate_limit, capacity, capacity, now)
-        wait = bucket.take(now)
+        capacity = max(1.0, 2 * rate)
+        wait = -1.0
+        if self.shared is not None:
+            wait = self.shared.call(
+                lambda r: float(
+                    r.eval(BUCKET_SCRIPT, 1, f"xsell:rate:{name}", rate, capacity, now)
+                ),
+                -1.0,
+            )
+        if wait < 0:  # no Redis, or it is down: this worker counts alone
+            bucket = self.buckets.get(name)
+            if bucket is None:
+                bucket = self.buckets[name] = TokenBucket(rate, capacity, capacity, now)
+            wait = bucket.take(now)
         if wait > 0:
             raise HTTPException(
                 status.HTTP_429_TOO_MANY_REQUESTS,
-                f"rate limit of {self.rate_limit:g} requests/s for this API key exceeded; "
-                f"retry in {wait:.2f} s",
+                f"rate limit of {rate:g} requests/s for {who} exceeded; retry in {wait:.2f} s",
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
 

@@ -32,12 +32,18 @@ class ServeSettings:
         ``/admin/reload`` loads only bundles inside this folder (default: the
         served bundle's parent folder).
     rate_limit:
-        Requests per second allowed per API key (token bucket of ``2 x`` that
-        size); ``None`` turns the limit off. Anonymous reads are not limited.
+        Requests per second allowed per API key, and per client address for
+        requests without a key (token buckets of ``2 x`` that size); ``None``
+        turns the limits off.
+    failed_key_rate:
+        Wrong API keys allowed per second per client address (then ``429``), so
+        that keys cannot be guessed quickly.
     cors_origins:
         Origins a browser may call from (``*`` for any); empty turns CORS off.
     redis_url:
-        Optional Redis shared cache for item-page answers (``redis://host:port/db``).
+        Optional Redis shared by the workers (``redis://host:port/db``): the cache of
+        item-page answers and the rate-limit counts. While it is unreachable (at
+        start or later) each worker serves with its own, and reconnects when it can.
     cache_size:
         Entries in the in-process LRU of item-page answers; 0 turns it off.
     cache_ttl_s:
@@ -46,6 +52,9 @@ class ServeSettings:
         Most items a basket request may carry.
     max_events:
         Most events one ``POST /v1/events`` may carry.
+    max_body:
+        Largest request body in bytes; a larger one is answered ``413`` as soon as
+        that is known (from its ``Content-Length``, or while it streams in).
     rules_store:
         Optional DuckDB store whose saved association rules feed ``/bundles``;
         otherwise ``rules.parquet`` in the bundle, else rules derived from the
@@ -53,6 +62,11 @@ class ServeSettings:
     poll_interval_s:
         How often every worker looks for events written by the others and for a
         reload asked of another worker.
+    apply_interval_s:
+        Least time between two batches of events learned (each batch is one
+        ``update`` of a copy of the model: on a large model most of its cost is
+        copying the learned matrices, whatever the batch size). Events wait at
+        most about this long plus one update before they are learned.
     """
 
     bundle: Path
@@ -61,22 +75,33 @@ class ServeSettings:
     admin_keys: tuple[str, ...] = ()
     bundle_root: Path | None = None
     rate_limit: float | None = 100.0
+    failed_key_rate: float = 5.0
     cors_origins: tuple[str, ...] = ()
     redis_url: str | None = None
     cache_size: int = 10_000
     cache_ttl_s: int = 3600
     max_basket: int = 100
     max_events: int = 1000
+    max_body: int = 1024 * 1024
     rules_store: Path | None = None
-    poll_interval_s: float = 0.2
+    poll_interval_s: float = 0.05
+    apply_interval_s: float = 0.2
 
     def __post_init__(self) -> None:
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValidationError(f"rate_limit must be positive or None, got {self.rate_limit}")
+        if self.failed_key_rate <= 0:
+            raise ValidationError(f"failed_key_rate must be positive, got {self.failed_key_rate}")
         if self.cache_size < 0:
             raise ValidationError(f"cache_size must be 0 or more, got {self.cache_size}")
         if self.max_basket < 1:
             raise ValidationError(f"max_basket must be at least 1, got {self.max_basket}")
+        if self.apply_interval_s < 0:
+            raise ValidationError(
+                f"apply_interval_s must be 0 or more, got {self.apply_interval_s}"
+            )
+        if self.max_body < 1:
+            raise ValidationError(f"max_body must be at least 1 byte, got {self.max_body}")
         if self.max_events < 1:
             raise ValidationError(f"max_events must be at least 1, got {self.max_events}")
         for key in (*self.api_keys, *self.admin_keys):
