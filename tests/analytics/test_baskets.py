@@ -13,6 +13,7 @@ from scipy.stats import fisher_exact
 from xsell.analytics.baskets import (
     attach_rates,
     basket_sizes,
+    bought_with,
     category_affinity,
     repurchase_intervals,
     time_patterns,
@@ -20,6 +21,7 @@ from xsell.analytics.baskets import (
 )
 from xsell.analytics.bundles import bundle_candidates
 from xsell.data.shopdata import ShopData
+from xsell.errors import ValidationError
 
 
 def test_basket_sizes_by_hand(tiny: ShopData) -> None:
@@ -119,6 +121,34 @@ def test_top_pairs_equal_brute_force_counts_lift_and_fisher(shop_data: ShopData)
             fisher_exact(table, alternative="greater")[1], rel=1e-6, abs=1e-300
         )
     assert pairs["name_a"].notna().all()
+
+
+def test_bought_with_counts_lift_and_fisher_by_hand() -> None:
+    data = ShopData.from_baskets(
+        [["a", "b"], ["a", "b", "c"], ["a", "c"], ["b"], ["c"], ["a", "b"], ["d"], ["a", "a", "b"]]
+    )
+    got = bought_with(data, "a").set_index("item_id")
+    assert sorted(got.index) == ["b", "c", "d"]
+    # a is in 5 of 8 baskets; b in 5 (4 with a), c in 3 (2 with a), d in 1 (none with a).
+    assert got.loc["b", "count"] == 4 and got.loc["c", "count"] == 2 and got.loc["d", "count"] == 0
+    assert got.loc["b", "lift"] == pytest.approx(4 * 8 / (5 * 5))
+    assert got.loc["c", "lift"] == pytest.approx(2 * 8 / (5 * 3))
+    assert got.loc["d", "lift"] == 0
+    p_b = fisher_exact([[4, 1], [1, 2]], alternative="greater")[1]
+    assert got.loc["b", "p_value"] == pytest.approx(p_b)
+    # Above chance needs lift > 1 and significance: b (p 0.46) is not, with 8 baskets.
+    assert not got["above_chance"].any()
+    with pytest.raises(ValidationError, match="unknown item 'zz'"):
+        bought_with(data, "zz")
+
+
+def test_bought_with_marks_planted_partners_above_chance(shop_data: ShopData) -> None:
+    from tests.shops import standard
+
+    for pair in standard().planted_pairs[:3]:
+        evidence = bought_with(shop_data, pair.anchor).set_index("item_id")
+        assert evidence.loc[pair.partner, "above_chance"]
+        assert evidence["above_chance"].sum() < len(evidence) // 4
 
 
 def test_category_affinity_is_lift_of_category_pairs(shop_data: ShopData) -> None:

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 from click.testing import Result
@@ -141,12 +142,42 @@ def test_demo_runs_end_to_end_on_the_synthetic_shop(tmp_path: Path) -> None:
     recall = {row["model"]: row["recall@10"] for row in board["rows"]}
     assert max(recall.values()) > recall["popularity"]  # co-purchases beat best sellers
     answers = summary["suggestions"]["answers"]
-    assert len(answers) == 3 and all(len(a["top"]) == 5 for a in answers)
+    assert len(answers) == 3 and all(1 <= len(a["top"]) <= 5 for a in answers)
     assert all(row["reason"] for a in answers for row in a["top"])
     # The best model finds the planted complements of the synthetic shop.
     assert sum(1 for a in answers if a["partner_rank"] is not None) >= 2
+    for answer in answers:
+        partner = [
+            row["rank"] for row in answer["top"] if row["item_id"] == answer["planted_partner"]
+        ]
+        assert answer["partner_rank"] == (partner[0] if partner else None)
+        # Every "goes with" is bought with the anchor more often than chance, counted in SQL.
+        for row in answer["top"]:
+            together, lift = _together_in_store(summary["store"], answer["item"], row["item_id"])
+            assert row["together"] == together
+            assert row["lift"] == pytest.approx(lift) and lift > 1
     report = Path(summary["report"])
     assert report.exists() and report.stat().st_size > 100_000
+
+
+def _together_in_store(store: str, a: str, b: str) -> tuple[int, float]:
+    """Baskets holding both items, and the pair's lift, straight from the store's lines."""
+    with duckdb.connect(store, read_only=True) as con:
+        row = con.execute(
+            """
+            WITH b AS (SELECT DISTINCT basket_id, item_id FROM lines WHERE event = 'purchase')
+            SELECT
+                (SELECT count(*) FROM b x JOIN b y USING (basket_id)
+                 WHERE x.item_id = $a AND y.item_id = $b),
+                (SELECT count(*) FROM b WHERE item_id = $a),
+                (SELECT count(*) FROM b WHERE item_id = $b),
+                (SELECT count(DISTINCT basket_id) FROM b)
+            """,
+            {"a": a, "b": b},
+        ).fetchone()
+    assert row is not None
+    both, n_a, n_b, n = row
+    return int(both), both * n / (n_a * n_b)
 
 
 def invoke(*args: str) -> Result:

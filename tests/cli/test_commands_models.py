@@ -24,7 +24,16 @@ def shop() -> SyntheticShop:
 def store(shop: SyntheticShop, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("shop")
     shop.write(folder / "shop")
-    done = run_xsell("ingest", "shop/orders.csv", "--store", "x.duckdb", "--quiet", cwd=folder)
+    done = run_xsell(
+        "ingest",
+        "shop/orders.csv",
+        "--catalog",
+        "shop/catalog.csv",
+        "--store",
+        "x.duckdb",
+        "--quiet",
+        cwd=folder,
+    )
     assert done.returncode == 0, done.stderr
     return folder / "x.duckdb"
 
@@ -62,12 +71,77 @@ def test_train_saves_a_bundle_that_recommend_answers_from(
         "source",
     }
     table = runner.invoke(app, ["recommend", "--bundle", str(bundle), "--basket", f"{anchor},nope"])
-    assert table.exit_code == 0 and "unknown item nope" in table.output
+    assert table.exit_code == 0
+    assert "unknown item ids, answered without them: nope" in " ".join(table.output.split())
     customer = str(shop.lines["user_id"].dropna().iloc[0])
     mine = runner.invoke(
         app, ["recommend", "--bundle", str(bundle), "--customer", customer, "--json"]
     )
     assert mine.exit_code == 0 and len(json.loads(mine.output)) == 10
+
+
+@pytest.fixture(scope="module")
+def bundle(store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "cooc"
+    args = ["train", "cooccurrence", "--store", str(store), "--out", str(out), "--quiet"]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    return out
+
+
+def _ask(bundle: Path, *args: str) -> list[dict[str, object]]:
+    done = CliRunner().invoke(app, ["recommend", "--bundle", str(bundle), *args, "--json"])
+    assert done.exit_code == 0, done.output
+    rows: list[dict[str, object]] = json.loads(done.output)
+    return rows
+
+
+def test_recommend_applies_the_business_rules(bundle: Path, shop: SyntheticShop) -> None:
+    anchor = shop.planted_pairs[0].anchor
+    free = _ask(bundle, "--item", anchor, "--k", "20")
+    prices = {row["item_id"]: row["price"] for row in free}
+    low, high = sorted(p for p in prices.values() if isinstance(p, float))[len(prices) // 4 :][:2]
+    banded = _ask(
+        bundle, "--item", anchor, "--k", "20", "--min-price", str(low), "--max-price", str(high)
+    )
+    assert banded and all(low <= float(str(row["price"])) <= high for row in banded)
+    # What the unbanded top 20 holds inside the band comes first, in the same order.
+    kept = [row["item_id"] for row in free if low <= float(str(row["price"])) <= high]
+    assert kept and [row["item_id"] for row in banded][: len(kept)] == kept
+    denied = [str(row["item_id"]) for row in free[:3]]
+    rest = _ask(bundle, "--item", anchor, "--k", "5", "--deny", ",".join(denied))
+    assert not {row["item_id"] for row in rest} & set(denied)
+    first = str(free[0]["category"])
+    capped = _ask(bundle, "--item", anchor, "--k", "10", "--exclude-category", first)
+    assert capped and all(row["category"] != first for row in capped)
+    one_each = _ask(bundle, "--item", anchor, "--k", "10", "--max-per-category", "1")
+    categories = [row["category"] for row in one_each]
+    assert len(categories) == len(set(categories))
+
+
+def test_recommend_leaves_out_what_the_customer_bought_unless_asked(
+    bundle: Path, shop: SyntheticShop
+) -> None:
+    lines = shop.lines.dropna(subset=["user_id"])
+    customer = str(lines["user_id"].value_counts().index[0])
+    bought = set(lines.loc[lines["user_id"].astype(str) == customer, "item_id"].astype(str))
+    fresh = _ask(bundle, "--customer", customer, "--k", "10")
+    assert fresh and not {row["item_id"] for row in fresh} & bought
+    again = _ask(bundle, "--customer", customer, "--k", "10", "--include-seen")
+    assert {row["item_id"] for row in again} & bought
+
+
+def test_recommend_explains_which_rule_removed_what(bundle: Path, shop: SyntheticShop) -> None:
+    anchor = shop.planted_pairs[0].anchor
+    free = _ask(bundle, "--item", anchor, "--k", "5")
+    denied = str(free[0]["item_id"])
+    rows = _ask(bundle, "--item", anchor, "--k", "5", "--deny", denied, "--explain")
+    assert rows[0]["trace"] == {"in_basket": [anchor], "deny": [denied]}
+    shown = CliRunner().invoke(
+        app, ["recommend", "--bundle", str(bundle), "--item", anchor, "--deny", denied, "--explain"]
+    )
+    text = " ".join(shown.output.split())
+    assert f"deny removed 1: {denied}" in text
+    assert "price" in text and "source" in text and "model" in text
 
 
 @pytest.mark.parametrize(
@@ -77,6 +151,10 @@ def test_train_saves_a_bundle_that_recommend_answers_from(
         (
             ["recommend", "--bundle", "b", "--basket", "x", "--item", "y"],
             "give --basket or --item, not both",
+        ),
+        (
+            ["recommend", "--bundle", "b", "--item", "x", "--min-price", "nan"],
+            "--min-price must be a finite number, got nan",
         ),
         (
             ["recommend", "--bundle", "nowhere", "--item", "x"],

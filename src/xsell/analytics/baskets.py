@@ -24,6 +24,7 @@ from xsell.data.groups import (
     first_with_customers,
 )
 from xsell.data.shopdata import ShopData
+from xsell.errors import ValidationError
 from xsell.mining import frequent_itemsets
 from xsell.mining.significance import benjamini_hochberg, fisher_p_values
 
@@ -133,6 +134,38 @@ def top_pairs(
     )
     frame = frame.iloc[keep].assign(customers=customers)
     return _named_pairs(data, frame.reset_index(drop=True))
+
+
+def bought_with(data: ShopData, item: str) -> pd.DataFrame:
+    """How every item is bought together with ``item`` (an external id), against chance.
+
+    One row per other item (``item_id``): ``count`` baskets holding both, ``lift``
+    ``n(AB) * N / (n(A) n(B))`` and ``p_value``, the one-sided Fisher exact test of
+    "bought together more often than chance". ``above_chance`` is ``lift > 1``
+    with ``p_value < 0.05``: what may honestly be called "goes with".
+    """
+    _need_baskets(data, "items bought together")
+    anchor = data.items.index_of(item)
+    if anchor < 0:
+        raise ValidationError(f"unknown item {item!r}")
+    holding = (data.basket_item > 0).astype(np.int64).tocsr()
+    rows = holding[:, anchor].nonzero()[0]
+    count = np.asarray(holding[rows].sum(axis=0)).ravel().astype(np.int64)
+    single = data.item_basket_count.astype(np.int64)
+    n = data.n_baskets
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift = np.where(single > 0, count * n / (single[anchor] * single.astype(np.float64)), 0.0)
+    p = fisher_p_values(count, np.full_like(single, single[anchor]), single, n)
+    frame = pd.DataFrame(
+        {
+            "item_id": data.items.to_external(np.arange(data.n_items)),
+            "count": count,
+            "lift": lift,
+            "p_value": p,
+        }
+    )
+    frame["above_chance"] = (frame["lift"] > 1) & (frame["p_value"] < 0.05)
+    return frame.drop(index=anchor).reset_index(drop=True)
 
 
 def _named_pairs(data: ShopData, frame: pd.DataFrame) -> pd.DataFrame:

@@ -163,25 +163,50 @@ def _suggestions(data: ShopData, shop: Any, name: str) -> dict[str, Any]:
     if shop is not None:
         anchors = [(p.anchor, p.partner) for p in shop.planted_pairs[:3]]
     else:
-        top = data.items.to_external(data.item_basket_count.argsort()[::-1][:3])
-        anchors = [(str(a), None) for a in top]
+        best = data.items.to_external(data.item_basket_count.argsort()[::-1][:3])
+        anchors = [(str(a), None) for a in best]
     answers = []
     for anchor, partner in anchors:
-        frame = model.complements(anchor, k=5)
+        top, below = _goes_with(data, model, anchor, 5)
         answers.append(
             {
                 "item": anchor,
                 "name": str(data.item_names()[data.items.index_of(anchor)]),
                 "planted_partner": partner,
-                "partner_rank": (
-                    int(frame.loc[frame["item_id"] == partner, "rank"].iloc[0])
-                    if partner is not None and (frame["item_id"] == partner).any()
-                    else None
+                "partner_rank": next(
+                    (
+                        row["rank"]
+                        for row in top
+                        if partner is not None and row["item_id"] == partner
+                    ),
+                    None,
                 ),
-                "top": frame[["rank", "item_id", "name", "reason"]].to_dict("records"),
+                "top": top,
+                "below_chance_left_out": below,
             }
         )
     return {"model": name, "known_models": sorted(REGISTRY), "answers": answers}
+
+
+def _goes_with(data: ShopData, model: Any, anchor: str, k: int) -> tuple[list[Any], int]:
+    """The model's complements of ``anchor`` that are bought with it more often than chance.
+
+    A ranked model may put a best seller next to anything; calling it "goes with"
+    needs the pair's own evidence, so candidates below chance (or not significant)
+    are left out and counted.
+    """
+    from xsell.analytics.baskets import bought_with
+
+    evidence = bought_with(data, anchor).set_index("item_id")
+    frame = model.complements(anchor, k=max(50, 10 * k))
+    frame = frame.join(evidence[["count", "lift", "above_chance"]], on="item_id")
+    chosen = frame[frame["above_chance"].fillna(False).astype(bool)].head(k)
+    below = int((~frame["above_chance"].fillna(False).astype(bool)).loc[: chosen.index.max()].sum())
+    chosen = chosen.assign(rank=range(1, len(chosen) + 1), together=chosen["count"])
+    records: list[Any] = chosen[["rank", "item_id", "name", "together", "lift", "reason"]].to_dict(
+        "records"
+    )
+    return records, below if len(chosen) else len(frame)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -242,11 +267,23 @@ def _print_summary(summary: dict[str, Any]) -> None:
             title += f"; planted partner {answer['planted_partner']} " + (
                 f"found at rank {found}" if found else "not in the top 5"
             )
+        if answer["below_chance_left_out"]:
+            title += (
+                f"; {answer['below_chance_left_out']} items it ranked higher left out: "
+                "not bought with it above chance"
+            )
         result = Table(title=title, title_justify="left")
-        for column in ("rank", "item", "name", "reason"):
-            result.add_column(column)
+        for column in ("rank", "item", "name", "together", "lift", "reason"):
+            result.add_column(column, justify="right" if column in ("together", "lift") else "left")
         for row in answer["top"]:
-            result.add_row(str(row["rank"]), row["item_id"], str(row["name"]), row["reason"])
+            result.add_row(
+                str(row["rank"]),
+                row["item_id"],
+                str(row["name"]),
+                f"{row['together']:,}",
+                f"{row['lift']:.1f}",
+                row["reason"],
+            )
         console.print(result)
     if "report" in summary:
         console.print(f"report: [bold]{summary['report']}[/]")

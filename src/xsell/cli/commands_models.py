@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +23,7 @@ from xsell.cli.app import (
 )
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
-from xsell.models import load_model, make_model
+from xsell.models import BusinessRules, load_model, make_model
 from xsell.progress import progress_bar
 
 
@@ -74,6 +75,10 @@ def train(
     )
 
 
+def _ids(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(i.strip() for i in text.split(",") if i.strip())
+
+
 @app.command()
 def recommend(
     bundle: Annotated[Path, typer.Option("--bundle", "-b", help="Bundle written by xsell train.")],
@@ -85,9 +90,41 @@ def recommend(
         str | None, typer.Option("--item", help="Item id: frequently bought with.")
     ] = None,
     k: Annotated[int, typer.Option("--k", help="How many suggestions.")] = 10,
+    exclude_seen: Annotated[
+        bool,
+        typer.Option(
+            "--exclude-seen/--include-seen",
+            help="Leave out what the customer bought before (--customer alone, or a cart with "
+            "--customer).",
+        ),
+    ] = True,
+    in_stock_only: Annotated[
+        bool, typer.Option("--in-stock-only", help="Leave out items marked out of stock.")
+    ] = False,
+    complements_only: Annotated[
+        bool,
+        typer.Option("--complements-only", help="Never items of the categories in the cart."),
+    ] = False,
+    category: Annotated[
+        list[str] | None, typer.Option("--category", help="Only items of this category.")
+    ] = None,
+    exclude_category: Annotated[
+        list[str] | None, typer.Option("--exclude-category", help="Never items of this category.")
+    ] = None,
+    min_price: Annotated[float | None, typer.Option("--min-price", help="Lowest price.")] = None,
+    max_price: Annotated[float | None, typer.Option("--max-price", help="Highest price.")] = None,
+    max_per_category: Annotated[
+        int | None,
+        typer.Option("--max-per-category", min=1, help="At most this many of one category."),
+    ] = None,
+    allow: Annotated[str | None, typer.Option("--allow", help="Only these item ids.")] = None,
+    deny: Annotated[str | None, typer.Option("--deny", help="Never these item ids.")] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Show which business rule removed which items.")
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Suggestions from a saved model for a cart, a customer or one item."""
+    """Suggestions from a saved model for a cart, a customer or one item, under business rules."""
     given = [
         f"{name} {value}"
         for name, value in (("cart", basket), ("customer", customer), ("item", item))
@@ -97,35 +134,81 @@ def recommend(
         raise ValidationError("give one of --basket ID,ID, --customer ID or --item ID")
     if basket is not None and item is not None:
         raise ValidationError(f"give --basket or --item, not both (got {'; '.join(given)})")
+    for name, price in (("--min-price", min_price), ("--max-price", max_price)):
+        if price is not None and not math.isfinite(price):
+            raise ValidationError(f"{name} must be a finite number, got {price}")
+    rules = BusinessRules(
+        exclude_bought=exclude_seen and customer is not None,
+        in_stock_only=in_stock_only,
+        categories=tuple(category) if category else None,
+        exclude_categories=tuple(exclude_category or ()),
+        complements_only=complements_only,
+        min_price=min_price,
+        max_price=max_price,
+        max_per_category=max_per_category,
+        allow=_ids(allow),
+        deny=_ids(deny) or (),
+    )
     model = load_model(bundle)
+    if item is not None:
+        basket, customer = item, None
     if basket is not None:
-        items = [i.strip() for i in basket.split(",") if i.strip()]
-        frame = model.recommend_for_basket(items, k=k, user=customer)
-    elif item is not None:
-        frame = model.complements(item, k=k)
+        items = _ids(basket) or ()
+        frame = model.recommend_for_basket(items, k=k, user=customer, rules=rules, explain=explain)
     else:
         assert customer is not None
-        frame = model.recommend([customer], k=k, exclude_seen=False)
+        frame = model.recommend([customer], k=k, exclude_seen=False, rules=rules, explain=explain)
     if json_output:
         print_json(frame.drop(columns=["query"]).to_dict(orient="records"))
         return
     _print(frame, f"{model.name} suggestions for {'; '.join(given)}")
+    ids = model.require_fitted().ids
+    unknown = [i for i in (_ids(basket) or ()) if ids.index_of(i) < 0]
+    if unknown:
+        console.print(f"unknown item ids, answered without them: {', '.join(unknown)}")
+    if explain:
+        _print_trace(frame)
 
 
 def _print(frame: pd.DataFrame, title: str) -> None:
     table = Table(title=title)
-    for column in ("rank", "item_id", "name", "category", "score", "reason"):
-        table.add_column(column, justify="right" if column in ("rank", "score") else "left")
+    columns = ("rank", "item_id", "name", "category", "price", "score", "reason", "source")
+    for column in columns:
+        table.add_column(
+            column, justify="right" if column in ("rank", "price", "score") else "left"
+        )
     for row in frame.itertuples(index=False):
         table.add_row(
             str(row.rank),
             str(row.item_id),
             _text(row.name),
             _text(row.category),
+            _price(row.price),
             f"{row.score:.3g}",
             str(row.reason),
+            str(row.source),
         )
     console.print(table)
+
+
+def _print_trace(frame: pd.DataFrame) -> None:
+    """The business-rule trace: what each rule removed from the ranked list."""
+    if frame.empty:
+        console.print("No suggestion is left after the business rules.")
+        return
+    trace = frame["trace"].iloc[0]
+    if not trace:
+        console.print("No business rule removed an item.")
+        return
+    for rule, removed in trace.items():
+        shown = ", ".join(map(str, removed[:10]))
+        more = f" and {len(removed) - 10:,} more" if len(removed) > 10 else ""
+        console.print(f"{rule} removed {len(removed):,}: {shown}{more}")
+
+
+def _price(value: object) -> str:
+    text = _text(value)
+    return f"{float(text):.2f}" if text else ""
 
 
 def _text(value: object) -> str:
