@@ -10,12 +10,16 @@
                hand-checked fixture of splits, held-out queries and metrics
 ``groceries``  the first 1,500 baskets of arules' Groceries (real, ragged)
 ``retail``     the real Online Retail orders, ingested once per session
+``NAMED``      three named customers' orders; :func:`pseudonymized_bundle`
+               trains on them ingested with keyed pseudonyms
 =============  ==============================================================
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -170,3 +174,42 @@ def retail(folder: Path) -> ShopData:
         ingest_lines(store, shared_file("online_retail/online_retail.csv"), preset="online-retail")
         _RETAIL["data"] = ShopData.from_store(store)
     return _RETAIL["data"]
+
+
+#: The pseudonym key of :func:`pseudonymized_bundle` (also set as ``$XSELL_PSEUDONYM_KEY``).
+PSEUDONYM_KEY = "a pseudonym key of more than 16 bytes"
+#: Small orders of three named customers (ANNA-1, BEN-2, CY-3), as a generic CSV.
+NAMED = "basket_id,user_id,item_id,time\n" + "".join(
+    f"B{n},{who},{item},2024-01-{1 + n % 20:02d} 10:00:00\n"
+    for n, (who, items) in enumerate(
+        [
+            ("ANNA-1", "a b"),
+            ("ANNA-1", "a c"),
+            ("BEN-2", "b c"),
+            ("BEN-2", "a b d"),
+            ("CY-3", "d e"),
+        ]
+        * 3
+    )
+    for item in items.split()
+)
+
+
+def hashed(raw: str) -> str:
+    """The pseudonym of ``raw`` under :data:`PSEUDONYM_KEY`, computed here with hmac."""
+    return hmac.new(PSEUDONYM_KEY.encode(), raw.encode(), hashlib.sha256).hexdigest()
+
+
+def pseudonymized_bundle(folder: Path) -> Path:
+    """A ``personal`` bundle trained on :data:`NAMED` ingested with pseudonyms."""
+    from xsell.data.ingest import ingest_lines
+    from xsell.data.privacy import PrivacyOptions
+    from xsell.data.store import Store
+
+    orders = folder / "orders.csv"
+    orders.write_text(NAMED)
+    store = Store(folder / "keyed.duckdb")
+    ingest_lines(store, orders, privacy=PrivacyOptions(key=PSEUDONYM_KEY.encode()))
+    data = ShopData.from_store(store)
+    assert hashed("ANNA-1") in set(data.users.ids)
+    return make_model("personal").fit(data).save(folder / "personal")

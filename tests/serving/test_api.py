@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.serving.conftest import ADMIN_AUTH, AUTH, KEY
+from tests.serving.conftest import ADMIN_AUTH, AUTH, KEY, wait_applied
+from tests.shops import PSEUDONYM_KEY, hashed, pseudonymized_bundle
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
 from xsell.models import load_model
@@ -508,3 +509,45 @@ def test_bad_requests_get_a_4xx_that_says_why(
     # Only the requested shape's errors are listed (one event, not also a batch).
     if url == "/v1/events" and '"events"' not in (body or ""):
         assert "batch" not in got.text
+
+
+# ----------------------------------------------------------- pseudonymized customers
+
+
+@pytest.fixture
+def keyed_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XSELL_PSEUDONYM_KEY", PSEUDONYM_KEY)
+    return pseudonymized_bundle(tmp_path)
+
+
+def test_raw_customer_ids_are_hashed_on_arrival(
+    keyed_bundle: Path, make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    client = make_client(keyed_bundle, pseudonymize=True)
+    expected = load_model(keyed_bundle).recommend([hashed("ANNA-1")], k=3)["item_id"].tolist()
+    answer = client.get("/v1/customers/ANNA-1/recommendations?k=3").json()
+    assert expected and [s["item_id"] for s in answer["items"]] == expected
+    basket = client.post(
+        "/v1/recommendations/basket", json={"items": ["a"], "customer": "BEN-2", "k": 3}
+    )
+    assert basket.status_code == 200 and basket.json()["items"]
+    posted = client.post(
+        "/v1/events", json={"type": "order", "items": ["e"], "customer": "ANNA-1"}, headers=AUTH
+    )
+    assert posted.status_code == 202
+    wait_applied(client, 1)
+    log = (tmp_path / "events.jsonl").read_text()
+    assert "ANNA-1" not in log and hashed("ANNA-1") in log
+
+
+def test_without_the_key_a_raw_id_is_an_unknown_customer(
+    keyed_bundle: Path, make_client: Callable[..., TestClient]
+) -> None:
+    model = load_model(keyed_bundle)
+    stranger = model.recommend(["NOBODY-0"], k=3)["item_id"].tolist()
+    own = model.recommend([hashed("ANNA-1")], k=3)["item_id"].tolist()
+    assert stranger != own
+    client = make_client(keyed_bundle)
+    assert client.get("/v1/customers/ANNA-1/recommendations?k=3").status_code == 404
+    answer = client.get("/v1/customers/ANNA-1/recommendations?k=3&fallback=true")
+    assert [s["item_id"] for s in answer.json()["items"]] == stranger

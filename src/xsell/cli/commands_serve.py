@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from xsell.cli.app import app, console
-from xsell.errors import InputFileError, require
+from xsell.errors import InputFileError, ValidationError, require
 
 
 @app.command()
@@ -105,6 +105,26 @@ def serve(
         float,
         typer.Option(min=0.0, help="Least seconds between two batches of live events learned."),
     ] = 0.2,
+    pseudonymize: Annotated[
+        bool,
+        typer.Option(
+            "--pseudonymize",
+            help="The bundle knows customers by keyed pseudonyms: hash the ids clients send "
+            "(key from $XSELL_PSEUDONYM_KEY or --key-file).",
+        ),
+    ] = False,
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--key-file", help="File holding the pseudonym key (with --pseudonymize)."),
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            help="The store the bundle was trained from: warn when it was fitted on data "
+            "that held customers since forgotten.",
+        ),
+    ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve recommendations over HTTP (OpenAPI docs at /docs)."""
@@ -116,6 +136,7 @@ def serve(
     from xsell.serving.settings import ServeSettings
 
     meta = read_bundle_meta(bundle)
+    _check_pseudonyms(meta, bundle, pseudonymize, key_file)
     settings = ServeSettings(
         bundle=bundle.resolve(),
         events_log=events_log.resolve() if events_log else None,
@@ -131,6 +152,8 @@ def serve(
         max_body=max_body,
         apply_interval_s=apply_interval,
         rules_store=rules_store.resolve() if rules_store else None,
+        pseudonymize=pseudonymize,
+        pseudonym_key_file=key_file.resolve() if key_file else None,
     )
     # A fresh start serves --bundle, whatever an earlier run's /admin/reload chose.
     settings.control_path.unlink(missing_ok=True)
@@ -139,6 +162,8 @@ def serve(
         f"({workers} worker{'s' if workers > 1 else ''}); events log {settings.events_path}",
         highlight=False,
     )
+    if store is not None:
+        _warn_forgotten(store, meta, bundle)
     if not settings.api_keys and not settings.admin_keys:
         console.print("no --api-key given: /v1/events will answer 401")
     if not settings.admin_keys:
@@ -172,3 +197,46 @@ def _keys_from(path: Path | None) -> tuple[str, ...]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(f"{path}: cannot read the key file: {exc}") from exc
     return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def _check_pseudonyms(
+    meta: dict[str, Any], bundle: Path, pseudonymize: bool, key_file: Path | None
+) -> None:
+    """Refuse to serve raw ids to a pseudonymized bundle, or the other way round."""
+    from xsell.data.privacy import key_check, read_key
+
+    check = meta.get("pseudonym_key_check")
+    if key_file is not None and not pseudonymize:
+        raise ValidationError("--key-file is for --pseudonymize; add --pseudonymize")
+    if check and not pseudonymize:
+        raise ValidationError(
+            f"{bundle}: the bundle knows customers by keyed pseudonyms; serve it with "
+            "--pseudonymize (key from $XSELL_PSEUDONYM_KEY or --key-file)"
+        )
+    if not pseudonymize:
+        return
+    if not check:
+        raise ValidationError(
+            f"{bundle}: the bundle was trained on raw customer ids; --pseudonymize is for "
+            "bundles trained on a store ingested with --pseudonymize"
+        )
+    if key_check(read_key(key_file)) != check:
+        raise ValidationError(
+            f"{bundle}: the pseudonym key differs from the one its store was ingested with"
+        )
+
+
+def _warn_forgotten(store: Path, meta: dict[str, Any], bundle: Path) -> None:
+    from xsell.data.erasure import forgotten_fingerprints
+
+    if not store.is_file():
+        raise InputFileError(
+            f"{store}: no such store (--store names the store the bundle came from)"
+        )
+    held = forgotten_fingerprints(store).get(str(meta.get("fitted_on")))
+    if held:
+        console.print(
+            f"[yellow]warning:[/] {bundle} was trained on data that held {held} customer"
+            f"{'s' if held > 1 else ''} since forgotten; retrain it on the store as it is now",
+            highlight=False,
+        )

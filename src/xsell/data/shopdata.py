@@ -61,6 +61,8 @@ class ShopData:
         self.baskets = baskets
         self.catalog = catalog
         self.events = events if events is not None else _empty_events()
+        #: Set when customer ids are keyed pseudonyms: tells the key apart, reveals nothing.
+        self.pseudonym_check: str | None = None
 
     # ------------------------------------------------------------------ builders
 
@@ -109,12 +111,24 @@ class ShopData:
             catalog = con.execute(
                 "SELECT item_id, name, category, brand, price, in_stock FROM items"
             ).df()
+            has_meta = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'xsell_meta'"
+            ).fetchall()[0][0]
+            check = (
+                con.execute(
+                    "SELECT value FROM xsell_meta WHERE key = 'pseudonym_key_check'"
+                ).fetchall()
+                if has_meta
+                else []
+            )
         finally:
             for table in ("item_ids", "user_ids", "basket_ids"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
         frame = frame.astype({"basket": np.int32, "user": np.int32, "item": np.int32})
         events = events.astype({"user": np.int32, "item": np.int32})
-        return cls(frame, items, users, baskets, _catalog_frame(items, catalog, frame), events)
+        data = cls(frame, items, users, baskets, _catalog_frame(items, catalog, frame), events)
+        data.pseudonym_check = str(check[0][0]) if check else None
+        return data
 
     @classmethod
     def from_frame(
@@ -360,7 +374,9 @@ class ShopData:
         renumber = np.cumsum(mask) - 1
         lines["basket"] = renumber[lines["basket"].to_numpy()].astype(np.int32)
         baskets = IdMap.from_index(pd.Index(self.baskets.ids[mask]))
-        return ShopData(lines, self.items, self.users, baskets, self.catalog, self.events)
+        subset = ShopData(lines, self.items, self.users, baskets, self.catalog, self.events)
+        subset.pseudonym_check = self.pseudonym_check
+        return subset
 
     def fingerprint(self) -> str:
         """A short hash of the lines and maps: two equal fingerprints mean the same data."""

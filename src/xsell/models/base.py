@@ -59,6 +59,8 @@ class Recommender(ABC):
     users_: IdMap | None = field(default=None, init=False, repr=False)
     history_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     fitted_on_: str | None = field(default=None, init=False, repr=False)
+    #: The pseudonym key check of the data (customer ids are keyed hashes), else ``None``.
+    pseudonym_check_: str | None = field(default=None, init=False, repr=False)
     fit_seconds_: float = field(default=0.0, init=False, repr=False)
     #: How many items / customers the learned state covers (the rest came through ``update``).
     n_items_known_: int = field(default=0, init=False, repr=False)
@@ -120,6 +122,7 @@ class Recommender(ABC):
         self.users_ = data.users
         self.history_ = data.user_item
         self.fitted_on_ = data.fingerprint()
+        self.pseudonym_check_ = data.pseudonym_check
         self.n_items_known_, self.n_users_known_ = data.n_items, data.n_users
         self._fit(data)
         self.fit_seconds_ = time.perf_counter() - started

@@ -148,6 +148,7 @@ def _write_into(model: Recommender, folder: Path, metrics: dict[str, Any]) -> No
         "model": model.name,
         "params": _plain(model.params()),
         "fitted_on": model.fitted_on_,
+        "pseudonym_key_check": model.pseudonym_check_,
         "fit_seconds": round(model.fit_seconds_, 3),
         "n_items": len(table),
         "n_customers": len(users),
@@ -318,6 +319,7 @@ def _read_from(path: Path, meta: dict[str, Any]) -> Recommender:
         model.users_ = IdMap(customers)
         model.history_ = _get_sparse("history_", arrays) if "history_.data" in arrays else None
         model.fitted_on_ = meta.get("fitted_on")
+        model.pseudonym_check_ = meta.get("pseudonym_key_check")
         model.fit_seconds_ = float(meta.get("fit_seconds", 0.0))
         model.n_items_known_ = int(meta.get("n_items_learned", len(items)))
         model.n_users_known_ = int(meta.get("n_customers_learned", len(customers)))

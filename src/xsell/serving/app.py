@@ -41,6 +41,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from xsell import __version__
+from xsell.data.privacy import pseudonymize, read_key
 from xsell.errors import InputFileError, XsellError
 from xsell.models import BusinessRules
 from xsell.serving import answers
@@ -104,6 +105,14 @@ class Service:
     preparing: tuple[str, asyncio.Task[ServedModel | None]] | None = None
     #: the token of the reload this worker is doing (the others prepare it, not this one)
     announcing: str | None = None
+    #: with --pseudonymize: raw customer ids from clients become keyed pseudonyms on arrival
+    pseudonym_key: bytes | None = None
+
+    def customer_id(self, raw: str | None) -> str | None:
+        """The id the model knows a client's customer by (its pseudonym when keyed)."""
+        if raw is None or self.pseudonym_key is None:
+            return raw
+        return pseudonymize(raw, self.pseudonym_key)
 
     @property
     def model_state(self) -> ModelState:
@@ -232,6 +241,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         gate=Gatekeeper(
             settings.api_keys, settings.rate_limit, settings.admin_keys, settings.failed_key_rate
         ),
+        pseudonym_key=read_key(settings.pseudonym_key_file) if settings.pseudonymize else None,
     )
 
     @contextlib.asynccontextmanager
@@ -528,7 +538,7 @@ def _items_router(service: Service) -> APIRouter:
         served = service.model_state.current
         answer = answers.customer_answer(
             served.model,
-            customer_id,
+            service.customer_id(customer_id) or customer_id,
             k,
             BusinessRules(in_stock_only=in_stock_only, exclude_bought=exclude_seen),
             explain=explain,
@@ -566,7 +576,7 @@ def _basket_router(service: Service) -> APIRouter:
             request.items,
             request.k,
             request.business_rules(),
-            customer=request.customer,
+            customer=service.customer_id(request.customer),
             explain=request.explain,
             fallback=request.fallback,
         )
@@ -614,7 +624,15 @@ def _events_router(service: Service) -> APIRouter:
             named = [f"{header}#{n}" if batch else header for n in range(len(keys))]
             keys = [own or given for own, given in zip(keys, named, strict=True)]
         logged = [
-            LoggedEvent(new_event_id(), e.type, tuple(e.items), e.customer, e.time, now, key)
+            LoggedEvent(
+                new_event_id(),
+                e.type,
+                tuple(e.items),
+                service.customer_id(e.customer),
+                e.time,
+                now,
+                key,
+            )
             for e, key in zip(incoming, keys, strict=True)
         ]
         log_file = service.events
@@ -710,7 +728,7 @@ def app_from_env() -> FastAPI:
     import os
 
     values = orjson.loads(os.environ[SETTINGS_ENV])
-    for name in ("bundle", "events_log", "rules_store", "bundle_root"):
+    for name in ("bundle", "events_log", "rules_store", "bundle_root", "pseudonym_key_file"):
         if values.get(name) is not None:
             values[name] = Path(values[name])
     for name in ("api_keys", "admin_keys", "cors_origins"):

@@ -59,6 +59,13 @@ class ServeSettings:
         Optional DuckDB store whose saved association rules feed ``/bundles``;
         otherwise ``rules.parquet`` in the bundle, else rules derived from the
         model's complements.
+    pseudonymize:
+        Customer ids from clients are raw; the model knows keyed pseudonyms (it was
+        trained on a store ingested with ``--pseudonymize``): each id is hashed with
+        the key on arrival, so answers and the events log never hold a raw id.
+    pseudonym_key_file:
+        The key's file; without it ``$XSELL_PSEUDONYM_KEY`` (each worker reads the
+        key itself: it is never passed in these settings).
     poll_interval_s:
         How often every worker looks for events written by the others and for a
         reload asked of another worker.
@@ -84,6 +91,8 @@ class ServeSettings:
     max_events: int = 1000
     max_body: int = 1024 * 1024
     rules_store: Path | None = None
+    pseudonymize: bool = False
+    pseudonym_key_file: Path | None = None
     poll_interval_s: float = 0.05
     apply_interval_s: float = 0.2
 
