@@ -13,7 +13,12 @@ from tests.shops import TINY, dated
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
 from xsell.models import as_dense, basket_rows, make_model
-from xsell.models.cooccurrence import MEASURES, Cooccurrence, similarity_from_counts
+from xsell.models.cooccurrence import (
+    MEASURES,
+    Cooccurrence,
+    default_min_count,
+    similarity_from_counts,
+)
 
 
 def fit(data: ShopData, **params: object) -> Cooccurrence:
@@ -88,7 +93,7 @@ def test_similarity_equals_brute_force_on_real_baskets(
 def test_cart_scores_add_or_take_the_max_of_the_rows(
     how: str, grocery_baskets: list[list[str]], grocery_data: ShopData
 ) -> None:
-    model = fit(grocery_data, measure="lift", aggregate=how)
+    model = fit(grocery_data, measure="lift", aggregate=how, min_count=0)
     table = similarity_table(grocery_baskets, "lift")
     for cart in (["whole milk", "yogurt"], ["citrus fruit", "margarine", "ready soups"], ["beef"]):
         expected = basket_scores(table, cart, how)
@@ -145,13 +150,28 @@ def test_time_decay_weights_each_basket_by_its_age() -> None:
     assert model.n_baskets_ == pytest.approx(2.75)
 
 
+def test_the_default_floor_is_a_thousandth_of_the_baskets_from_1_to_20(
+    grocery_baskets: list[list[str]], grocery_data: ShopData
+) -> None:
+    assert [default_min_count(n) for n in (0, 4, 1000, 1001, 1500, 19_650, 10**7)] == [
+        1, 1, 1, 2, 2, 20, 20,
+    ]  # fmt: skip
+    # 1,500 grocery baskets: pairs seen once are chance; the default drops exactly them.
+    assert len(grocery_baskets) == 1500
+    default = fit(grocery_data, measure="lift")
+    assert default.floor_ == 2 and default.params()["min_count"] is None
+    expected = similarity_table(grocery_baskets, "lift", 2, None)
+    assert as_table(default) == pytest.approx(expected, rel=1e-9)
+    assert len(as_table(fit(grocery_data, measure="lift", min_count=0))) > len(expected)
+
+
 def test_min_count_applies_to_decayed_counts() -> None:
     data = dated(TINY, [0, 10, 20, 20])
     got = as_table(fit(data, measure="count", half_life_days=10.0, min_count=1))
     # ab: 1/4 + 1/2 < 1 is dropped; bc: 1/4 + 1 and bd: 1 stay.
     assert ("a", "b") not in got
     assert got["b", "c"] == pytest.approx(1.25) and got["b", "d"] == pytest.approx(1.0)
-    everything = as_table(fit(data, measure="count", half_life_days=10.0))
+    everything = as_table(fit(data, measure="count", half_life_days=10.0, min_count=0))
     assert everything["a", "b"] == pytest.approx(0.75)
 
 

@@ -44,7 +44,9 @@ def test_a_given_model_is_copied_never_fitted_itself(shop_data: ShopData) -> Non
 
 
 def test_live_orders_reach_every_component(shop_data: ShopData) -> None:
-    model = make_model("hybrid", models=("cooccurrence", "popularity"), weights=(0.9, 0.1))
+    # Pairs seen once count (min_count=1), so three live orders make a pair.
+    components = (("cooccurrence", {"min_count": 1}), "popularity")
+    model = make_model("hybrid", models=components, weights=(0.9, 0.1))
     model.fit(shop_data)
     assert isinstance(model, Ensemble) and model.learns_live
     customer = str(shop_data.users.ids[1])

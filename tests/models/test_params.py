@@ -103,7 +103,11 @@ BAD = [
         {"half_life_days": -1},
         "cooccurrence: half_life_days must be a number > 0 or None, got -1",
     ),
-    ("cooccurrence", {"min_count": -1}, "cooccurrence: min_count must be a number >= 0, got -1"),
+    (
+        "cooccurrence",
+        {"min_count": -1},
+        "cooccurrence: min_count must be a number >= 0 or None, got -1",
+    ),
     (
         "popularity",
         {"per_category": "yes"},

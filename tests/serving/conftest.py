@@ -49,15 +49,19 @@ def popularity_bundle(shop_data: ShopData, bundles: Path) -> Path:
 def pairs_bundle(shop_data: ShopData, bundles: Path) -> Path:
     """Plain pair counts (co-occurrence ``count``, no pruning): answers checkable by hand."""
     path = bundles / "pairs"
-    make_model("cooccurrence", measure="count", neighbours=None).fit(shop_data).save(path)
+    pairs = make_model("cooccurrence", measure="count", neighbours=None, min_count=1)
+    pairs.fit(shop_data).save(path)
     return path
 
 
 @pytest.fixture(scope="session")
 def cooccurrence_bundle(shop_data: ShopData, bundles: Path) -> Path:
-    """A real model, fitted and saved as ``xsell train cooccurrence`` does (default params)."""
+    """A real model, fitted and saved as ``xsell train cooccurrence`` does.
+
+    Pairs seen once count (``min_count=1``), so that one live order makes a pair.
+    """
     path = bundles / "cooccurrence"
-    make_model("cooccurrence").fit(shop_data).save(path)
+    make_model("cooccurrence", min_count=1).fit(shop_data).save(path)
     return path
 
 

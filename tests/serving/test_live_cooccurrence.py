@@ -76,7 +76,8 @@ def test_one_order_changes_a_cooccurrence_model_as_a_refit_would(
 
     # the oracle: the same model fitted from scratch on the old orders plus this one
     oracle = make_client(
-        refit_bundle(shop, [[NEW, anchor]], tmp_path / "refit"), events_log=tmp_path / "o.jsonl"
+        refit_bundle(shop, [[NEW, anchor]], tmp_path / "refit", min_count=1),
+        events_log=tmp_path / "o.jsonl",
     )
     expected = {
         "page": oracle.get(page, params={"k": MAX_K}).json(),

