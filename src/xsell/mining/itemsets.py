@@ -272,8 +272,9 @@ def mine_levels(
     frequent, parent, item, count, algorithm = result
     reporter.step("building the table", 5)
 
-    length, offsets, flat = eclat.paths(parent, item)
-    levels, level_counts = _levels(length, offsets, frequent[flat], count)
+    by_length = eclat.level_rows(parent, item, count, frequent)
+    levels = {size: rows for size, (rows, _) in by_length.items()}
+    level_counts = {size: found for size, (_, found) in by_length.items()}
     if kind != "all":
         levels, level_counts = _closed_or_maximal(levels, level_counts, kind)
     return ItemsetLevels(
@@ -292,8 +293,7 @@ def mine_levels(
 
 def rule_count(parent: np.ndarray, item: np.ndarray, max_consequent_len: int | None) -> int:
     """How many rules the mined forest ``(parent, item)`` gives (every split of each itemset)."""
-    length, _, _ = eclat.paths(parent, item)
-    sizes = np.bincount(length)
+    sizes = eclat.level_counts(parent)
     total = 0
     for size, n in enumerate(sizes.tolist()):
         longest = size - 1 if max_consequent_len is None else min(size - 1, max_consequent_len)
@@ -426,14 +426,15 @@ def _mine_ranks(
     reporter.step("counting pairs", 10)
     limit = max_len if max_len is not None else 0
     if limit == 1:
-        nb_ptr = np.zeros(n_ranks + 1, np.int64)
-        nb_item = np.empty(0, np.int32)
-        nb_count = np.empty(0, np.int32)
+        pairs = eclat.Pairs(
+            np.zeros(n_ranks + 1, np.int64), empty.astype(np.int32), empty.astype(np.int32),
+            np.zeros(1, np.int64), 0,
+        )  # fmt: skip
     else:
-        nb_ptr, nb_item, nb_count = eclat.count_pairs(
+        pairs = eclat.count_pairs(
             row_ptr, row_items, col_ptr, col_tids, n_ranks, min_count, cap - n_ranks
         )
-        if nb_ptr[0] == eclat.OVERFLOW:
+        if pairs.found == eclat.OVERFLOW:
             return None
     reporter.step("mining itemsets", 10)
     n_rows = len(indptr) - 1
@@ -441,43 +442,24 @@ def _mine_ranks(
     # a merge step then costs more than AND+popcount over all words.
     dense = layout == "bitset" or (layout == "auto" and bool(counts.mean() * 32 > n_rows))
     dense = dense and limit != 2
-    bits = (
-        eclat.tid_bitsets(col_ptr, col_tids, n_ranks, n_rows)
-        if dense
-        else np.zeros((1, 1), np.uint64)
-    )
+    bits = eclat.tid_bitsets(col_ptr, col_tids, n_ranks, n_rows) if dense else None
     prune = n_ranks <= _MAX_PRUNE_ITEMS and limit != 2
-    pairs_ok = eclat.pair_bits(nb_ptr, nb_item, n_ranks) if prune else np.zeros((1, 1), np.uint64)
+    pairs_ok = eclat.pair_bits(pairs.nb_ptr, pairs.nb_item, n_ranks) if prune else None
     parents, items, found = [], [], []
     total = 0
     n_chunks = min(n_ranks, 20)
     bounds = np.linspace(0, n_ranks, n_chunks + 1).astype(np.int64)
     for first, last in pairwise(bounds):
-        parent, item, count, n_out = eclat.mine(
-            first,
-            last,
-            counts,
-            nb_ptr,
-            nb_item,
-            nb_count,
-            row_ptr,
-            row_items,
-            col_ptr,
-            col_tids,
-            bits,
-            dense,
-            prune,
-            pairs_ok,
-            min_count,
-            limit,
-            cap - total,
-        )
-        if n_out == eclat.OVERFLOW:
+        forest = eclat.mine(
+            np.arange(first, last, dtype=np.int64), counts, pairs, row_ptr, row_items,
+            col_ptr, col_tids, bits, pairs_ok, min_count, limit, cap - total,
+        )  # fmt: skip
+        if forest.found == eclat.OVERFLOW:
             return None
-        parents.append(np.where(parent >= 0, parent + total, -1))
-        items.append(item)
-        found.append(count)
-        total += len(parent)
+        parents.append(np.where(forest.parent >= 0, forest.parent + total, -1))
+        items.append(forest.item)
+        found.append(forest.counts)
+        total += len(forest.parent)
         reporter.step("mining itemsets", 65 / n_chunks)
     return (
         frequent,
@@ -486,21 +468,6 @@ def _mine_ranks(
         np.concatenate(found),
         "eclat-bitset" if dense else "eclat-tidlist",
     )
-
-
-def _levels(
-    length: np.ndarray, offsets: np.ndarray, flat_items: np.ndarray, count: np.ndarray
-) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """Rows of sorted dense item indices per itemset length, with their counts."""
-    levels: dict[int, np.ndarray] = {}
-    counts: dict[int, np.ndarray] = {}
-    for size in np.unique(length):
-        nodes = np.flatnonzero(length == size)
-        starts = offsets[nodes]
-        rows = flat_items[starts[:, None] + np.arange(size)]
-        levels[int(size)] = np.sort(rows, axis=1).astype(np.int64)
-        counts[int(size)] = count[nodes].astype(np.int64)
-    return levels, counts
 
 
 def _closed_or_maximal(
