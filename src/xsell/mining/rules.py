@@ -488,7 +488,9 @@ def _search_error(
 ) -> BudgetStop:
     """The budget stop; it names a ``max_len`` or a ``min_count`` whose search fits.
 
-    Every suggestion is a search that was run to the end within the same limit.
+    Every suggestion is a search that ends within the same limit: one that was run, or
+    a ``max_len`` whose search is known to end (:attr:`TopRules.shorter_fits`: its runs
+    are each a prefix of the stopped search's, as antecedents grow one item per round).
     """
     message = (
         f"top-k search stopped: finding the {k:,} best rules by {sort_by} among rules seen in "
@@ -498,7 +500,7 @@ def _search_error(
     hints: list[Hint] = []
     # Rules of up to longest_done items were searched to the end before the stop.
     shorter = found.longest_done if max_len is None else min(found.longest_done, max_len - 1)
-    if shorter >= 2 and search(shorter, min_count).complete:
+    if shorter >= 2 and (found.shorter_fits or search(shorter, min_count).complete):
         hints.append(Hint("max_len", str(shorter)))
     else:
         floor = fitting_min_count(
