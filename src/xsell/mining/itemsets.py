@@ -217,7 +217,7 @@ def mine_levels(
     """:func:`frequent_itemsets` on a binary CSR given as arrays (sorted, distinct rows).
 
     The same checks, budget and result, as arrays instead of a DataFrame: NumPy
-    and Numba only, for callers that want neither pandas nor SciPy.
+    and the C kernels only, for callers that want neither pandas nor SciPy.
     """
     reporter = reporter or SilentReporter()
     if max_len is not None and (
