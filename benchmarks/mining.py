@@ -4,12 +4,12 @@ Each (tool, data set, threshold) runs in its own child process, so peak memory i
 that tool's alone. Every tool starts from the same parsed baskets (a list of lists
 of item ids, parsing not timed) and ends with its own itemset table:
 
-* xsell: list of lists -> CSR matrix -> ``frequent_itemsets`` (DataFrame with tuples);
+* xsell: list of lists -> CSR matrix -> ``frequent_itemsets`` (DataFrame, Arrow list columns);
 * pyfim: ``fim.fpgrowth(baskets, supp=-min_count)`` (list of tuples);
 * mlxtend: ``TransactionEncoder`` one-hot (dense, as documented) -> ``fpgrowth``.
 
 ``mine s`` is the tool call alone; ``process s`` the whole child (imports, parse,
-JIT cache load, mining); ``peak MB`` the child's max RSS. Run::
+mining); ``peak MB`` the child's max RSS. Run::
 
     python benchmarks/mining.py                # full table (about 10 minutes)
     python benchmarks/mining.py --quick        # retail 0.001 only

@@ -172,3 +172,29 @@ def test_rules_counts_equal_brute_force(
         assert row.count == sum(1 for b in baskets if a | c <= b)
         assert abs(row.confidence - row.count / n_a) < 1e-12
     assert set(got) == expected
+
+
+def test_table_costs_less_than_the_budget_charges_per_itemset() -> None:
+    # The budget charges BYTES_PER_ITEMSET for each itemset; pandas' own accounting
+    # of the table (deep, every Python object counted) must stay within it.
+    from xsell.mining.budget import BYTES_PER_ITEMSET
+
+    matrix, ids = basket_matrix(shared_file("groceries/groceries.csv"), "baskets")
+    table = frequent_itemsets(matrix, 0.001, item_ids=ids)
+    assert len(table) > 10_000 and table["length"].max() >= 4
+    assert table.memory_usage(deep=True).sum() <= BYTES_PER_ITEMSET * len(table)
+
+
+def test_rules_from_a_table_of_tuples_equal_rules_from_the_mined_table() -> None:
+    # A table built by hand holds tuples, not Arrow lists: association_rules reads both.
+    matrix, ids = basket_matrix(shared_file("groceries/groceries.csv"), "baskets")
+    mined = frequent_itemsets(matrix, 0.005, item_ids=ids)
+    by_hand = mined.assign(
+        itemset=[tuple(s) for s in mined["itemset"]], items=[tuple(s) for s in mined["items"]]
+    )
+    by_hand.attrs = mined.attrs
+    assert isinstance(by_hand["items"].iloc[0], tuple)
+    expected = association_rules(mined, max_consequent_len=None)
+    got = association_rules(by_hand, max_consequent_len=None)
+    assert len(expected) > 100
+    pd.testing.assert_frame_equal(got, expected)

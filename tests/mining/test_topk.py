@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -163,3 +164,32 @@ def test_bad_arguments_of_the_search() -> None:
         top_k_rules(matrix, 5, max_len=1, item_ids=ids)
     with pytest.raises(ValidationError, match=r"min_confidence must be in \[0, 1\], got 2"):
         top_k_rules(matrix, 5, min_confidence=2, item_ids=ids)
+
+
+# Confidence searches here stop before a run holds k rules: no case to check.
+@pytest.mark.parametrize("sort_by", ["lift", "count"])
+def test_a_search_that_says_a_shorter_one_fits_is_right(sort_by: str) -> None:
+    # A budget stop names max_len=longest_done without running it when the search says
+    # shorter_fits (prefix runs); here each such search is run, for a range of caps.
+    from xsell.mining.topk import search_top_rules
+
+    matrix, _ = basket_matrix(shared_file("groceries/groceries.csv"), "baskets")
+    keep = np.ones(matrix.shape[0], np.bool_)
+
+    def search(max_len: int | None, cap: int) -> Any:
+        return search_top_rules(
+            matrix.indptr, matrix.indices, matrix.shape[1], keep, 300, sort_by,
+            min_count=2, max_len=max_len, min_confidence=0.0, min_lift=None,
+            max_p_value=None, consequent_ok=None, antecedent_ok=None, cap=cap,
+        )  # fmt: skip
+
+    checked = 0
+    for cap in (2_000, 5_000, 10_000, 15_000, 200_000, 2_000_000):
+        stopped = search(None, cap)
+        if stopped.complete or not stopped.shorter_fits or stopped.longest_done < 2:
+            continue
+        shorter = search(stopped.longest_done, cap)
+        assert shorter.complete, (cap, stopped.longest_done)
+        assert len(shorter.count) == 300
+        checked += 1
+    assert checked >= 1

@@ -1,4 +1,4 @@
-"""Frequent itemsets and association rules: exact, fast (Numba Eclat), memory-safe, explained.
+"""Frequent itemsets and association rules: exact, fast (Eclat in C), memory-safe, explained.
 
 Public API::
 

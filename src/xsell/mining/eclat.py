@@ -1,4 +1,4 @@
-"""Numba kernels of the itemset miner: Eclat on vertical tid-lists or bitsets.
+"""Kernels of the itemset miner: Eclat on vertical tid-lists or bitsets, compiled ahead of time.
 
 The data arrive as *ranks*: frequent items renumbered ``0..n-1`` by ascending
 support (Eclat's classic order, which keeps the intersected lists short).
@@ -14,415 +14,190 @@ support (Eclat's classic order, which keeps the intersected lists short).
   sorted tid-lists (merge intersection); dense data use bitsets (AND + popcount).
 
 Found itemsets are written as a forest: ``(parent node, item rank, count)``, which
-needs three numbers per itemset whatever its length.
+needs three numbers per itemset whatever its length; :func:`level_rows` turns it
+into one matrix of item indices per itemset length.
+
+The kernels are C (``_eclat.c``, built by ``pip install``), not Numba: mining a file
+from the command line then costs no JIT start-up (importing Numba and setting up its
+compiler take about 0.45 s, more than reading and mining FIMI ``retail.dat``). These
+wrappers check dtypes and turn the kernels' bytearrays into NumPy arrays (no copy).
 """
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+from typing import NamedTuple
 
+import numpy as np
+
+from xsell.mining import _eclat
+
+#: What :func:`mine` and :func:`count_pairs` return as their count when they passed ``cap``.
 OVERFLOW = -1
 
 
-@njit(cache=True)
-def project(indptr, indices, rank_of, n_ranks, keep_row):
-    """Rank lists per basket (sorted) and tid-lists per rank (sorted)."""
-    n_rows = len(indptr) - 1
-    row_ptr = np.zeros(n_rows + 1, np.int64)
-    col_count = np.zeros(n_ranks + 1, np.int64)
-    for r in range(n_rows):
-        kept = 0
-        if keep_row[r]:
-            for k in range(indptr[r], indptr[r + 1]):
-                rank = rank_of[indices[k]]
-                if rank >= 0:
-                    kept += 1
-                    col_count[rank + 1] += 1
-        row_ptr[r + 1] = row_ptr[r] + kept
-    row_items = np.empty(row_ptr[n_rows], np.int32)
-    col_ptr = np.cumsum(col_count)
-    col_fill = col_ptr[:-1].copy()
-    col_tids = np.empty(col_ptr[n_ranks], np.int32)
-    for r in range(n_rows):
-        if not keep_row[r]:
-            continue
-        pos = row_ptr[r]
-        for k in range(indptr[r], indptr[r + 1]):
-            rank = rank_of[indices[k]]
-            if rank >= 0:
-                row_items[pos] = rank
-                pos += 1
-                col_tids[col_fill[rank]] = r
-                col_fill[rank] += 1
-        row_items[row_ptr[r] : pos].sort()
-    return row_ptr, row_items, col_ptr, col_tids
+def _i64(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype=np.int64)
 
 
-@njit(cache=True)
-def count_pairs(row_ptr, row_items, col_ptr, col_tids, n_ranks, min_count, cap):
-    """Frequent pairs ``a < b`` as neighbour lists ``(nb_ptr, nb_item, nb_count)``.
+def _i32(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype=np.int32)
 
-    Returns ``nb_ptr[0] == OVERFLOW`` when more than ``cap`` pairs are frequent.
+
+def project(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    rank_of: np.ndarray,
+    n_ranks: int,
+    keep_row: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rank lists per basket (sorted) and tid-lists per rank (sorted).
+
+    Returns ``(row_ptr, row_items, col_ptr, col_tids)``: the baskets kept by
+    ``keep_row`` as rows of ranks (items with ``rank_of < 0`` dropped), and each
+    rank's baskets in ascending order.
     """
-    counter = np.zeros(n_ranks, np.int32)
-    touched = np.empty(n_ranks, np.int32)
-    nb_ptr = np.zeros(n_ranks + 1, np.int64)
-    nb_item = np.empty(1024, np.int32)
-    nb_count = np.empty(1024, np.int32)
-    size = 0
-    for a in range(n_ranks):
-        n_touched = 0
-        for k in range(col_ptr[a], col_ptr[a + 1]):
-            t = col_tids[k]
-            # Rows are sorted by rank: walk back from the largest until b <= a.
-            for j in range(row_ptr[t + 1] - 1, row_ptr[t] - 1, -1):
-                b = row_items[j]
-                if b <= a:
-                    break
-                if counter[b] == 0:
-                    touched[n_touched] = b
-                    n_touched += 1
-                counter[b] += 1
-        start = size
-        for k in range(n_touched):
-            b = touched[k]
-            if counter[b] >= min_count:
-                if size == len(nb_item):
-                    nb_item = _grow_i32(nb_item, size)
-                    nb_count = _grow_i32(nb_count, size)
-                nb_item[size] = b
-                size += 1
-        # Only the frequent partners need sorting, and their counts follow them.
-        nb_item[start:size].sort()
-        for k in range(start, size):
-            nb_count[k] = counter[nb_item[k]]
-        for k in range(n_touched):
-            counter[touched[k]] = 0
-        nb_ptr[a + 1] = size
-        if size > cap:
-            nb_ptr[0] = OVERFLOW
-            return nb_ptr, nb_item[:size], nb_count[:size]
-    return nb_ptr, nb_item[:size], nb_count[:size]
+    row_ptr, row_items, col_ptr, col_tids = _eclat.project(
+        _i64(indptr),
+        _i32(indices),
+        _i32(rank_of),
+        int(n_ranks),
+        np.ascontiguousarray(keep_row, dtype=np.bool_),
+    )
+    return (
+        np.frombuffer(row_ptr, np.int64),
+        np.frombuffer(row_items, np.int32),
+        np.frombuffer(col_ptr, np.int64),
+        np.frombuffer(col_tids, np.int32),
+    )
 
 
-@njit(cache=True)
-def pair_bits(nb_ptr, nb_item, n_ranks):
+class Pairs(NamedTuple):
+    """Frequent pairs ``a < b`` as neighbour lists, and a histogram of all their counts."""
+
+    nb_ptr: np.ndarray  # int64, n_ranks + 1
+    nb_item: np.ndarray  # int32, the partners b of each a, ascending
+    nb_count: np.ndarray  # int32, their basket counts
+    histogram: np.ndarray  # int64: histogram[c] = frequent pairs seen in exactly c baskets
+    found: int  # frequent pairs, or OVERFLOW when more than cap were listed
+
+
+def count_pairs(
+    row_ptr: np.ndarray,
+    row_items: np.ndarray,
+    col_ptr: np.ndarray,
+    col_tids: np.ndarray,
+    n_ranks: int,
+    min_count: int,
+    cap: int,
+) -> Pairs:
+    """Every pair seen in at least ``min_count`` baskets.
+
+    The lists stop growing past ``cap`` pairs (``found`` is then ``OVERFLOW`` and
+    the lists are incomplete), but the pass runs to the end, so ``histogram``
+    always counts every frequent pair: how many pairs there are at any higher
+    floor is known even after an overflow.
+    """
+    nb_ptr, nb_item, nb_count, histogram, found = _eclat.count_pairs(
+        _i64(row_ptr), _i32(row_items), _i64(col_ptr), _i32(col_tids),
+        int(n_ranks), int(min_count), int(cap),
+    )  # fmt: skip
+    return Pairs(
+        np.frombuffer(nb_ptr, np.int64),
+        np.frombuffer(nb_item, np.int32),
+        np.frombuffer(nb_count, np.int32),
+        np.frombuffer(histogram, np.int64),
+        int(found),
+    )
+
+
+def pair_bits(nb_ptr: np.ndarray, nb_item: np.ndarray, n_ranks: int) -> np.ndarray:
     """Bit matrix: bit ``b`` of row ``a`` is set when the pair ``a < b`` is frequent."""
     words = (n_ranks + 63) // 64
-    bits = np.zeros((n_ranks, words), np.uint64)
-    for a in range(n_ranks):
-        for k in range(nb_ptr[a], nb_ptr[a + 1]):
-            b = nb_item[k]
-            bits[a, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
-    return bits
+    bits = _eclat.pair_bits(_i64(nb_ptr), _i32(nb_item), int(n_ranks))
+    return np.frombuffer(bits, np.uint64).reshape(n_ranks, words)
 
 
-@njit(cache=True)
-def tid_bitsets(col_ptr, col_tids, n_ranks, n_rows):
+def tid_bitsets(col_ptr: np.ndarray, col_tids: np.ndarray, n_ranks: int, n_rows: int) -> np.ndarray:
     """One bitset of baskets per rank (dense layout)."""
     words = (n_rows + 63) // 64
-    bits = np.zeros((n_ranks, words), np.uint64)
-    for a in range(n_ranks):
-        for k in range(col_ptr[a], col_ptr[a + 1]):
-            t = col_tids[k]
-            bits[a, t >> 6] |= np.uint64(1) << np.uint64(t & 63)
-    return bits
+    bits = _eclat.tid_bitsets(_i64(col_ptr), _i32(col_tids), int(n_ranks), int(n_rows))
+    return np.frombuffer(bits, np.uint64).reshape(n_ranks, words)
 
 
-@njit(cache=True, inline="always")
-def _popcount(x):
-    # SWAR popcount (Hacker's Delight 5-2), branch-free on uint64.
-    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+class Forest(NamedTuple):
+    """Found itemsets: node ``i`` is node ``parent[i]``'s itemset (``-1``: none) + ``item[i]``."""
+
+    parent: np.ndarray  # int64
+    item: np.ndarray  # int32 ranks
+    counts: np.ndarray  # int32 basket counts
+    found: int  # nodes, or OVERFLOW when more than cap were found
 
 
-@njit(cache=True)
-def _grow_i32(array, size):
-    bigger = np.empty(max(2 * len(array), 1024), array.dtype)
-    bigger[:size] = array[:size]
-    return bigger
-
-
-@njit(cache=True)
-def _grow_i64(array, size):
-    bigger = np.empty(max(2 * len(array), 1024), array.dtype)
-    bigger[:size] = array[:size]
-    return bigger
-
-
-@njit(cache=True)
-def _grow_u64(array, size):
-    bigger = np.empty(max(2 * len(array), 1024), array.dtype)
-    bigger[:size] = array[:size]
-    return bigger
-
-
-@njit(cache=True)
-def _intersect(arena, a_off, a_len, b_off, b_len, out_off):
-    """Merge two sorted tid-lists of the arena into the arena at ``out_off``; returns the length."""
-    i = a_off
-    j = b_off
-    a_end = a_off + a_len
-    b_end = b_off + b_len
-    n = 0
-    while i < a_end and j < b_end:
-        x = arena[i]
-        y = arena[j]
-        if x == y:
-            arena[out_off + n] = x
-            n += 1
-            i += 1
-            j += 1
-        elif x < y:
-            i += 1
-        else:
-            j += 1
-    return n
-
-
-@njit(cache=True)
-def _count_common(arena, a_off, a_len, b_off, b_len):
-    i = a_off
-    j = b_off
-    a_end = a_off + a_len
-    b_end = b_off + b_len
-    n = 0
-    while i < a_end and j < b_end:
-        x = arena[i]
-        y = arena[j]
-        if x == y:
-            n += 1
-            i += 1
-            j += 1
-        elif x < y:
-            i += 1
-        else:
-            j += 1
-    return n
-
-
-@njit(cache=True)
 def mine(
-    first,
-    last,
-    counts,
-    nb_ptr,
-    nb_item,
-    nb_count,
-    row_ptr,
-    row_items,
-    col_ptr,
-    col_tids,
-    bits,
-    dense,
-    prune,
-    pairs_ok,
-    min_count,
-    max_len,
-    cap,
-):
-    """Every frequent itemset whose smallest rank is in ``[first, last)``.
+    roots: np.ndarray,
+    counts: np.ndarray,
+    pairs: Pairs,
+    row_ptr: np.ndarray,
+    row_items: np.ndarray,
+    col_ptr: np.ndarray,
+    col_tids: np.ndarray,
+    bits: np.ndarray | None,
+    pairs_ok: np.ndarray | None,
+    min_count: int,
+    max_len: int,
+    cap: int,
+) -> Forest:
+    """Every frequent itemset whose smallest rank is one of ``roots``, class by class.
 
-    Returns ``(parent, item, count, n)``: node ``i`` is the itemset of node
-    ``parent[i]`` (``-1`` for none) plus rank ``item[i]``, supported by ``count[i]``
-    baskets. ``n == OVERFLOW`` when more than ``cap`` itemsets were found.
+    ``counts`` are the ranks' basket counts; ``pairs`` the frequent pairs (listed
+    at ``min_count`` or below: pairs and roots under ``min_count`` are skipped);
+    ``bits`` the tid bitsets for the dense layout (``None``: tid-lists);
+    ``pairs_ok`` the :func:`pair_bits` matrix to skip candidates holding an
+    infrequent pair (``None``: no pruning). ``max_len`` 0 means no limit.
     """
-    parent = np.empty(1024, np.int64)
-    item = np.empty(1024, np.int32)
-    count = np.empty(1024, np.int32)
-    n_out = 0
-    words = bits.shape[1]
-    # Arenas (LIFO): tid-lists (sparse) or bitsets (dense) of the open classes.
-    tids = np.empty(1024 if dense else max(1024, 4 * len(col_tids) // 3), np.int32)
-    if not dense:
-        tids[: len(col_tids)] = col_tids
-    bitarena = np.empty(1024 if not dense else 64 * words, np.uint64)
-    base = 0 if dense else len(col_tids)
-    # Members of open classes: rank, offset + length of its tid-list/bitset, node.
-    m_item = np.empty(256, np.int32)
-    m_off = np.empty(256, np.int64)
-    m_len = np.empty(256, np.int64)
-    m_node = np.empty(256, np.int64)
-    # Frames: a class = members [start, end), next member to extend, arena top, depth.
-    depth_cap = 2 + (max_len if max_len > 0 else len(counts))
-    f_start = np.empty(depth_cap, np.int64)
-    f_end = np.empty(depth_cap, np.int64)
-    f_pos = np.empty(depth_cap, np.int64)
-    f_top = np.empty(depth_cap, np.int64)
-    f_len = np.empty(depth_cap, np.int64)
-    slot_of = np.full(len(counts), -1, np.int64)
-    for a in range(first, last):
-        if n_out + 1 > len(parent):
-            parent = _grow_i64(parent, n_out)
-            item = _grow_i32(item, n_out)
-            count = _grow_i32(count, n_out)
-        node_a = n_out
-        parent[n_out] = -1
-        item[n_out] = a
-        count[n_out] = counts[a]
-        n_out += 1
-        if max_len == 1:
-            continue
-        n_members = 0
-        top = base
-        for k in range(nb_ptr[a], nb_ptr[a + 1]):
-            if n_out + 1 > len(parent):
-                parent = _grow_i64(parent, n_out)
-                item = _grow_i32(item, n_out)
-                count = _grow_i32(count, n_out)
-            b = nb_item[k]
-            parent[n_out] = node_a
-            item[n_out] = b
-            count[n_out] = nb_count[k]
-            n_out += 1
-            if max_len == 2:
-                continue
-            if n_members + 1 > len(m_item):
-                m_item = _grow_i32(m_item, n_members)
-                m_off = _grow_i64(m_off, n_members)
-                m_len = _grow_i64(m_len, n_members)
-                m_node = _grow_i64(m_node, n_members)
-            if dense:
-                if top + words > len(bitarena):
-                    bitarena = _grow_u64(bitarena, top)
-                for w in range(words):
-                    bitarena[top + w] = bits[a, w] & bits[b, w]
-                m_off[n_members] = top
-                m_len[n_members] = nb_count[k]
-                top += words
-            else:
-                # Filled below in one scan of a's baskets.
-                slot_of[b] = n_members
-                m_off[n_members] = top
-                m_len[n_members] = 0
-                top += nb_count[k]
-            m_item[n_members] = b
-            m_node[n_members] = n_out - 1
-            n_members += 1
-        if n_out > cap:
-            return parent[:n_out], item[:n_out], count[:n_out], OVERFLOW
-        if max_len != 2 and not dense and n_members > 0:
-            # Projected database: the baskets of a, scanned once, give every tid(a ∪ b)
-            # without merging a short list against a long one.
-            if top > len(tids):
-                tids = _grow_i32(tids, base)
-                while top > len(tids):
-                    tids = _grow_i32(tids, base)
-            for k in range(col_ptr[a], col_ptr[a + 1]):
-                t = col_tids[k]
-                for j in range(row_ptr[t + 1] - 1, row_ptr[t] - 1, -1):
-                    b = row_items[j]
-                    if b <= a:
-                        break
-                    slot = slot_of[b]
-                    if slot >= 0:
-                        tids[m_off[slot] + m_len[slot]] = t
-                        m_len[slot] += 1
-            for k in range(n_members):
-                slot_of[m_item[k]] = -1
-        if max_len == 2 or n_members < 2:
-            continue
-        depth = 0
-        f_start[0] = 0
-        f_end[0] = n_members
-        f_pos[0] = 0
-        f_top[0] = base
-        f_len[0] = 2
-        m_top = n_members
-        while depth >= 0:
-            i = f_pos[depth]
-            end = f_end[depth]
-            if i >= end - 1:
-                # Class done: free its members and their tid-lists.
-                m_top = f_start[depth]
-                top = f_top[depth]
-                depth -= 1
-                continue
-            f_pos[depth] = i + 1
-            new_len = f_len[depth] + 1
-            keep = max_len <= 0 or new_len < max_len
-            child_start = m_top
-            child_top = top
-            mi = m_item[i]
-            for j in range(i + 1, end):
-                mj = m_item[j]
-                if prune and not (pairs_ok[mi, mj >> 6] >> np.uint64(mj & 63)) & np.uint64(1):
-                    continue
-                if dense:
-                    if top + words > len(bitarena):
-                        bitarena = _grow_u64(bitarena, top)
-                    c = 0
-                    oi = m_off[i]
-                    oj = m_off[j]
-                    for w in range(words):
-                        x = bitarena[oi + w] & bitarena[oj + w]
-                        bitarena[top + w] = x
-                        c += _popcount(x)
-                else:
-                    if keep:
-                        need = min(m_len[i], m_len[j])
-                        if top + need > len(tids):
-                            tids = _grow_i32(tids, top)
-                        c = _intersect(tids, m_off[i], m_len[i], m_off[j], m_len[j], top)
-                    else:
-                        c = _count_common(tids, m_off[i], m_len[i], m_off[j], m_len[j])
-                if c < min_count:
-                    continue
-                if n_out + 1 > len(parent):
-                    parent = _grow_i64(parent, n_out)
-                    item = _grow_i32(item, n_out)
-                    count = _grow_i32(count, n_out)
-                parent[n_out] = m_node[i]
-                item[n_out] = mj
-                count[n_out] = c
-                n_out += 1
-                if n_out > cap:
-                    return parent[:n_out], item[:n_out], count[:n_out], OVERFLOW
-                if not keep:
-                    continue
-                if m_top + 1 > len(m_item):
-                    m_item = _grow_i32(m_item, m_top)
-                    m_off = _grow_i64(m_off, m_top)
-                    m_len = _grow_i64(m_len, m_top)
-                    m_node = _grow_i64(m_node, m_top)
-                m_item[m_top] = mj
-                m_off[m_top] = top
-                m_len[m_top] = c
-                m_node[m_top] = n_out - 1
-                m_top += 1
-                top += words if dense else c
-            if m_top - child_start >= 2:
-                depth += 1
-                f_start[depth] = child_start
-                f_end[depth] = m_top
-                f_pos[depth] = child_start
-                f_top[depth] = child_top
-                f_len[depth] = new_len
-            else:
-                m_top = child_start
-                top = child_top
-    return parent[:n_out], item[:n_out], count[:n_out], n_out
+    dense = bits is not None
+    prune = pairs_ok is not None
+    no_bits = np.zeros((1, 1), np.uint64)
+    bits_ = np.ascontiguousarray(bits if dense else no_bits, dtype=np.uint64)
+    pairs_ok_ = np.ascontiguousarray(pairs_ok if prune else no_bits, dtype=np.uint64)
+    parent, item, count, found = _eclat.mine(
+        _i64(roots), _i32(counts), _i64(pairs.nb_ptr), _i32(pairs.nb_item),
+        _i32(pairs.nb_count), _i64(row_ptr), _i32(row_items), _i64(col_ptr), _i32(col_tids),
+        bits_, int(bits_.shape[1]), dense, prune, pairs_ok_, int(pairs_ok_.shape[1]),
+        int(min_count), int(max_len), int(cap),
+    )  # fmt: skip
+    return Forest(
+        np.frombuffer(parent, np.int64),
+        np.frombuffer(item, np.int32),
+        np.frombuffer(count, np.int32),
+        int(found),
+    )
 
 
-@njit(cache=True)
-def paths(parent, item):
-    """Length of every node's itemset and its ranks, flat, in root-to-leaf order."""
-    n = len(parent)
-    length = np.empty(n, np.int64)
-    for i in range(n):
-        length[i] = 1 if parent[i] < 0 else length[parent[i]] + 1
-    offsets = np.zeros(n + 1, np.int64)
-    for i in range(n):
-        offsets[i + 1] = offsets[i] + length[i]
-    flat = np.empty(offsets[n], np.int32)
-    for i in range(n):
-        node = i
-        pos = offsets[i + 1] - 1
-        while node >= 0:
-            flat[pos] = item[node]
-            pos -= 1
-            node = parent[node]
-    return length, offsets, flat
+def level_rows(
+    parent: np.ndarray, item: np.ndarray, count: np.ndarray, item_of_rank: np.ndarray
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per itemset length L: ``(rows, counts)``, rows an ``(n_L, L)`` int32 matrix of item
+    indices ``item_of_rank[rank]``, each row ascending, in the forest's order."""
+    flat_b, found_b, sizes_b = _eclat.level_rows(
+        _i64(parent), _i32(item), _i32(count), _i32(item_of_rank)
+    )
+    flat = np.frombuffer(flat_b, np.int32)
+    found = np.frombuffer(found_b, np.int64)
+    sizes = np.frombuffer(sizes_b, np.int64)
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    row = start = 0
+    for size, n in enumerate(sizes.tolist()):
+        if n:
+            out[size] = (
+                flat[start : start + n * size].reshape(n, size),
+                found[row : row + n],
+            )
+        row += n
+        start += n * size
+    return out
+
+
+def level_counts(parent: np.ndarray) -> np.ndarray:
+    """How many nodes of the forest have each itemset length (index = length)."""
+    return np.frombuffer(_eclat.level_counts(_i64(parent)), np.int64)

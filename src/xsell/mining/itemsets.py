@@ -217,7 +217,7 @@ def mine_levels(
     """:func:`frequent_itemsets` on a binary CSR given as arrays (sorted, distinct rows).
 
     The same checks, budget and result, as arrays instead of a DataFrame: NumPy
-    and Numba only, for callers that want neither pandas nor SciPy.
+    and the C kernels only, for callers that want neither pandas nor SciPy.
     """
     reporter = reporter or SilentReporter()
     if max_len is not None and (
@@ -272,8 +272,9 @@ def mine_levels(
     frequent, parent, item, count, algorithm = result
     reporter.step("building the table", 5)
 
-    length, offsets, flat = eclat.paths(parent, item)
-    levels, level_counts = _levels(length, offsets, frequent[flat], count)
+    by_length = eclat.level_rows(parent, item, count, frequent)
+    levels = {size: rows for size, (rows, _) in by_length.items()}
+    level_counts = {size: found for size, (_, found) in by_length.items()}
     if kind != "all":
         levels, level_counts = _closed_or_maximal(levels, level_counts, kind)
     return ItemsetLevels(
@@ -292,8 +293,7 @@ def mine_levels(
 
 def rule_count(parent: np.ndarray, item: np.ndarray, max_consequent_len: int | None) -> int:
     """How many rules the mined forest ``(parent, item)`` gives (every split of each itemset)."""
-    length, _, _ = eclat.paths(parent, item)
-    sizes = np.bincount(length)
+    sizes = eclat.level_counts(parent)
     total = 0
     for size, n in enumerate(sizes.tolist()):
         longest = size - 1 if max_consequent_len is None else min(size - 1, max_consequent_len)
@@ -426,14 +426,15 @@ def _mine_ranks(
     reporter.step("counting pairs", 10)
     limit = max_len if max_len is not None else 0
     if limit == 1:
-        nb_ptr = np.zeros(n_ranks + 1, np.int64)
-        nb_item = np.empty(0, np.int32)
-        nb_count = np.empty(0, np.int32)
+        pairs = eclat.Pairs(
+            np.zeros(n_ranks + 1, np.int64), empty.astype(np.int32), empty.astype(np.int32),
+            np.zeros(1, np.int64), 0,
+        )  # fmt: skip
     else:
-        nb_ptr, nb_item, nb_count = eclat.count_pairs(
+        pairs = eclat.count_pairs(
             row_ptr, row_items, col_ptr, col_tids, n_ranks, min_count, cap - n_ranks
         )
-        if nb_ptr[0] == eclat.OVERFLOW:
+        if pairs.found == eclat.OVERFLOW:
             return None
     reporter.step("mining itemsets", 10)
     n_rows = len(indptr) - 1
@@ -441,43 +442,24 @@ def _mine_ranks(
     # a merge step then costs more than AND+popcount over all words.
     dense = layout == "bitset" or (layout == "auto" and bool(counts.mean() * 32 > n_rows))
     dense = dense and limit != 2
-    bits = (
-        eclat.tid_bitsets(col_ptr, col_tids, n_ranks, n_rows)
-        if dense
-        else np.zeros((1, 1), np.uint64)
-    )
+    bits = eclat.tid_bitsets(col_ptr, col_tids, n_ranks, n_rows) if dense else None
     prune = n_ranks <= _MAX_PRUNE_ITEMS and limit != 2
-    pairs_ok = eclat.pair_bits(nb_ptr, nb_item, n_ranks) if prune else np.zeros((1, 1), np.uint64)
+    pairs_ok = eclat.pair_bits(pairs.nb_ptr, pairs.nb_item, n_ranks) if prune else None
     parents, items, found = [], [], []
     total = 0
     n_chunks = min(n_ranks, 20)
     bounds = np.linspace(0, n_ranks, n_chunks + 1).astype(np.int64)
     for first, last in pairwise(bounds):
-        parent, item, count, n_out = eclat.mine(
-            first,
-            last,
-            counts,
-            nb_ptr,
-            nb_item,
-            nb_count,
-            row_ptr,
-            row_items,
-            col_ptr,
-            col_tids,
-            bits,
-            dense,
-            prune,
-            pairs_ok,
-            min_count,
-            limit,
-            cap - total,
-        )
-        if n_out == eclat.OVERFLOW:
+        forest = eclat.mine(
+            np.arange(first, last, dtype=np.int64), counts, pairs, row_ptr, row_items,
+            col_ptr, col_tids, bits, pairs_ok, min_count, limit, cap - total,
+        )  # fmt: skip
+        if forest.found == eclat.OVERFLOW:
             return None
-        parents.append(np.where(parent >= 0, parent + total, -1))
-        items.append(item)
-        found.append(count)
-        total += len(parent)
+        parents.append(np.where(forest.parent >= 0, forest.parent + total, -1))
+        items.append(forest.item)
+        found.append(forest.counts)
+        total += len(forest.parent)
         reporter.step("mining itemsets", 65 / n_chunks)
     return (
         frequent,
@@ -486,21 +468,6 @@ def _mine_ranks(
         np.concatenate(found),
         "eclat-bitset" if dense else "eclat-tidlist",
     )
-
-
-def _levels(
-    length: np.ndarray, offsets: np.ndarray, flat_items: np.ndarray, count: np.ndarray
-) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-    """Rows of sorted dense item indices per itemset length, with their counts."""
-    levels: dict[int, np.ndarray] = {}
-    counts: dict[int, np.ndarray] = {}
-    for size in np.unique(length):
-        nodes = np.flatnonzero(length == size)
-        starts = offsets[nodes]
-        rows = flat_items[starts[:, None] + np.arange(size)]
-        levels[int(size)] = np.sort(rows, axis=1).astype(np.int64)
-        counts[int(size)] = count[nodes].astype(np.int64)
-    return levels, counts
 
 
 def _closed_or_maximal(
@@ -528,55 +495,92 @@ def _closed_or_maximal(
 def _table(
     levels: dict[int, np.ndarray], counts: dict[int, np.ndarray], ids: np.ndarray, n_baskets: int
 ) -> pd.DataFrame:
+    """The itemsets table, its two list columns held by Arrow.
+
+    Arrow lists cost about 30 bytes an itemset of three where tuples of Python
+    objects cost 260: millions of itemsets fit in the memory budget, and the
+    table is built in a second instead of ten.
+    """
     import pandas as pd
 
-    parts = []
-    for size in sorted(levels):
+    sizes = sorted(levels)
+    flats, founds, lengths = [], [], []
+    for size in sizes:
         rows, found = levels[size], counts[size]
         order = np.lexsort((*[rows[:, k] for k in range(size - 1, -1, -1)], -found))
-        rows, found = rows[order], found[order]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "itemset": _tuples(ids, rows),
-                    "items": _tuples(None, rows),
-                    "count": found,
-                    "support": found / n_baskets,
-                    "length": np.full(len(rows), size, np.int64),
-                }
-            )
-        )
-    if not parts:
-        return pd.DataFrame(
-            {
-                "itemset": pd.Series([], dtype=object),
-                "items": pd.Series([], dtype=object),
-                "count": pd.Series([], dtype=np.int64),
-                "support": pd.Series([], dtype=np.float64),
-                "length": pd.Series([], dtype=np.int64),
-            }
-        )
-    return pd.concat(parts, ignore_index=True)
+        flats.append(rows[order].ravel())
+        founds.append(found[order].astype(np.int64))
+        lengths.append(np.full(len(rows), size, np.int64))
+    flat = np.concatenate(flats) if flats else np.empty(0, np.int32)
+    found = np.concatenate(founds) if founds else np.empty(0, np.int64)
+    length = np.concatenate(lengths) if lengths else np.empty(0, np.int64)
+    itemset, items = _list_columns(ids, flat.astype(np.int32, copy=False), length)
+    return pd.DataFrame(
+        {
+            "itemset": itemset,
+            "items": items,
+            "count": found,
+            "support": found / n_baskets,
+            "length": length,
+        }
+    )
 
 
-def _tuples(ids: np.ndarray | None, rows: np.ndarray) -> list[tuple[Any, ...]]:
-    # zip builds the tuples in C: 2-3x faster than map(tuple, rows.tolist()).
-    columns = [
-        (ids[rows[:, k]] if ids is not None else rows[:, k]).tolist() for k in range(rows.shape[1])
-    ]
-    return list(zip(*columns, strict=True))
+def _list_columns(ids: np.ndarray, flat: np.ndarray, length: np.ndarray) -> tuple[Any, Any]:
+    """``itemset`` (ids) and ``items`` (dense indices) as Arrow-backed list columns."""
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        id_values = pa.array(ids.tolist())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # Ids of mixed types: their text, as every other output of xsell writes them.
+        id_values = pa.array([str(i) for i in ids.tolist()], pa.string())
+    offsets = np.zeros(len(length) + 1, np.int64)
+    np.cumsum(length, out=offsets[1:])
+    large = len(flat) >= 2**31 - 1
+    offsets_array = pa.array(offsets if large else offsets.astype(np.int32))
+    make = pa.LargeListArray if large else pa.ListArray
+    indices = pa.array(flat, pa.int32())
+    itemset = make.from_arrays(offsets_array, id_values.take(indices))
+    items = make.from_arrays(offsets_array, indices)
+    return pd.arrays.ArrowExtensionArray(itemset), pd.arrays.ArrowExtensionArray(items)
+
+
+def _flat_lists(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """The values of an Arrow-backed list column, flat, and where each row starts."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(column.dtype, pd.ArrowDtype):
+        return None
+    array = pa.array(column.array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)):
+        return None
+    lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False).astype(np.int64)
+    starts = np.cumsum(lengths) - lengths
+    return pc.list_flatten(array).to_numpy(zero_copy_only=False), starts
 
 
 def table_levels(table: pd.DataFrame) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """Level matrices (sorted dense indices) and counts of an itemset table, for rules."""
     levels: dict[int, np.ndarray] = {}
     counts: dict[int, np.ndarray] = {}
-    lengths = table["length"].to_numpy()
-    items = table["items"].to_numpy()
+    lengths = table["length"].to_numpy(np.int64)
     found = table["count"].to_numpy()
+    flat = _flat_lists(table["items"])
+    # Tables built by hand may hold tuples instead.
+    items = table["items"].to_numpy() if flat is None else np.empty(0, dtype=object)
     for size in np.unique(lengths):
         mask = lengths == size
-        rows = np.array(list(items[mask]), dtype=np.int64).reshape(int(mask.sum()), int(size))
+        if flat is not None:
+            values, starts = flat
+            rows = values[starts[mask][:, None] + np.arange(size)].astype(np.int64)
+        else:
+            rows = np.array(list(items[mask]), dtype=np.int64).reshape(int(mask.sum()), int(size))
         levels[int(size)] = np.sort(rows, axis=1)
         counts[int(size)] = found[mask].astype(np.int64)
     return levels, counts

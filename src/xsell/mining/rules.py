@@ -54,9 +54,6 @@ RULE_COLUMNS: Final = (
 )
 #: Longest rule (antecedent plus consequent) a top-k search looks for by default.
 DEFAULT_TOP_K_MAX_LEN: Final = 4
-#: Itemsets a top-k search may look at per itemset the memory budget would hold: a look
-#: costs a fraction of a microsecond, so the default budget stops a search within seconds.
-SEARCH_ITEMSETS_PER_BUDGET_ITEMSET: Final = 4
 #: Columns ``thresholds`` may set a minimum for.
 THRESHOLD_COLUMNS: Final = (*METRICS, "count")
 
@@ -175,7 +172,7 @@ def association_rules(
     budget = parse_budget(memory_budget)
     levels, counts = table_levels(itemsets)
     _check_rule_budget(levels, counts, max_consequent_len, budget, total)
-    ext_of = _external_ids(itemsets)
+    ext_of = _external_ids(itemsets, levels)
     ante_bad, cons_bad = _appearance_masks(appearance, ext_of, info)
 
     parts = list(_candidates(levels, counts, max_consequent_len, ante_bad, cons_bad))
@@ -286,9 +283,9 @@ def top_k_rules(
 
     For ``sort_by`` lift, confidence, support or count with single-item
     consequents (the default), a branch-and-bound search skips every rule that
-    cannot beat the ``k``-th found so far; it looks at no more itemsets than the
-    memory budget lets :func:`~xsell.mining.frequent_itemsets` return (times
-    :data:`SEARCH_ITEMSETS_PER_BUDGET_ITEMSET`), and when that is not enough the
+    cannot beat the ``k``-th found so far; it looks at no more itemsets than one
+    per :data:`~xsell.mining.budget.BYTES_PER_SEARCHED_ITEMSET` bytes of the
+    memory budget, and when that is not enough the
     :class:`~xsell.mining.budget.BudgetStop` names a ``max_len`` or ``min_count``
     whose search it ran to the end within the same limit. Its ``q_value`` column
     is ``NaN``: a Benjamini-Hochberg q-value needs every rule of the family (ask
@@ -390,7 +387,7 @@ def _searched_top_k(
             max_p_value=max_p_value,
             consequent_ok=None if cons_bad is None else ~cons_bad,
             antecedent_ok=None if ante_bad is None else ~ante_bad,
-            cap=budget.max_itemsets * SEARCH_ITEMSETS_PER_BUDGET_ITEMSET,
+            cap=budget.max_searched,
         )
 
     found = search(max_len)
@@ -491,7 +488,9 @@ def _search_error(
 ) -> BudgetStop:
     """The budget stop; it names a ``max_len`` or a ``min_count`` whose search fits.
 
-    Every suggestion is a search that was run to the end within the same limit.
+    Every suggestion is a search that ends within the same limit: one that was run, or
+    a ``max_len`` whose search is known to end (:attr:`TopRules.shorter_fits`: its runs
+    are each a prefix of the stopped search's, as antecedents grow one item per round).
     """
     message = (
         f"top-k search stopped: finding the {k:,} best rules by {sort_by} among rules seen in "
@@ -501,7 +500,7 @@ def _search_error(
     hints: list[Hint] = []
     # Rules of up to longest_done items were searched to the end before the stop.
     shorter = found.longest_done if max_len is None else min(found.longest_done, max_len - 1)
-    if shorter >= 2 and search(shorter, min_count).complete:
+    if shorter >= 2 and (found.shorter_fits or search(shorter, min_count).complete):
         hints.append(Hint("max_len", str(shorter)))
     else:
         floor = fitting_min_count(
@@ -588,10 +587,10 @@ def _check_rule_budget(
     raise BudgetStop(message, (*hints, Hint("max_len", verb="lower"), Hint("memory_budget")))
 
 
-def _external_ids(itemsets: pd.DataFrame) -> np.ndarray:
+def _external_ids(itemsets: pd.DataFrame, levels: dict[int, np.ndarray]) -> np.ndarray:
     singles = itemsets[itemsets["length"] == 1]
     dense = np.array([t[0] for t in singles["items"]], dtype=np.int64)
-    size = int(max((max(t) for t in itemsets["items"]), default=-1)) + 1
+    size = max((int(rows.max()) for rows in levels.values() if rows.size), default=-1) + 1
     ext_of = np.empty(max(size, 1), dtype=object)
     ext_of[dense] = [t[0] for t in singles["itemset"]]
     return ext_of

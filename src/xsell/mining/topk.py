@@ -43,6 +43,11 @@ class TopRules:
     examined: int
     complete: bool
     longest_done: int  # longest rule (items) searched to the end
+    # A search for rules of at most longest_done items ends within the same cap: it runs
+    # the same runs, each a prefix (the first rounds) of this one's, and the last of them
+    # had no bar or already held k rules after those rounds.
+    shorter_fits: bool = False
+    filled: int = 0  # rules held after the longest_done rounds of the last run
 
 
 def search_top_rules(
@@ -77,6 +82,7 @@ def search_top_rules(
     max_ante = (max_len - 1) if max_len is not None else int(np.diff(indptr).max(initial=2)) - 1
     examined = 0
     result = None
+    shorter_fits = False
     projections: dict[int, _Ranks] = {}  # lift tries every bar at the same floor
     for bar, floor in [*_bars(kind, item_counts, n, min_count), (None, min_count)]:
         if floor not in projections:
@@ -98,6 +104,7 @@ def search_top_rules(
             bar if bar is not None else (0.0, 0, 0),
         )
         examined += result.examined
+        shorter_fits = bar is None or result.filled == k
         if not result.complete or len(result.count) == k:
             break
     assert result is not None
@@ -109,6 +116,8 @@ def search_top_rules(
         examined,
         result.complete,
         result.longest_done,
+        shorter_fits,
+        result.filled,
     )
 
 
@@ -191,7 +200,7 @@ def _run(
     all_ok = np.ones(n_ranks, np.bool_)
     cons_ok = consequent_ok[frequent] if consequent_ok is not None else all_ok
     ante_ok = antecedent_ok[frequent] if antecedent_ok is not None else all_ok
-    consequent, antecedents, count, antecedent_count, examined, status, rounds = (
+    consequent, antecedents, count, antecedent_count, examined, status, rounds, filled = (
         topk_kernel.top_rules(
             k,
             kind,
@@ -222,4 +231,5 @@ def _run(
         int(examined),
         status == topk_kernel.DONE,
         int(rounds) + 1,
+        filled=int(filled),
     )

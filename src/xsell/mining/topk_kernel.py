@@ -472,7 +472,8 @@ def top_rules(
     count, antecedent_count, examined, status)``, best rule first, as dense item
     indices (antecedent rows padded with ``-1``); ``examined`` counts the
     itemsets looked at, ``status`` is ``OVER_CAP`` when that passed ``cap``, and
-    ``rounds`` is the longest antecedent searched to the end.
+    ``rounds`` is the longest antecedent searched to the end, ``filled`` the
+    rules the heap held then.
     """
     n_ranks = len(counts)
     h_key = np.empty(k + 1, np.float64)
@@ -502,6 +503,7 @@ def top_rules(
     examined = 0
     status = DONE
     rounds = 0
+    filled = 0
 
     d = 0
     while d < max_ante:
@@ -698,6 +700,7 @@ def top_rules(
         if status == OVER_CAP:
             break
         rounds = d
+        filled = size
         if not deeper:
             break
 
@@ -717,4 +720,13 @@ def top_rules(
         s = order[r]
         for p in range(h_len[s] - 1):
             antecedents[r, p] = h_ante[s, p]
-    return h_cons[order], antecedents, h_count[order], h_na[order], examined, status, rounds
+    return (
+        h_cons[order],
+        antecedents,
+        h_count[order],
+        h_na[order],
+        examined,
+        status,
+        rounds,
+        filled,
+    )
