@@ -75,7 +75,7 @@ def test_orders_of_suggested_items_are_attributed_in_the_report(
     shop_data: ShopData,
     tmp_path: Path,
 ) -> None:
-    client, arms, _ = experiment_client(make_client, popularity_bundle, pairs_bundle, tmp_path)
+    client, _, _ = experiment_client(make_client, popularity_bundle, pairs_bundle, tmp_path)
     item = str(shop_data.items.ids[0])
     answer = client.post(
         "/v1/recommendations/basket", json={"items": [item], "customer": "c1", "k": 3}
