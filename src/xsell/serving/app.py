@@ -48,6 +48,7 @@ from xsell.models import BusinessRules
 from xsell.serving import answers
 from xsell.serving.bundles import describe
 from xsell.serving.cache import AnswerCache
+from xsell.serving.dashboard.routes import dashboard_router
 from xsell.serving.events import EventLog, LoggedEvent, new_event_id
 from xsell.serving.experiments import experiment_report, start_event
 from xsell.serving.limits import BodyLimit
@@ -361,6 +362,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.include_router(_basket_router(service))
     app.include_router(_events_router(service))
     app.include_router(_admin_router(service))
+    app.include_router(dashboard_router(service))
     add_cors(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_body)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
