@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.conftest import run_xsell
@@ -49,14 +50,27 @@ def test_simulated_traffic_is_split_attributed_and_reported(
     # every carted suggestion was ordered: attributed orders are at most the orders
     assert all(a["attached_orders"] <= a["orders"] == a["sessions"] for a in live["arms"])
     page = tmp_path / "report.html"
+    store = tmp_path / "x.duckdb"
     offline = run_xsell(
         "experiment", "report", "e1", "--events-log", str(log), "--json", "--out", str(page),
-        cwd=tmp_path,
+        "--store", str(store), cwd=tmp_path,
     )  # fmt: skip
     assert offline.returncode == 0, offline.stderr
     report = json.loads(offline.stdout)
     assert report["arms"] == live["arms"]  # the same log, read again after the server stopped
     assert "plotly" in page.read_text()
+    with duckdb.connect(str(store), read_only=True) as con:
+        per_arm = dict(
+            con.execute(
+                "SELECT arm, count(DISTINCT unit) FROM experiment_events "
+                "WHERE experiment = 'e1' AND type = 'recommendation' GROUP BY arm"
+            ).fetchall()
+        )
+        orders = con.execute(
+            "SELECT count(DISTINCT recommendation_id) FROM experiment_events WHERE type = 'order'"
+        ).fetchone()
+    assert per_arm == {a["arm"]: a["sessions"] for a in live["arms"]}
+    assert orders == (120,)  # each simulated session orders once, after its one answer
 
 
 def test_offline_a_a_runs_report_their_share_of_significant_results(

@@ -128,3 +128,17 @@ def test_settings_refuse_arms_without_an_experiment(pairs_bundle: Path) -> None:
         ServeSettings(bundle=pairs_bundle, arms=arms)
     with pytest.raises(ValidationError, match="at least 2 arms, got 1"):
         ServeSettings(bundle=pairs_bundle, experiment="e", arms=arms[:1])
+
+
+def test_experiment_settings_reach_every_worker_unchanged(
+    pairs_bundle: Path, popularity_bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from xsell.serving.app import SETTINGS_ENV, app_from_env, settings_to_env
+
+    arms = (Arm("a", str(pairs_bundle), 30.0), Arm("b", str(popularity_bundle), 70.0))
+    settings = ServeSettings(
+        bundle=pairs_bundle, experiment="e", arms=arms,
+        compare_bundles=(("pop", popularity_bundle),), api_keys=("k" * 12,),
+    )  # fmt: skip
+    monkeypatch.setenv(SETTINGS_ENV, settings_to_env(settings))
+    assert app_from_env().state.service.settings == settings

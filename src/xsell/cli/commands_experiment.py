@@ -27,6 +27,14 @@ def report(
         str | None, typer.Option("--control", help="Control arm (default: the first).")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write an HTML report.")] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            "--store",
+            "-s",
+            help="Also load the experiment's events into this store (table experiment_events).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Per-arm sessions, CTR, add-to-cart, attach rate and revenue per session; uplift with
@@ -34,6 +42,10 @@ def report(
     from xsell.serving.experiments import experiment_report
 
     found = experiment_report(events_log, name, window * 3600, control)
+    if store is not None:
+        from xsell.serving.experiments import load_into_store
+
+        found["store_rows"] = load_into_store(events_log, name, store)
     if out is not None:
         from xsell.analytics.experiment_page import write_experiment_html
 
@@ -68,3 +80,5 @@ def report(
     console.print(f"sample ratio: chi-square {chi2:.3g}, p = {p:.3g}: {verdict}")
     if out is not None:
         console.print(f"wrote {out}")
+    if store is not None:
+        console.print(f"loaded {found['store_rows']:,} rows into {store} (experiment_events)")

@@ -851,6 +851,7 @@ def settings_to_env(settings: ServeSettings) -> str:
         name: (str(value) if isinstance(value, Path) else value)
         for name, value in vars(settings).items()
     }
+    values["compare_bundles"] = [[name, str(path)] for name, path in settings.compare_bundles]
     return orjson.dumps(values).decode()
 
 

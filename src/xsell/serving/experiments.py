@@ -88,6 +88,60 @@ def experiment_events(
     return arms, out
 
 
+#: Columns of the store's ``experiment_events`` table (one row per item of an event).
+EVENT_COLUMNS = ("experiment", "type", "unit", "arm", "recommendation_id", "item_id", "price",
+                 "received")  # fmt: skip
+
+
+def load_into_store(log: Path, name: str, store: Path) -> int:
+    """Replace experiment ``name``'s rows of the store's ``experiment_events`` table with its
+    events in the log (one row per item; follow-ups of its units only); returns the rows.
+
+    One transaction: a failure leaves the table as it was.
+    """
+    import pyarrow as pa
+
+    from xsell.data.store import Store
+
+    events = EventLog(log)
+    try:
+        _, found = experiment_events(events.read_all(), name)
+    finally:
+        events.close()
+    units = {e.unit for e in found if e.type == "recommendation"}
+    arm_of: dict[str, str | None] = {}
+    rows: dict[str, list[Any]] = {c: [] for c in EVENT_COLUMNS}
+    for event in found:
+        if event.unit not in units:
+            continue
+        if event.type == "recommendation":
+            arm_of.setdefault(event.unit, event.arm)
+        for n, item in enumerate(event.items or ("",)):
+            price = event.prices[n] if n < len(event.prices) else None
+            values = (name, event.type, event.unit, arm_of.get(event.unit),
+                      event.recommendation_id, item or None, price, event.time)  # fmt: skip
+            for column, value in zip(EVENT_COLUMNS, values, strict=True):
+                rows[column].append(value)
+    table = pa.table(
+        rows,
+        schema=pa.schema(
+            [(c, pa.string()) for c in EVENT_COLUMNS[:6]]
+            + [("price", pa.float64()), ("received", pa.float64())]
+        ),
+    )
+    with Store(store).transaction() as con:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS experiment_events (experiment VARCHAR, type VARCHAR, "
+            "unit VARCHAR, arm VARCHAR, recommendation_id VARCHAR, item_id VARCHAR, "
+            "price DOUBLE, received DOUBLE)"
+        )
+        con.execute("DELETE FROM experiment_events WHERE experiment = ?", [name])
+        con.register("incoming", table)
+        con.execute("INSERT INTO experiment_events SELECT * FROM incoming")
+        con.unregister("incoming")
+    return table.num_rows
+
+
 def experiment_report(
     log: Path, name: str, window_s: float = DEFAULT_WINDOW_S, control: str | None = None
 ) -> dict[str, Any]:

@@ -178,20 +178,15 @@ def dashboard_router(service: Service) -> APIRouter:
             explain=True, fallback=body.fallback, mode=body.mode,
         )  # fmt: skip
         table = served.model.require_fitted()
-        known = set(str(i) for i in body.items)
         history = _history(served, body.customer)
         for item in answer["items"]:
             item["repeat"] = item["item_id"] in history
+        indices = [table.ids.index_of(x) for x in body.items]
         return _json(
             {
                 "model": served.model.name,
                 "model_version": served.version,
-                "basket": [
-                    answers.item_json(table, i)
-                    for i in (table.ids.index_of(x) for x in body.items)
-                    if i >= 0
-                ],
-                "unknown": sorted(known - {str(x) for x in table.ids.ids}),
+                "basket": [answers.item_json(table, i) for i in indices if i >= 0],
                 "server_ms": round(1000 * (time.perf_counter() - started), 2),
                 **answer,
             }
