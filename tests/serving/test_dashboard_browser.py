@@ -70,6 +70,19 @@ def test_a_merchandiser_tries_a_basket_rules_and_the_experiment_panel(
             "#experiment-arms tr.arm td:first-child", "cells => cells.map(c => c.textContent)"
         )
         tab.screenshot(path=str(ARTIFACTS / "dashboard-experiment.png"), full_page=True)
+        tab.click("nav button[data-tab=item]")
+        tab.fill("#item-search", "item")
+        tab.click("#item-results li:first-child")
+        tab.wait_for_selector("#item-complements tr")
+        tab.wait_for_selector("#item-bundles tr")
+        complements = tab.locator("#item-complements tr").count()
+        tab.click("nav button[data-tab=models]")
+        tab.wait_for_selector("#models .model")
+        shown = tab.eval_on_selector_all("#models .model h3", "hs => hs.map(h => h.textContent)")
+        tab.click("nav button[data-tab=live]")
+        tab.wait_for_function("document.querySelector('#live tbody').children.length > 0")
+        live = tab.inner_text("#live")
+        tab.screenshot(path=str(ARTIFACTS / "dashboard-live.png"), full_page=True)
         browser.close()
     assert not elsewhere, elsewhere
     assert not errors, errors
@@ -77,3 +90,6 @@ def test_a_merchandiser_tries_a_basket_rules_and_the_experiment_panel(
     assert reasons.strip()
     assert "complements_only" not in before and "complements_only" in after
     assert arms == ["pop", "pairs"]
+    assert complements == 10
+    assert shown == ["served: popularity", "pairs: cooccurrence"]
+    assert "latency p50 / p95 / p99" in live
