@@ -172,13 +172,14 @@ def dashboard_router(service: Service) -> APIRouter:
         if body.mode not in MODES:
             raise XsellError(f"unknown mode {body.mode!r}; choose one of {list(MODES)}")
         served = model_named(body.model)
+        customer = service.customer_id(body.customer)
         started = time.perf_counter()
         answer = answers.basket_answer(
-            served.model, body.items, body.k, body.business_rules(), customer=body.customer,
+            served.model, body.items, body.k, body.business_rules(), customer=customer,
             explain=True, fallback=body.fallback, mode=body.mode,
         )  # fmt: skip
         table = served.model.require_fitted()
-        history = _history(served, body.customer)
+        history = _history(served, customer)
         for item in answer["items"]:
             item["repeat"] = item["item_id"] in history
         indices = [table.ids.index_of(x) for x in body.items]
