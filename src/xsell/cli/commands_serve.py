@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,8 +17,14 @@ from xsell.errors import InputFileError, ValidationError, require
 @app.command()
 def serve(
     bundle: Annotated[
-        Path, typer.Option("--bundle", "-b", help="Model bundle written by `xsell train`.")
-    ],
+        Path | None,
+        typer.Option(
+            "--bundle",
+            "-b",
+            help="Model bundle written by `xsell train` (default with --experiment: the first "
+            "arm's).",
+        ),
+    ] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
@@ -126,15 +133,55 @@ def serve(
         ),
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", help="Run an online A/B experiment of this name."),
+    ] = None,
+    arm: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arm",
+            help="An arm of the experiment, NAME=BUNDLE:WEIGHT (repeat; the first is control).",
+        ),
+    ] = None,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--compare", help="A bundle the dashboard shows side by side, NAME=BUNDLE (repeat)."
+        ),
+    ] = None,
 ) -> None:
-    """Serve recommendations over HTTP (OpenAPI docs at /docs)."""
+    """Serve recommendations over HTTP (OpenAPI docs at /docs, dashboard at /dashboard)."""
     require("fastapi", "serve")
     uvicorn = require("uvicorn", "serve")
+    from xsell.evaluation.experiment import parse_arm
     from xsell.models import read_bundle_meta
     from xsell.serving.app import SETTINGS_ENV, app_from_env, create_app, settings_to_env
     from xsell.serving.limits import LimitedHttpTools
     from xsell.serving.settings import ServeSettings
 
+    arms = tuple(parse_arm(text) for text in arm or ())
+    if arms and experiment is None:
+        raise ValidationError("--arm needs --experiment NAME")
+    arms = tuple(replace(a, bundle=str(Path(a.bundle).resolve())) for a in arms)
+    for one in arms:
+        read_bundle_meta(one.bundle)  # a wrong path says so before the server starts
+    if bundle is None:
+        if not arms:
+            raise ValidationError("give --bundle BUNDLE (or --experiment with --arm)")
+        bundle = Path(arms[0].bundle)
+    elif arms and Path(arms[0].bundle) != bundle.resolve():
+        raise ValidationError(
+            f"--bundle {bundle} differs from the control arm's bundle {arms[0].bundle}: "
+            "leave --bundle out, the first --arm is served"
+        )
+    compared = []
+    for text in compare or ():
+        name, sep, path = text.partition("=")
+        if not sep or not name or not path:
+            raise ValidationError(f"--compare {text!r}: expected NAME=BUNDLE")
+        read_bundle_meta(path)
+        compared.append((name, Path(path).resolve()))
     meta = read_bundle_meta(bundle)
     _check_pseudonyms(meta, bundle, pseudonymize, key_file)
     settings = ServeSettings(
@@ -154,6 +201,9 @@ def serve(
         rules_store=rules_store.resolve() if rules_store else None,
         pseudonymize=pseudonymize,
         pseudonym_key_file=key_file.resolve() if key_file else None,
+        experiment=experiment,
+        arms=arms,
+        compare_bundles=tuple(compared),
     )
     # A fresh start serves --bundle, whatever an earlier run's /admin/reload chose.
     settings.control_path.unlink(missing_ok=True)
@@ -168,6 +218,9 @@ def serve(
         console.print("no --api-key given: /v1/events will answer 401")
     if not settings.admin_keys:
         console.print("no --admin-key given: /admin/reload will answer 401")
+    if experiment is not None:
+        split = ", ".join(f"{a.name} {a.weight:g}" for a in arms)
+        console.print(f"experiment [bold]{experiment}[/]: arms {split}", highlight=False)
     common = {
         "host": host,
         "port": port,

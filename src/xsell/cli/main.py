@@ -65,7 +65,15 @@ COMMANDS: Final = {
         "commands_demo",
         "Ingest, inspect, mine rules, compare models, suggest and report, end to end.",
     ),
-    "serve": ("commands_serve", "Serve recommendations over HTTP (OpenAPI docs at /docs)."),
+    "serve": (
+        "commands_serve",
+        "Serve recommendations over HTTP (OpenAPI docs at /docs, dashboard at /dashboard).",
+    ),
+    "experiment": ("commands_experiment", "Online A/B experiments: `experiment report NAME`."),
+    "simulate": (
+        "commands_simulate",
+        "Replay synthetic-shop customers against a running server (an A/B experiment's traffic).",
+    ),
     "forget": (
         "commands_privacy",
         "Remove every trace of the customers from the store; list bundles trained on their data.",
@@ -131,7 +139,7 @@ def load_commands(name: str | None) -> None:
     registered = {
         info.name or (info.callback.__name__ if info.callback else "")
         for info in app.registered_commands
-    }
+    } | {info.name for info in app.registered_groups if info.name}
     for command, (_, help_text) in COMMANDS.items():
         if command not in registered:
             _placeholder(command, help_text)

@@ -43,11 +43,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from xsell import __version__
 from xsell.data.privacy import pseudonymize, read_key
 from xsell.errors import InputFileError, XsellError
+from xsell.evaluation.experiment import Arm, assign
 from xsell.models import BusinessRules
 from xsell.serving import answers
 from xsell.serving.bundles import describe
 from xsell.serving.cache import AnswerCache
+from xsell.serving.dashboard.routes import dashboard_router
 from xsell.serving.events import EventLog, LoggedEvent, new_event_id
+from xsell.serving.experiments import experiment_report, start_event
 from xsell.serving.limits import BodyLimit
 from xsell.serving.metrics import Metrics, MetricsMiddleware
 from xsell.serving.schemas import (
@@ -59,6 +62,7 @@ from xsell.serving.schemas import (
     EventBatchIn,
     EventsAcceptedOut,
     EventsBody,
+    ExperimentOut,
     HealthOut,
     ModelOut,
     ReloadIn,
@@ -114,6 +118,59 @@ class Service:
             return raw
         return pseudonymize(raw, self.pseudonym_key)
 
+    #: the other arms of the experiment and the dashboard's comparison bundles, by name
+    others: dict[str, ServedModel] = field(default_factory=dict)
+
+    def pick(self, customer: str | None, session: str | None) -> tuple[str | None, ServedModel]:
+        """The arm of a request's customer (or guest session) and the model that answers it.
+
+        Without an experiment, or a request that names neither, the served model answers.
+        """
+        settings = self.settings
+        served = self.model_state.current
+        unit = customer or session
+        if settings.experiment is None or unit is None:
+            return None, served
+        arm = assign(settings.experiment, unit, settings.arms)
+        if arm == settings.arms[0].name:
+            return arm, served
+        return arm, self.others[arm]
+
+    async def answered(
+        self,
+        served: ServedModel,
+        arm: str | None,
+        answer: dict[str, Any],
+        customer: str | None,
+        session: str | None,
+    ) -> dict[str, Any]:
+        """``answer`` with its id and arm; an experiment's answer is logged durably first."""
+        recommendation_id = new_event_id()
+        if arm is not None and self.events is not None:
+            items = tuple(item["item_id"] for item in answer["items"])
+            prices = tuple(item["price"] for item in answer["items"])
+            event = LoggedEvent(
+                recommendation_id,
+                "recommendation",
+                items,
+                customer,
+                None,
+                time.time(),
+                session=None if customer else session,
+                recommendation_id=recommendation_id,
+                experiment=self.settings.experiment,
+                arm=arm,
+                prices=prices,
+            )
+            await anyio.to_thread.run_sync(self.events.append, [event])
+        return {
+            "model": served.model.name,
+            "model_version": served.version,
+            "recommendation_id": recommendation_id,
+            "arm": arm,
+            **answer,
+        }
+
     @property
     def model_state(self) -> ModelState:
         if self.state is None:
@@ -135,6 +192,11 @@ class Service:
                 return 0
             served, touched = learned
             state.swap(served)
+            for name, other in list(self.others.items()):
+                also = await anyio.to_thread.run_sync(advance, other, state.events)
+                if also is not None:
+                    self.others[name] = also[0]
+                    touched = touched | also[1]
         if touched and self.cache is not None:
             self.cache.invalidate(touched)
         self.metrics.events_applied.set(served.events_applied)
@@ -264,6 +326,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
         served = await anyio.to_thread.run_sync(state.load, bundle)
         state.swap(served)
         metrics.events_applied.set(served.events_applied)
+        if settings.experiment is not None:
+            for arm in settings.arms[1:]:
+                path = Path(arm.bundle)
+                service.others[arm.name] = await anyio.to_thread.run_sync(state.load, path)
+            start = start_event(new_event_id(), settings.experiment, settings.arms, time.time())
+            await anyio.to_thread.run_sync(service.events.append, [start])
+        for name, path in settings.compare_bundles:
+            service.others[name] = await anyio.to_thread.run_sync(state.load, Path(path))
         service.follower = asyncio.create_task(service.follow())
         try:
             yield
@@ -292,6 +362,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.include_router(_basket_router(service))
     app.include_router(_events_router(service))
     app.include_router(_admin_router(service))
+    app.include_router(dashboard_router(service))
     add_cors(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_body)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -320,6 +391,11 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value
+
+
+def _with_id(body: bytes) -> bytes:
+    """A cached answer (a JSON object) with a fresh ``recommendation_id`` and no arm."""
+    return b'{"recommendation_id":"' + new_event_id().encode() + b'","arm":null,' + body[1:]
 
 
 def _validation_error(location: tuple[str | int, ...], message: str) -> RequestValidationError:
@@ -457,9 +533,17 @@ def _items_router(service: Service) -> APIRouter:
         complements_only: Flag = False,
         explain: Flag = False,
         fallback: Flag = False,
+        customer: Annotated[
+            str | None, Query(min_length=1, max_length=200, description="Who is looking.")
+        ] = None,
+        session: Annotated[
+            str | None,
+            Query(min_length=1, max_length=200, description="A guest's session id."),
+        ] = None,
     ) -> Response:
-        served = service.model_state.current
-        cache = service.cache if not explain else None
+        customer = service.customer_id(customer)
+        arm, served = service.pick(customer, session)
+        cache = service.cache if not explain and arm is None else None
         key = ""
         if cache is not None:
             touch = served.touched.get(item_id, 0)
@@ -470,16 +554,17 @@ def _items_router(service: Service) -> APIRouter:
             hit = cache.get(item_id, key)
             if hit is not None:
                 service.metrics.cache_hits.inc()
-                return Response(hit, media_type="application/json")
+                return Response(_with_id(hit), media_type="application/json")
             service.metrics.cache_misses.inc()
         rules = BusinessRules(in_stock_only=in_stock_only, complements_only=complements_only)
         answer = answers.basket_answer(
             served.model, [item_id], k, rules, explain=explain, fallback=fallback
         )
+        if cache is None:
+            return _json(await service.answered(served, arm, answer, customer, session))
         body = orjson.dumps({"model": served.model.name, "model_version": served.version, **answer})
-        if cache is not None:
-            cache.put(item_id, key, body)
-        return Response(body, media_type="application/json")
+        cache.put(item_id, key, body)
+        return Response(_with_id(body), media_type="application/json")
 
     @router.get(
         "/items/{item_id}/bundles",
@@ -535,16 +620,18 @@ def _items_router(service: Service) -> APIRouter:
         explain: Flag = False,
         fallback: Flag = False,
     ) -> Response:
-        served = service.model_state.current
+        # experiments assign and log the id the model and the events log know (a pseudonym)
+        known = service.customer_id(customer_id) or customer_id
+        arm, served = service.pick(known, None)
         answer = answers.customer_answer(
             served.model,
-            service.customer_id(customer_id) or customer_id,
+            known,
             k,
             BusinessRules(in_stock_only=in_stock_only, exclude_bought=exclude_seen),
             explain=explain,
             fallback=fallback,
         )
-        return _json({"model": served.model.name, "model_version": served.version, **answer})
+        return _json(await service.answered(served, arm, answer, known, None))
 
     return router
 
@@ -570,17 +657,58 @@ def _basket_router(service: Service) -> APIRouter:
                 ("body", "items"),
                 f"the basket holds {len(request.items)} items; at most {limit} are allowed",
             )
-        served = service.model_state.current
+        customer = service.customer_id(request.customer)
+        arm, served = service.pick(customer, request.session)
         answer = answers.basket_answer(
             served.model,
             request.items,
             request.k,
             request.business_rules(),
-            customer=service.customer_id(request.customer),
+            customer=customer,
             explain=request.explain,
             fallback=request.fallback,
         )
-        return _json({"model": served.model.name, "model_version": served.version, **answer})
+        return _json(await service.answered(served, arm, answer, customer, request.session))
+
+    @router.get(
+        "/experiment",
+        response_model=ExperimentOut,
+        summary="The experiment running: its arms and the models they serve",
+        responses=ERRORS,
+    )
+    async def experiment() -> dict[str, Any]:
+        settings = service.settings
+        arms = []
+        for n, arm in enumerate(settings.arms):
+            served = service.model_state.current if n == 0 else service.others[arm.name]
+            arms.append(
+                {
+                    "arm": arm.name,
+                    "bundle": bundle_name(settings.root, Path(arm.bundle)),
+                    "weight": arm.weight,
+                    "model": served.model.name,
+                    "model_version": served.version,
+                }
+            )
+        return {"experiment": settings.experiment, "arms": arms}
+
+    @router.get(
+        "/experiment/report",
+        summary="Per-arm metrics and uplift against control (95 % intervals, delta method)",
+        responses={404: {"model": ErrorOut, "description": "No experiment runs"}, **ERRORS},
+    )
+    async def experiment_results(
+        window_h: Annotated[float, Query(gt=0, le=24 * 365, description="Hours.")] = 24.0,
+    ) -> Response:
+        name = service.settings.experiment
+        if name is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                "no experiment runs on this server (xsell serve --experiment NAME --arm ...)",
+            )
+        path = service.settings.events_path
+        report = await anyio.to_thread.run_sync(experiment_report, path, name, window_h * 3600)
+        return _json(json_safe(report))
 
     return router
 
@@ -632,6 +760,9 @@ def _events_router(service: Service) -> APIRouter:
                 e.time,
                 now,
                 key,
+                session=e.session,
+                recommendation_id=e.recommendation_id,
+                prices=tuple(e.prices or ()),
             )
             for e, key in zip(incoming, keys, strict=True)
         ]
@@ -720,6 +851,7 @@ def settings_to_env(settings: ServeSettings) -> str:
         name: (str(value) if isinstance(value, Path) else value)
         for name, value in vars(settings).items()
     }
+    values["compare_bundles"] = [[name, str(path)] for name, path in settings.compare_bundles]
     return orjson.dumps(values).decode()
 
 
@@ -733,4 +865,8 @@ def app_from_env() -> FastAPI:
             values[name] = Path(values[name])
     for name in ("api_keys", "admin_keys", "cors_origins"):
         values[name] = tuple(values.get(name) or ())
+    values["arms"] = tuple(Arm(**arm) for arm in values.get("arms") or ())
+    values["compare_bundles"] = tuple(
+        (name, Path(path)) for name, path in values.get("compare_bundles") or ()
+    )
     return create_app(ServeSettings(**values))

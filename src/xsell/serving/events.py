@@ -45,9 +45,18 @@ class LoggedEvent:
     received: float
     #: idempotency key given by the client (``None``: none)
     key: str | None = None
+    #: a guest's session id (experiments assign it when there is no customer)
+    session: str | None = None
+    #: the answer an event follows up, or that a ``recommendation`` event records
+    recommendation_id: str | None = None
+    #: experiment and arm of a ``recommendation`` (``experiment``: its arms as ``items``)
+    experiment: str | None = None
+    arm: str | None = None
+    #: prices going with ``items`` (suggested prices, or an order's own)
+    prices: tuple[float | None, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        out = {
+        out: dict[str, Any] = {
             "id": self.id,
             "type": self.type,
             "items": list(self.items),
@@ -57,6 +66,12 @@ class LoggedEvent:
         }
         if self.key is not None:
             out["key"] = self.key
+        for name in ("session", "recommendation_id", "experiment", "arm"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.prices:
+            out["prices"] = list(self.prices)
         return out
 
     @classmethod
@@ -69,7 +84,16 @@ class LoggedEvent:
             time=value.get("time"),
             received=float(value.get("received", 0.0)),
             key=None if value.get("key") is None else str(value["key"]),
+            session=_text(value.get("session")),
+            recommendation_id=_text(value.get("recommendation_id")),
+            experiment=_text(value.get("experiment")),
+            arm=_text(value.get("arm")),
+            prices=tuple(None if p is None else float(p) for p in value.get("prices") or ()),
         )
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def new_event_id() -> str:

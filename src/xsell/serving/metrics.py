@@ -60,14 +60,55 @@ class Metrics:
             **kw,
         )
 
-    def render(self) -> bytes:
+    def _source(self) -> CollectorRegistry:
         if self.multiprocess:
             from prometheus_client import multiprocess
 
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry)
-        return generate_latest(self.registry)
+            return registry
+        return self.registry
+
+    def render(self) -> bytes:
+        return generate_latest(self._source())
+
+    def snapshot(self, prefix: str = "/v1/") -> dict[str, Any]:
+        """Totals for the dashboard: requests, errors, latency percentiles of the API
+        routes (``prefix``), cache lookups, events (what ``/metrics`` shows, summed)."""
+        requests = errors = client_errors = 0.0
+        buckets: dict[float, float] = {}
+        cache: dict[str, float] = {"hit": 0.0, "miss": 0.0}
+        out: dict[str, Any] = {"events_accepted": 0.0, "events_applied": 0.0, "reloads": 0.0}
+        for family in self._source().collect():
+            for sample in family.samples:
+                labels, value = sample.labels, sample.value
+                if sample.name == "xsell_http_requests_total":
+                    if not labels.get("route", "").startswith(prefix):
+                        continue
+                    requests += value
+                    errors += value if labels["status"].startswith("5") else 0.0
+                    client_errors += value if labels["status"].startswith("4") else 0.0
+                elif sample.name == "xsell_http_request_seconds_bucket":
+                    if labels.get("route", "").startswith(prefix):
+                        edge = float(labels["le"])
+                        buckets[edge] = buckets.get(edge, 0.0) + value
+                elif sample.name == "xsell_cache_lookups_total":
+                    cache[labels["result"]] = cache.get(labels["result"], 0.0) + value
+                elif sample.name == "xsell_events_accepted_total":
+                    out["events_accepted"] += value
+                elif sample.name == "xsell_events_applied":
+                    out["events_applied"] = max(out["events_applied"], value)
+                elif sample.name == "xsell_model_reloads_total":
+                    out["reloads"] += value
+        looked = cache["hit"] + cache["miss"]
+        out.update(
+            requests=requests,
+            server_errors=errors,
+            client_errors=client_errors,
+            cache_hit_rate=cache["hit"] / looked if looked else None,
+            latency_s={f"p{q}": _quantile(buckets, q / 100) for q in (50, 95, 99)},
+        )
+        return out
 
 
 class MetricsMiddleware:
@@ -97,3 +138,15 @@ class MetricsMiddleware:
             name = getattr(route, "path", None) or "unmatched"
             self.metrics.requests.labels(scope["method"], name, str(code)).inc()
             self.metrics.latency.labels(name).observe(time.perf_counter() - started)
+
+
+def _quantile(buckets: dict[float, float], q: float) -> float | None:
+    """The upper edge of the histogram bucket holding quantile ``q`` (cumulative counts)."""
+    edges = sorted(buckets)
+    if not edges or buckets[edges[-1]] == 0:
+        return None
+    wanted = q * buckets[edges[-1]]
+    for edge in edges:
+        if buckets[edge] >= wanted:
+            return edge
+    return edges[-1]

@@ -84,6 +84,9 @@ class BasketRequest(RuleOptions):
         ..., min_length=1, description="Item ids in the cart (at most the server's max_basket)."
     )
     customer: CustomerId | None = Field(None, description="Customer id, when signed in.")
+    session: CustomerId | None = Field(
+        None, description="A guest's session id: what an experiment assigns without a customer."
+    )
     k: int = Field(10, ge=1, le=MAX_K, description="How many suggestions.")
     explain: StrictBool = Field(False, description="Add the business-rule trace.")
     fallback: StrictBool = Field(
@@ -110,6 +113,14 @@ class AnswerOut(BaseModel):
 
     model: str = Field(description="Registry name of the model that answered.")
     model_version: str = Field(description="Id of the loaded bundle.")
+    recommendation_id: str = Field(
+        description="Id of this answer: send it with the impression, click, cart and order "
+        "events that follow it."
+    )
+    arm: str | None = Field(
+        description="The experiment arm that answered (null when no experiment runs, or the "
+        "request named no customer or session)."
+    )
     items: list[SuggestionOut]
     unknown_items: list[str] = Field(description="Request ids the model does not know.")
     trace: dict[str, list[str]] | None = Field(
@@ -138,15 +149,26 @@ class BundlesOut(BaseModel):
     bundles: list[BundleOut]
 
 
-EventType = Literal["order", "cart", "view"]
+EventType = Literal["order", "cart", "view", "impression", "click"]
 
 
 class EventIn(_Strict):
-    """A live event: an order (its basket), a cart (items added to it) or a product view."""
+    """A live event: an order (its basket), a cart (items added to it), a product view, or
+    an impression / click of suggested items (orders alone teach the model)."""
 
     type: EventType
     items: list[ItemId] = Field(..., min_length=1, max_length=1000)
     customer: CustomerId | None = None
+    session: CustomerId | None = Field(None, description="A guest's session id.")
+    recommendation_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = (
+        Field(None, description="The answer this event follows up (its recommendation_id).")
+    )
+    prices: list[StrictFloat | None] | None = Field(
+        None,
+        max_length=1000,
+        description="Prices paid, one per item (an order's cross-sell revenue); default: the "
+        "prices the suggestions showed.",
+    )
     time: Annotated[str, StringConstraints(max_length=64)] | None = Field(
         None, description="When it happened at the client (ISO 8601), kept as given."
     )
@@ -155,6 +177,15 @@ class EventIn(_Strict):
         description="A retried post with the same key is logged and learned once "
         "(across workers, and on replay); the answer gives the first post's id.",
     )
+
+    @model_validator(mode="after")
+    def _prices_match(self) -> EventIn:
+        if self.prices is not None and len(self.prices) != len(self.items):
+            raise ValueError(
+                f"prices holds {len(self.prices)} values for {len(self.items)} items; "
+                "give one price per item (null where unknown)"
+            )
+        return self
 
 
 class EventBatchIn(_Strict):
@@ -179,6 +210,19 @@ class EventsAcceptedOut(BaseModel):
     accepted: int = Field(description="Events written now (repeats of a known key are not).")
     duplicates: int = Field(description="Events whose idempotency key was already logged.")
     ids: list[str] = Field(description="Ids of the events, in request order; all are durable.")
+
+
+class ArmOut(BaseModel):
+    arm: str
+    bundle: str
+    weight: float
+    model: str
+    model_version: str
+
+
+class ExperimentOut(BaseModel):
+    experiment: str | None = Field(description="The experiment running (null: none).")
+    arms: list[ArmOut]
 
 
 class ModelOut(BaseModel):

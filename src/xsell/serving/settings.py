@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from xsell.errors import ValidationError
+from xsell.evaluation.experiment import Arm, check_arms
 
 #: Header that carries an API key.
 API_KEY_HEADER = "X-API-Key"
@@ -74,6 +75,12 @@ class ServeSettings:
         ``update`` of a copy of the model: on a large model most of its cost is
         copying the learned matrices, whatever the batch size). Events wait at
         most about this long plus one update before they are learned.
+    experiment, arms:
+        An online experiment: its name and two or more arms (name, bundle, weight).
+        The first arm is the control and serves ``bundle``; each customer (or guest
+        session) is assigned an arm by a hash of its id, and every answer is logged.
+    compare_bundles:
+        Bundles the dashboard can show side by side with the served one (name, path).
     """
 
     bundle: Path
@@ -95,8 +102,15 @@ class ServeSettings:
     pseudonym_key_file: Path | None = None
     poll_interval_s: float = 0.05
     apply_interval_s: float = 0.2
+    experiment: str | None = None
+    arms: tuple[Arm, ...] = ()
+    compare_bundles: tuple[tuple[str, Path], ...] = ()
 
     def __post_init__(self) -> None:
+        if self.experiment is not None:
+            check_arms(self.arms)
+        elif self.arms:
+            raise ValidationError("arms were given without an experiment name (--experiment)")
         if self.rate_limit is not None and self.rate_limit <= 0:
             raise ValidationError(f"rate_limit must be positive or None, got {self.rate_limit}")
         if self.failed_key_rate <= 0:

@@ -1,0 +1,1 @@
+"""The merchandisers' dashboard at ``/dashboard`` (server-rendered, scripts shipped inside)."""
