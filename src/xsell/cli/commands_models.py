@@ -120,7 +120,12 @@ def recommend(
     allow: Annotated[str | None, typer.Option("--allow", help="Only these item ids.")] = None,
     deny: Annotated[str | None, typer.Option("--deny", help="Never these item ids.")] = None,
     explain: Annotated[
-        bool, typer.Option("--explain", help="Show which business rule removed which items.")
+        bool,
+        typer.Option(
+            "--explain",
+            help="Show which business rule removed which items and, for learned rankers, "
+            "each suggestion's feature contributions.",
+        ),
     ] = False,
     json_output: JsonOption = False,
 ) -> None:

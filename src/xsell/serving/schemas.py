@@ -85,10 +85,28 @@ class BasketRequest(RuleOptions):
     )
     customer: CustomerId | None = Field(None, description="Customer id, when signed in.")
     k: int = Field(10, ge=1, le=MAX_K, description="How many suggestions.")
-    explain: StrictBool = Field(False, description="Add the business-rule trace.")
+    explain: StrictBool = Field(
+        False, description="Add the business-rule trace and a learned ranker's contributions."
+    )
     fallback: StrictBool = Field(
         False, description="Answer unknown items with best sellers instead of 404."
     )
+
+
+class ContributionOut(BaseModel):
+    """How much one feature group moved a learned ranker's score, and what it says."""
+
+    feature: str
+    contribution: float
+    words: str
+
+
+class ContributionsOut(BaseModel):
+    """A learned ranker's raw score of one suggestion as ``base`` plus the contributions."""
+
+    base: float = Field(description="The ranker's expected score (SHAP base value).")
+    score: float = Field(description="base plus every contribution: the raw score.")
+    contributions: list[ContributionOut] = Field(description="Largest effect first.")
 
 
 class SuggestionOut(BaseModel):
@@ -102,6 +120,10 @@ class SuggestionOut(BaseModel):
     reasons: list[str] = Field(description="Why, in words a merchandiser understands.")
     source: Literal["model", "fallback"] = Field(
         description="'model', or 'fallback' (best sellers) where the model had no evidence."
+    )
+    contributions: ContributionsOut | None = Field(
+        None,
+        description="With explain=true, for learned rankers: SHAP contributions of the score.",
     )
 
 
