@@ -49,6 +49,10 @@ COMMANDS: Final = {
         "commands_evaluate",
         "Tune a model with Optuna on a validation split carved from the training data only.",
     ),
+    "propensity": (
+        "commands_propensity",
+        "Rank customers by how likely they buy the target soon, after a time-based backtest.",
+    ),
     "segments": (
         "commands_analytics",
         "Segment customers (RFM or KMeans), store the labels, and profile each segment.",

@@ -48,16 +48,16 @@ class Explanation:
         """``base`` plus every contribution: the model's raw score of the row."""
         return self.base + float(sum(c.value for c in self.contributions))
 
-    def sentence(self, top: int = 3) -> str:
+    def sentence(self, top: int = 3, up_by: str = "ranked up by", down_by: str = "down by") -> str:
         """``ranked up by: A (+0.82), B (+0.31); down by: C (-0.12)`` (the ``top`` of each)."""
         # What rounds to +0.00 says nothing to a reader: it is kept in the numbers only.
         up = [c for c in self.contributions if c.value >= _SHOWN][:top]
         down = [c for c in self.contributions if c.value <= -_SHOWN][:top]
         parts = []
         if up:
-            parts.append("ranked up by: " + ", ".join(_worded(c) for c in up))
+            parts.append(f"{up_by}: " + ", ".join(_worded(c) for c in up))
         if down:
-            parts.append("down by: " + ", ".join(_worded(c) for c in down))
+            parts.append(f"{down_by}: " + ", ".join(_worded(c) for c in down))
         return "; ".join(parts) if parts else "no feature moved its score"
 
     def to_dict(self) -> dict[str, Any]:
