@@ -122,6 +122,21 @@ def test_explain_adds_a_learned_rankers_contributions(
         assert any(r.startswith("ranked up by: ") for r in suggestion["reasons"])
 
 
+def test_the_margin_objective_ranks_as_the_models_table_api(
+    make_client: Client, cooccurrence_bundle: Path, shop_data: ShopData
+) -> None:
+    client = make_client(cooccurrence_bundle)
+    model = load_model(cooccurrence_bundle)
+    cart = [str(i) for i in shop_data.items.ids[shop_data.basket_items(5)][:2]]
+    options = {"objective": "margin", "margin_sensitivity": 1.0, "overstock_boost": 0.5}
+    got = client.post("/v1/recommendations/basket", json={"items": cart, "k": 5, **options})
+    assert got.status_code == 200, got.text
+    expected = model.recommend_for_basket(cart, k=5, rules=options)
+    assert _ids(got.json()) == expected["item_id"].tolist()
+    bad = client.post("/v1/recommendations/basket", json={"items": cart, "margin_sensitivity": 1.5})
+    assert bad.status_code == 422 and "margin_sensitivity" in bad.text
+
+
 def test_customer_recommendations_and_unknown_customer(
     make_client: Client, pairs_bundle: Path, shop_data: ShopData
 ) -> None:

@@ -127,6 +127,16 @@ def recommend(
             "each suggestion's feature contributions.",
         ),
     ] = False,
+    objective: Annotated[
+        str, typer.Option("--objective", help="relevance, or margin (expected margin).")
+    ] = "relevance",
+    margin_sensitivity: Annotated[
+        float,
+        typer.Option("--margin-sensitivity", help="With --objective margin: 0 relevance .. 1."),
+    ] = 0.5,
+    overstock_boost: Annotated[
+        float, typer.Option("--overstock-boost", help="Up to this much more for overstock.")
+    ] = 0.0,
     json_output: JsonOption = False,
 ) -> None:
     """Suggestions from a saved model for a cart, a customer or one item, under business rules."""
@@ -153,6 +163,9 @@ def recommend(
         max_per_category=max_per_category,
         allow=_ids(allow),
         deny=_ids(deny) or (),
+        objective=objective,
+        margin_sensitivity=margin_sensitivity,
+        overstock_boost=overstock_boost,
     )
     model = load_model(bundle)
     if item is not None:

@@ -53,6 +53,10 @@ COMMANDS: Final = {
         "commands_propensity",
         "Rank customers by how likely they buy the target soon, after a time-based backtest.",
     ),
+    "margin-sweep": (
+        "commands_margin",
+        "Rank held-out baskets at several margin sensitivities: margin@k against recall@k.",
+    ),
     "segments": (
         "commands_analytics",
         "Segment customers (RFM or KMeans), store the labels, and profile each segment.",

@@ -54,6 +54,16 @@ class RuleOptions(_Strict):
     )
     allow: list[ItemId] | None = Field(None, max_length=10_000, description="Only these items.")
     deny: list[ItemId] = Field(default_factory=list, max_length=10_000, description="Never these.")
+    objective: Literal["relevance", "margin"] = Field(
+        "relevance",
+        description="'margin': rank by expected margin (relevance x margin ** sensitivity).",
+    )
+    margin_sensitivity: StrictFloat = Field(
+        0.5, ge=0.0, le=1.0, description="With objective 'margin': 0 relevance only, 1 margin."
+    )
+    overstock_boost: StrictFloat = Field(
+        0.0, ge=0.0, le=100.0, description="Up to this much more score for overstocked items."
+    )
 
     @model_validator(mode="after")
     def _price_band(self) -> RuleOptions:
@@ -74,6 +84,9 @@ class RuleOptions(_Strict):
             max_per_category=self.max_per_category,
             allow=None if self.allow is None else tuple(self.allow),
             deny=tuple(self.deny),
+            objective=self.objective,
+            margin_sensitivity=self.margin_sensitivity,
+            overstock_boost=self.overstock_boost,
         )
 
 
