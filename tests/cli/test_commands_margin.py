@@ -81,3 +81,23 @@ def test_bad_input_is_one_line_and_exit_code_2(
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_bundles_are_priced_above_the_margin_floor(store: Path) -> None:
+    args = ["bundles", "--store", str(store), "--k", "3", "--margin-floor", "0.25"]
+    done = CliRunner().invoke(app, [*args, "--elasticity", "4", "--json"])
+    assert done.exit_code == 0, done.output
+    summary = json.loads(done.output)
+    assert summary["elasticity"] == "price elasticity 4.00 set by the user"
+    priced = [b for b in summary["bundles"] if b["discount"] is not None]
+    assert priced
+    for bundle in priced:
+        assert 0.0 <= bundle["discount"] <= 0.5
+        assert bundle["margin_share_after"] >= 0.25 - 1e-9
+        assert bundle["bundle_price"] == pytest.approx(bundle["price"] * (1 - bundle["discount"]))
+
+
+def test_bundles_refuse_a_floor_outside_zero_to_one(store: Path, tmp_path: Path) -> None:
+    done = run_xsell("bundles", "--store", str(store), "--margin-floor", "1.5", "-q", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--margin-floor: expected a share of the price in [0, 1), got 1.5" in done.stderr

@@ -159,10 +159,30 @@ class BundleItemOut(BaseModel):
     price: float | None
 
 
+class BundlePriceOut(BaseModel):
+    """The suggested bundle discount and what it assumes."""
+
+    list_price: float
+    margin: float = Field(description="What the bundle earns at list price (sum of unit margins).")
+    discount: float = Field(description="Suggested discount, a share of the list price.")
+    price: float = Field(description="The bundle's price after the discount.")
+    margin_share_after: float = Field(description="Margin as a share of the discounted price.")
+    extra_margin_per_sale: float = Field(
+        description="Expected extra margin, per sale the bundle made at list price."
+    )
+    limited_by: str = Field(
+        description="optimum, margin floor, demand (no discount pays) or largest discount."
+    )
+    assumptions: str
+
+
 class BundleOut(BaseModel):
     items: list[BundleItemOut]
     combined_price: float | None = Field(description="Sum of the prices (null if one is unknown).")
     strength: dict[str, float] = Field(description="lift/confidence/support/count, or score.")
+    pricing: BundlePriceOut | None = Field(
+        None, description="Suggested discount (null when an item's price or margin is unknown)."
+    )
 
 
 class BundlesOut(BaseModel):
