@@ -6,8 +6,8 @@ state lives in attributes ending in ``_``. Users call the public methods with
 external ids; a model implements hooks on dense indices: ``_fit(data)`` learns
 from a :class:`~xsell.data.shopdata.ShopData`; ``_score(baskets, users)`` scores
 every item per context row (dense, or a CSR whose absent entries mean "no
-evidence", ``-inf``); ``_reasons`` says why an item fits, in words; ``_explain``
-gives a learned ranker's feature contributions (``explain=True``); ``_update``
+evidence", ``-inf``); ``_reasons`` says why an item fits, in words (learned
+rankers add their feature contributions in ``explain``); ``_update``
 learns new orders (models that ``learns_live``); ``_check_params`` checks several
 parameters together; ``_state`` / ``_set_state`` give the learned state to the
 bundle and take it back (default: every ``*_`` field).
@@ -87,10 +87,6 @@ class Recommender(ABC):
         """Why each of ``items`` fits ``context`` (and customer ``user``, ``-1`` if none)."""
         table = self.require_fitted()
         return [popular_reason(table, i) for i in items]
-
-    def _explain(self, context: Sequence[int], user: int, items: Sequence[int]) -> Explained:
-        """Feature contributions behind each of ``items`` (learned rankers; others: ``None``)."""
-        return None
 
     def _update(self, baskets: sp.csr_matrix, users: np.ndarray) -> None:  # noqa: B027
         """Learn from new baskets (binary CSR over the grown item table) of ``users``."""
@@ -193,9 +189,8 @@ class Recommender(ABC):
         return self._reasons([int(i) for i in context if i < known], user, items)
 
     def explain(self, context: Sequence[int], user: int, items: Sequence[int]) -> Explained:
-        """Contributions of each item's score (see :mod:`xsell.models.contributions`), if any."""
-        known = self.n_items_known_ or self.n_items
-        return self._explain([int(i) for i in context if i < known], user, items)
+        """Feature contributions behind each of ``items`` (learned rankers; others: ``None``)."""
+        return None
 
     def history_items(self, user: int) -> np.ndarray:
         """Item indices a customer bought in the training data (and live orders, when served)."""
@@ -273,11 +268,9 @@ class Recommender(ABC):
         queries = [A.Query((), str(u), history=True, label=str(u)) for u in users]
         return self._table(queries, k, base, explain, mode)
 
-    def complements(
-        self, item: str, k: int = 10, rules: Rules = None, explain: bool = False
-    ) -> pd.DataFrame:
+    def complements(self, item: str, k: int = 10, rules: Rules = None) -> pd.DataFrame:
         """Frequently bought together: the ``k`` items that best go with ``item``."""
-        return self._table([A.Query((str(item),), label=str(item))], k, rules, explain, "mixed")
+        return self._table([A.Query((str(item),), label=str(item))], k, rules, False, "mixed")
 
     def _table(
         self, queries: list[A.Query], k: int, rules: Rules, explain: bool, mode: str

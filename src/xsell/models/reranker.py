@@ -348,13 +348,14 @@ class LearnedReranker(Ensemble):
                 out[int(j)] = text
         return out
 
-    def _explain(
+    def explain(
         self, context: Sequence[int], user: int, items: Sequence[int]
     ) -> list[Explanation | None]:
         """SHAP values of the ranker's features, worded (:mod:`xsell.models.reranker_words`)."""
         from xsell.models.reranker_words import explain
 
-        return explain(self, context, user, items)
+        known = self.n_items_known_ or self.n_items
+        return explain(self, [int(i) for i in context if i < known], user, items)
 
 
 def _is_in(truth: sp.csr_matrix, query: np.ndarray, item: np.ndarray) -> np.ndarray:
