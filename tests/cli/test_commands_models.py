@@ -190,6 +190,30 @@ def test_bad_input_is_one_line_and_exit_code_2(store: Path, args: list[str], mes
     assert "Traceback" not in done.stderr and not (store.parent / "b").exists()
 
 
+def test_recommend_explain_shows_the_rankers_contributions(
+    store: Path, shop: SyntheticShop, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    bundle = tmp_path / "reranker"
+    params = ["--param", "n_estimators=20", "--param", "max_queries=600"]
+    args = ["train", "reranker", "--store", str(store), "--out", str(bundle), "--quiet"]
+    trained = runner.invoke(app, [*args, *params])
+    assert trained.exit_code == 0, trained.output
+    anchor = shop.planted_pairs[0].anchor
+    base = ["recommend", "--bundle", str(bundle), "--basket", anchor, "--k", "3"]
+    shown = runner.invoke(app, [*base, "--explain", "--json"])
+    assert shown.exit_code == 0, shown.output
+    rows = [r for r in json.loads(shown.output) if r["source"] == "model"]
+    assert rows
+    for row in rows:
+        numbers = row["contributions"]
+        total = numbers["base"] + sum(c["contribution"] for c in numbers["contributions"])
+        assert total == pytest.approx(row["score"], abs=1e-6)
+        assert "ranked up by: " in row["reason"]
+    plain = runner.invoke(app, [*base, "--json"])
+    assert all("ranked up by" not in r["reason"] for r in json.loads(plain.output))
+
+
 def test_an_old_pickled_bundle_is_refused_with_a_word_to_retrain(store: Path) -> None:
     old = store.parent / "old"
     old.mkdir()

@@ -425,9 +425,10 @@ USAGE: list[tuple[str, tuple[str, ...], str]] = [
     (
         "unknown role",
         ("--map", "colour=Colour"),
-        "--map role 'colour' is unknown; choose one of ['basket', 'brand', 'category', 'customer', "
-        "'date', 'description', 'event', 'in_stock', 'invoice', 'item', 'name', 'order', 'price', "
-        "'product', 'qty', 'quantity', 'stock', 'time', 'user']",
+        "--map role 'colour' is unknown; choose one of ['available', 'basket', 'brand', "
+        "'category', 'cost', 'customer', 'date', 'description', 'event', 'in_stock', 'invoice', "
+        "'item', 'margin', 'name', 'order', 'price', 'product', 'qty', 'quantity', 'stock', "
+        "'time', 'user']",
     ),
     (
         "unknown preset",

@@ -66,7 +66,7 @@ def test_a_trace_names_external_ids(shop: SyntheticShop) -> None:
         "deny": sorted(top, key=model.require_fitted().ids.index_of),
     }
     frame = to_frame([found], model.require_fitted(), explain=True)
-    assert frame.columns.tolist() == [*COLUMNS, "trace"]
+    assert frame.columns.tolist() == [*COLUMNS, "trace", "contributions"]
     assert (frame["trace"].map(lambda t: t == found.trace)).all()
 
 
@@ -76,7 +76,7 @@ def test_no_query_gives_an_empty_table_with_the_columns() -> None:
     assert to_frame([], model.require_fitted(), explain=False).columns.tolist() == COLUMNS
     assert model.recommend([], k=3).columns.tolist() == COLUMNS
     table = to_frame([], model.require_fitted(), explain=True)
-    assert table.columns.tolist() == [*COLUMNS, "trace"] and len(table) == 0
+    assert table.columns.tolist() == [*COLUMNS, "trace", "contributions"] and len(table) == 0
 
 
 def test_a_customers_history_is_the_context_of_personal_add_ons(shop_data: ShopData) -> None:

@@ -45,6 +45,8 @@ def test_the_table_holds_the_catalog_and_popularity(table: ItemTable) -> None:
         "price",
         "in_stock",
         "popularity",
+        "margin",
+        "stock",
     ]
     assert frame["popularity"].tolist() == [2.0, 1.0, 1.0]
 

@@ -100,3 +100,13 @@ def wait_applied(client: Any, count: int) -> dict[str, Any]:
 
     wait_until(learned, f"{count} events applied")
     return info
+
+
+@pytest.fixture(scope="session")
+def reranker_bundle(shop_data: ShopData, bundles: Path) -> Path:
+    """A small learned re-ranker: its answers carry feature contributions with explain=true."""
+    path = bundles / "reranker"
+    make_model("reranker", n_estimators=30, max_queries=1000, candidates=10).fit(shop_data).save(
+        path
+    )
+    return path

@@ -100,6 +100,43 @@ def test_explain_adds_the_rule_trace(
     assert denied not in _ids(answer)
 
 
+def test_explain_adds_a_learned_rankers_contributions(
+    make_client: Client, reranker_bundle: Path, shop_data: ShopData
+) -> None:
+    client = make_client(reranker_bundle)
+    cart = [str(i) for i in shop_data.items.ids[shop_data.basket_items(3)][:2]]
+    plain = client.post("/v1/recommendations/basket", json={"items": cart, "k": 4}).json()
+    assert all(s["contributions"] is None for s in plain["items"])
+    answer = client.post(
+        "/v1/recommendations/basket", json={"items": cart, "k": 4, "explain": True}
+    ).json()
+    model = load_model(reranker_bundle)
+    expected = model.recommend_for_basket(cart, k=4, explain=True)
+    assert _ids(answer) == expected["item_id"].tolist()
+    for suggestion in answer["items"]:
+        if suggestion["source"] == "fallback":
+            continue
+        numbers = suggestion["contributions"]
+        total = numbers["base"] + sum(c["contribution"] for c in numbers["contributions"])
+        assert total == pytest.approx(suggestion["score"], abs=1e-6)
+        assert any(r.startswith("ranked up by: ") for r in suggestion["reasons"])
+
+
+def test_the_margin_objective_ranks_as_the_models_table_api(
+    make_client: Client, cooccurrence_bundle: Path, shop_data: ShopData
+) -> None:
+    client = make_client(cooccurrence_bundle)
+    model = load_model(cooccurrence_bundle)
+    cart = [str(i) for i in shop_data.items.ids[shop_data.basket_items(5)][:2]]
+    options = {"objective": "margin", "margin_sensitivity": 1.0, "overstock_boost": 0.5}
+    got = client.post("/v1/recommendations/basket", json={"items": cart, "k": 5, **options})
+    assert got.status_code == 200, got.text
+    expected = model.recommend_for_basket(cart, k=5, rules=options)
+    assert _ids(got.json()) == expected["item_id"].tolist()
+    bad = client.post("/v1/recommendations/basket", json={"items": cart, "margin_sensitivity": 1.5})
+    assert bad.status_code == 422 and "margin_sensitivity" in bad.text
+
+
 def test_customer_recommendations_and_unknown_customer(
     make_client: Client, pairs_bundle: Path, shop_data: ShopData
 ) -> None:

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -208,3 +209,32 @@ def test_bundles_without_rules_come_from_complements_and_say_so(
         assert ids[0] == item and 2 <= len(ids) <= 3
         assert set(ids[1:]) <= complements
     assert client.get("/v1/items/NOPE/bundles").status_code == 404
+
+
+def test_bundles_carry_a_suggested_discount_above_the_margin_floor(
+    make_client: Client, pairs_bundle: Path, shop_data: ShopData
+) -> None:
+    client = make_client(pairs_bundle)
+    item = str(shop_data.items.ids[0])
+    params = {"margin_floor": 0.15, "elasticity": 4.0}
+    answer = client.get(f"/v1/items/{item}/bundles", params=params).json()
+    prices = dict(zip(shop_data.items.ids, shop_data.item_prices(), strict=True))
+    margins = dict(zip(shop_data.items.ids, shop_data.item_margins(), strict=True))
+    assert answer["bundles"]
+    grid = np.linspace(0.0, 0.5, 20_001)
+    for bundle in answer["bundles"]:
+        ids = [i["item_id"] for i in bundle["items"]]
+        p, m = sum(prices[i] for i in ids), sum(margins[i] for i in ids)
+        pricing = bundle["pricing"]
+        assert pricing["list_price"] == pytest.approx(p)
+        # Oracle: the best discount on a fine grid among those keeping 15 % margin.
+        allowed = grid[(m - grid * p) / ((1 - grid) * p) >= 0.15]
+        value = (1 - allowed) ** -4.0 * (m - allowed * p)
+        best = allowed[np.argmax(value)] if len(allowed) else 0.0
+        assert pricing["discount"] == pytest.approx(best, abs=1e-4)
+        assert pricing["margin_share_after"] >= 0.15 - 1e-9
+        assert "price elasticity 4.00 set by the user" in pricing["assumptions"]
+    default = client.get(f"/v1/items/{item}/bundles").json()["bundles"][0]["pricing"]
+    assert "assumed" in default["assumptions"] and "margin floor 20%" in default["assumptions"]
+    bad = client.get(f"/v1/items/{item}/bundles", params={"margin_floor": 1.0})
+    assert bad.status_code == 422

@@ -120,8 +120,23 @@ def recommend(
     allow: Annotated[str | None, typer.Option("--allow", help="Only these item ids.")] = None,
     deny: Annotated[str | None, typer.Option("--deny", help="Never these item ids.")] = None,
     explain: Annotated[
-        bool, typer.Option("--explain", help="Show which business rule removed which items.")
+        bool,
+        typer.Option(
+            "--explain",
+            help="Show which business rule removed which items and, for learned rankers, "
+            "each suggestion's feature contributions.",
+        ),
     ] = False,
+    objective: Annotated[
+        str, typer.Option("--objective", help="relevance, or margin (expected margin).")
+    ] = "relevance",
+    margin_sensitivity: Annotated[
+        float,
+        typer.Option("--margin-sensitivity", help="With --objective margin: 0 relevance .. 1."),
+    ] = 0.5,
+    overstock_boost: Annotated[
+        float, typer.Option("--overstock-boost", help="Up to this much more for overstock.")
+    ] = 0.0,
     json_output: JsonOption = False,
 ) -> None:
     """Suggestions from a saved model for a cart, a customer or one item, under business rules."""
@@ -148,6 +163,9 @@ def recommend(
         max_per_category=max_per_category,
         allow=_ids(allow),
         deny=_ids(deny) or (),
+        objective=objective,
+        margin_sensitivity=margin_sensitivity,
+        overstock_boost=overstock_boost,
     )
     model = load_model(bundle)
     if item is not None:

@@ -39,7 +39,7 @@ COMMANDS: Final = {
     "train": ("commands_models", "Fit MODEL on the orders of the store and save it as a bundle."),
     "recommend": (
         "commands_models",
-        "Suggestions from a saved model for a cart, a customer or one item.",
+        "Suggestions from a saved model for a cart, a customer or one item, under business rules.",
     ),
     "evaluate": (
         "commands_evaluate",
@@ -49,6 +49,14 @@ COMMANDS: Final = {
         "commands_evaluate",
         "Tune a model with Optuna on a validation split carved from the training data only.",
     ),
+    "propensity": (
+        "commands_propensity",
+        "Rank customers by how likely they buy the target soon, after a time-based backtest.",
+    ),
+    "margin-sweep": (
+        "commands_margin",
+        "Rank held-out baskets at several margin sensitivities: margin@k against recall@k.",
+    ),
     "segments": (
         "commands_analytics",
         "Segment customers (RFM or KMeans), store the labels, and profile each segment.",
@@ -56,6 +64,10 @@ COMMANDS: Final = {
     "baskets": (
         "commands_analytics",
         "Basket sizes and the item pairs bought together most above chance.",
+    ),
+    "bundles": (
+        "commands_bundles",
+        "Bundle candidates with the discount that earns the most extra margin above a floor.",
     ),
     "report": (
         "commands_analytics",

@@ -1,4 +1,4 @@
-"""Ingest a product catalog: item id, name, category, brand, price, in-stock, other attributes."""
+"""Ingest a product catalog: id, name, category, brand, price, cost or margin, stock, the rest."""
 
 from __future__ import annotations
 
@@ -125,22 +125,41 @@ def ingest_catalog_source(
             text_expr(column_map[role], types[column_map[role]]) if role in column_map else "NULL"
         )
 
-    price = (
-        number_expr(column_map[C.PRICE], types[column_map[C.PRICE]])
-        if C.PRICE in column_map
-        else "NULL"
-    )
+    def number(role: str) -> str:
+        return (
+            number_expr(column_map[role], types[column_map[role]]) if role in column_map else "NULL"
+        )
+
+    def raw_text(role: str) -> str:
+        return (
+            f"NULLIF(TRIM(CAST({quote(column_map[role])} AS VARCHAR)), '')"
+            if role in column_map
+            else "NULL"
+        )
+
+    # Units on hand say whether an item is in stock when no yes/no column does.
     stock = (
         f"CASE WHEN lower({text(C.IN_STOCK)}) IN ('1','true','yes','y','t','in stock') THEN true "
         f"WHEN lower({text(C.IN_STOCK)}) IN ('0','false','no','n','f','out of stock') "
         "THEN false END"
         if C.IN_STOCK in column_map
-        else "NULL"
+        else f"{number(C.STOCK)} > 0"
     )
-    price_raw = (
-        f"NULLIF(TRIM(CAST({quote(column_map[C.PRICE])} AS VARCHAR)), '')"
-        if C.PRICE in column_map
-        else "NULL"
+    # Numbers a row must parse when it gives them: (role, column alias, reason when not).
+    numbers = [
+        (C.PRICE, "price", "unparseable_price"),
+        (C.COST, "cost", "unparseable_cost"),
+        (C.MARGIN, "margin", "unparseable_margin"),
+        (C.STOCK, "stock", "unparseable_stock"),
+    ]
+    parsed_numbers = ", ".join(
+        f"{number(role)} AS {alias}_value, {raw_text(role)} AS {alias}_raw"
+        for role, alias, _ in numbers
+    )
+    unparseable = " ".join(
+        f"WHEN {alias}_raw IS NOT NULL AND {alias}_value IS NULL THEN '{reason}' "
+        f"WHEN {alias}_value IS NOT NULL AND NOT isfinite({alias}_value) THEN 'not_finite'"
+        for _, alias, reason in numbers
     )
     if skip_if_ingested(con, report, source.digest, source.identity):
         return
@@ -168,18 +187,16 @@ def ingest_catalog_source(
         WITH parsed AS (
             SELECT {quote(LINE)} AS source_line, {text(C.ITEM)} AS item, {text(C.NAME)} AS name,
                    {text(C.CATEGORY)} AS category, {text(C.BRAND)} AS brand,
-                   {price} AS price_value, {stock} AS in_stock,
+                   {parsed_numbers}, {stock} AS in_stock,
                    {attributes_sql(extra)} AS attributes,
                    row_number() OVER (PARTITION BY {text(C.ITEM)} ORDER BY {quote(LINE)})
                        AS dup_rank,
-                   {price_raw} AS price_raw, {raw_json} AS raw
+                   {raw_json} AS raw
             FROM raw
         )
         SELECT *, CASE WHEN item IS NULL THEN 'missing_item'
-                       WHEN price_raw IS NOT NULL AND price_value IS NULL
-                       THEN 'unparseable_price'
-                       WHEN price_value IS NOT NULL AND NOT isfinite(price_value)
-                       THEN 'not_finite'
+                       {unparseable}
+                       WHEN stock_value < 0 THEN 'negative_stock'
                        WHEN dup_rank > 1 THEN 'duplicate_item' END AS reason
         FROM parsed
         """
@@ -193,8 +210,10 @@ def ingest_catalog_source(
         )
     con.execute(
         """
-        INSERT OR REPLACE INTO items
-        SELECT item, name, category, brand, price_value, in_stock, attributes, true
+        INSERT OR REPLACE INTO items (item_id, name, category, brand, price, in_stock,
+                                      attributes, from_catalog, cost, margin, stock)
+        SELECT item, name, category, brand, price_value, in_stock, attributes, true,
+               cost_value, margin_value, stock_value
         FROM cleaned WHERE reason IS NULL
         """
     )

@@ -19,6 +19,11 @@ NAME: Final = "name"
 CATEGORY: Final = "category"
 BRAND: Final = "brand"
 IN_STOCK: Final = "in_stock"
+#: Units on hand (a catalog column); an item with 0 is out of stock.
+STOCK: Final = "stock"
+#: What one unit costs the shop, or what it earns on one unit (price - cost).
+COST: Final = "cost"
+MARGIN: Final = "margin"
 
 #: Roles a source column can be mapped to for order lines (``--map role=Column``).
 LINE_ROLES: Final = (BASKET, USER, ITEM, TIME, QUANTITY, PRICE, EVENT, NAME, CATEGORY)
@@ -43,7 +48,10 @@ ROLE_ALIASES: Final = {
     "category": CATEGORY,
     "brand": BRAND,
     "in_stock": IN_STOCK,
-    "stock": IN_STOCK,
+    "available": IN_STOCK,
+    "stock": STOCK,
+    "cost": COST,
+    "margin": MARGIN,
 }
 
 PURCHASE: Final = "purchase"

@@ -493,6 +493,7 @@ def _upsert_items_from_lines(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         "INSERT OR IGNORE INTO items "
+        "(item_id, name, category, brand, price, in_stock, attributes, from_catalog) "
         "SELECT item, name, category, NULL, price, NULL, NULL, false FROM seen_items"
     )
     con.execute(

@@ -212,7 +212,7 @@ def check_columns(
             )
 
 
-_NUMBER_ROLES = (C.QUANTITY, C.PRICE)
+_NUMBER_ROLES = (C.QUANTITY, C.PRICE, C.COST, C.MARGIN, C.STOCK)
 
 
 def check_types(label: str, schema: pa.Schema, mapping: dict[str, str]) -> None:

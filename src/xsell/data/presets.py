@@ -160,7 +160,10 @@ CATALOG_GUESSES: Final = {
     C.CATEGORY: ("category", "department", "product_category", "aisle"),
     C.BRAND: ("brand", "manufacturer"),
     C.PRICE: ("price", "unit_price", "UnitPrice", "Price"),
-    C.IN_STOCK: ("in_stock", "available", "stock"),
+    C.IN_STOCK: ("in_stock", "available"),
+    C.STOCK: ("stock", "stock_level", "on_hand", "inventory"),
+    C.COST: ("cost", "unit_cost", "cost_price"),
+    C.MARGIN: ("margin", "unit_margin"),
 }
 
 

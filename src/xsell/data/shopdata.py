@@ -23,7 +23,17 @@ from xsell.data.store import Store
 from xsell.errors import SchemaError, ValidationError
 
 #: Columns of :attr:`ShopData.catalog`, one row per item.
-CATALOG_COLUMNS = (C.ITEM, C.NAME, C.CATEGORY, C.BRAND, C.PRICE, C.IN_STOCK)
+CATALOG_COLUMNS = (
+    C.ITEM,
+    C.NAME,
+    C.CATEGORY,
+    C.BRAND,
+    C.PRICE,
+    C.IN_STOCK,
+    C.COST,
+    C.MARGIN,
+    C.STOCK,
+)
 
 
 class ShopData:
@@ -39,7 +49,8 @@ class ShopData:
         Id maps giving the external ids of the dense indices.
     catalog:
         One row per item index (``len(items)`` rows) with ``item_id``, ``name``,
-        ``category``, ``brand``, ``price``, ``in_stock``.
+        ``category``, ``brand``, ``price``, ``in_stock``, ``cost``, ``margin``
+        (per unit) and ``stock`` (units on hand).
     events:
         Browsing events with integer ``user``, ``item``, ``time`` and ``event``.
 
@@ -108,9 +119,15 @@ class ShopData:
                 "SELECT COALESCE(u.idx, -1) AS user, i.idx AS item, l.time AS time, l.event "
                 f"{joined} WHERE l.event <> 'purchase' ORDER BY l.ingest_id, l.source_line"
             ).df()
-            catalog = con.execute(
-                "SELECT item_id, name, category, brand, price, in_stock FROM items"
-            ).df()
+            present = {
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM duckdb_columns() WHERE table_name = 'items'"
+                ).fetchall()
+            }
+            # A store written before cost, margin and stock existed has no such columns.
+            wanted = [c if c in present else f"NULL AS {c}" for c in CATALOG_COLUMNS]
+            catalog = con.execute(f"SELECT {', '.join(wanted)} FROM items").df()
             has_meta = con.execute(
                 "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'xsell_meta'"
             ).fetchall()[0][0]
@@ -148,7 +165,8 @@ class ShopData:
 
         Column arguments name the frame's columns; optional ones that are absent
         from the frame are ignored. ``catalog`` is an optional frame with at least
-        an ``item_id`` column and any of name, category, brand, price, in_stock.
+        an ``item_id`` column and any of name, category, brand, price, in_stock,
+        cost, margin (per unit) and stock (units on hand).
         """
         df = _to_pandas(frame)
         for role, column in (("basket", basket), ("item", item)):
@@ -358,6 +376,19 @@ class ShopData:
         """Whether each item is in stock (unknown counts as in stock)."""
         return self.catalog[C.IN_STOCK].fillna(True).to_numpy(dtype=bool)
 
+    def item_margins(self) -> np.ndarray:
+        """What the shop earns on one unit of each item: the catalog margin, else price - cost.
+
+        NaN where neither the margin nor the cost is known.
+        """
+        margin = pd.to_numeric(self.catalog[C.MARGIN], errors="coerce").to_numpy(np.float64)
+        cost = pd.to_numeric(self.catalog[C.COST], errors="coerce").to_numpy(np.float64)
+        return np.where(np.isnan(margin), self.item_prices() - cost, margin)
+
+    def item_stock(self) -> np.ndarray:
+        """Units on hand of each item (NaN when the catalog does not say)."""
+        return pd.to_numeric(self.catalog[C.STOCK], errors="coerce").to_numpy(np.float64)
+
     # ------------------------------------------------------------------ subsets
 
     def subset_baskets(self, mask: np.ndarray) -> ShopData:
@@ -499,5 +530,10 @@ def _catalog_frame(items: IdMap, catalog: pd.DataFrame | None, lines: pd.DataFra
     fallback = pd.Series(np.nan, index=range(len(items)))
     fallback[paid.index.to_numpy()] = paid.to_numpy()
     frame[C.PRICE] = pd.to_numeric(frame[C.PRICE], errors="coerce").fillna(fallback)
+    for column in (C.COST, C.MARGIN, C.STOCK):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(np.float64)
+    # Units on hand say whether an item is in stock where no yes/no value does.
+    counted = frame[C.IN_STOCK].isna() & frame[C.STOCK].notna()
     frame[C.IN_STOCK] = frame[C.IN_STOCK].astype(object)
+    frame.loc[counted, C.IN_STOCK] = (frame.loc[counted, C.STOCK] > 0).to_numpy()
     return frame

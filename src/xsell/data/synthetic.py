@@ -1,5 +1,8 @@
 """A synthetic shop with known structure: the demo's data and an oracle for tests.
 
+Its catalog gives every item a price, a unit cost (35-85 % of the price) and
+units on hand (0 for the items out of stock).
+
 Customers have favourite categories and staples they buy again; baskets follow a
 weekly and yearly rhythm; and *planted* complements (pairs and triples of items in
 different categories) are added to baskets with known probabilities. A good
@@ -198,6 +201,12 @@ def make_shop(
                 extra = int(rng.choice(n_items, p=p))
                 view_rows.append((user_id, item_ids[extra], when - pd.Timedelta(minutes=2), "cart"))
 
+    # Costs and units on hand come from a generator of their own, so adding them left every
+    # other draw (and every test built on them) as it was.
+    own = np.random.default_rng([seed, 1])
+    costs = np.round(prices * own.uniform(0.35, 0.85, n_items), 2)
+    stock = np.where(in_stock, 1 + own.poisson(40 * popularity / popularity.max() + 5), 0)
+
     lines = pd.DataFrame(rows, columns=[C.BASKET, C.USER, C.ITEM, C.TIME, C.QUANTITY, C.PRICE])
     events = pd.DataFrame(view_rows, columns=[C.USER, C.ITEM, C.TIME, C.EVENT])
     catalog = pd.DataFrame(
@@ -208,6 +217,8 @@ def make_shop(
             C.BRAND: np.array([f"Brand {b}" for b in rng.integers(0, 20, n_items)], dtype=object),
             C.PRICE: prices,
             C.IN_STOCK: in_stock,
+            C.COST: costs,
+            C.STOCK: stock,
             "colour": np.array(ADJECTIVES, dtype=object)[rng.integers(0, len(ADJECTIVES), n_items)],
         }
     )

@@ -46,6 +46,7 @@ TABLE_METRICS = (
     "novelty",
     "diversity",
     "revenue",
+    "margin",
 )
 
 

@@ -170,6 +170,17 @@ def hit_revenue_at_k(
     return np.where(hits[:, :k], price[np.maximum(top, 0)], 0.0).sum(axis=1)
 
 
+def hit_margin_at_k(
+    hits: np.ndarray, recs: np.ndarray, item_margin: np.ndarray, k: int
+) -> np.ndarray:
+    """Margin of hits@k per query = sum of the unit margins of the relevant items in the top k.
+
+    Unknown (NaN) margins count as 0; a loss-making item's negative margin counts
+    as it is. The margin twin of :func:`hit_revenue_at_k`.
+    """
+    return hit_revenue_at_k(hits, recs, item_margin, k)
+
+
 def attach_rate_at_k(hits: np.ndarray, groups: np.ndarray, k: int) -> float:
     """Attach rate@k = share of baskets (``groups``) where some query had a hit in its top k.
 

@@ -18,7 +18,16 @@ from xsell.errors import ValidationError
 from xsell.evaluation import metrics as M
 from xsell.evaluation.leaderboard import Leaderboard
 from xsell.evaluation.protocols import make_queries
-from xsell.models import MAX_K, Batch, Recommender, make_model, model_parameters, rank, top_items
+from xsell.models import (
+    MAX_K,
+    Batch,
+    BusinessRules,
+    Recommender,
+    make_model,
+    model_parameters,
+    rank,
+    top_items,
+)
 from xsell.progress import Reporter, SilentReporter, progress_bar
 
 DEFAULT_KS = (5, 10, 20)
@@ -65,11 +74,13 @@ def recommend_queries(
     k: int,
     reporter: Reporter | None = None,
     mode: str = "mixed",
+    rules: BusinessRules | None = None,
 ) -> np.ndarray:
     """The model's top-``k`` per query (``n x k``, ``-1`` padded), ranked in bounded chunks.
 
     ``mode="explore"`` leaves out what each customer bought before (the
-    protocol's ``previous`` purchases), ``"repeat"`` keeps only that.
+    protocol's ``previous`` purchases), ``"repeat"`` keeps only that. ``rules``
+    (none by default) rank under business rules or an objective such as margin.
     """
     reporter = reporter or SilentReporter()
     contexts = queries.contexts
@@ -90,7 +101,13 @@ def recommend_queries(
         reporter.step(f"{model.name}: queries", rows)
 
     ranked = rank(
-        model, batch, k, mode=mode, exclude_cart=queries.exclude_context, progress=progress
+        model,
+        batch,
+        k,
+        rules,
+        mode=mode,
+        exclude_cart=queries.exclude_context,
+        progress=progress,
     )
     return top_items(ranked, k)
 
@@ -107,6 +124,7 @@ def score_recommendations(
 ) -> dict[str, float]:
     """Every metric of :mod:`xsell.evaluation.metrics` at each ``k`` for one model's answers.
 
+    ``margin@k`` (margin of the hits) comes when the catalog gives costs or margins.
     Next-basket queries also get ``recall_repeat@k`` (items bought before) and
     ``recall_new@k`` (items never bought by that customer: the cross-sell),
     each averaged over the queries that have such items.
@@ -117,6 +135,8 @@ def score_recommendations(
     counts = train.item_basket_count
     categories = category_codes(train)
     prices = train.item_prices()
+    margins = train.item_margins()
+    has_margins = bool(np.isfinite(margins).any())
     out: dict[str, float] = {}
     for k in ks:
         out[f"precision@{k}"] = M.summarize(M.precision_at_k(hits, k))
@@ -133,6 +153,8 @@ def score_recommendations(
             M.popularity_bias_at_k(recs, counts, train.n_baskets, k)
         )
         out[f"revenue@{k}"] = M.summarize(M.hit_revenue_at_k(hits, recs, prices, k))
+        if has_margins:
+            out[f"margin@{k}"] = M.summarize(M.hit_margin_at_k(hits, recs, margins, k))
         out[f"attach_rate@{k}"] = M.attach_rate_at_k(hits, queries.groups, k)
     if queries.previous is not None:
         repeat = sp.csr_matrix(queries.truth.multiply(queries.previous))

@@ -3,7 +3,9 @@
 :func:`answer` maps ids to indices, ranks through :func:`xsell.models.ranking.rank`
 with the fallback fill on, and words every suggestion: the model's own reason for
 its picks, :mod:`xsell.models.fallback` for the fill, and a note first when an
-item or customer is unknown.
+item or customer is unknown. With ``explain`` a learned model's picks also get
+their feature contributions (:mod:`xsell.models.contributions`), appended to the
+reason as "ranked up by: ...; down by: ..." and kept as numbers in ``contributions``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 from xsell.data import columns as C
 from xsell.models import fallback
 from xsell.models.business_rules import BusinessRules
+from xsell.models.contributions import Explanation
 from xsell.models.items import ItemTable, basket_rows
 from xsell.models.ranking import Batch, rank
 
@@ -54,6 +57,9 @@ class Answer:
     unknown_items: list[str]
     #: Rule name -> external ids it removed (``explain`` only).
     trace: dict[str, list[str]] | None = None
+    #: Per suggestion, a learned model's feature contributions (``explain`` only; ``None``
+    #: for the fill and for models that have none).
+    contributions: list[Explanation | None] | None = None
 
     def records(self, table: ItemTable) -> list[dict[str, Any]]:
         """One plain dict per suggestion (ids, name, category, price, score, reason, source)."""
@@ -113,6 +119,14 @@ def answer(
         note = fallback.note(unknown[r], query.customer, customer_known)
         picks = found.items[: found.n_model]
         why = model.reasons(contexts[r].tolist(), int(users[r]), picks) if picks else []
+        explained = (
+            model.explain(contexts[r].tolist(), int(users[r]), picks) if explain and picks else None
+        )
+        if explained is not None:
+            why = [
+                w if e is None else f"{w}; {e.sentence()}"
+                for w, e in zip(why, explained, strict=True)
+            ]
         reasons = [note + text for text in why]
         for item, same in zip(found.items[found.n_model :], found.same_category, strict=True):
             reasons.append(
@@ -142,6 +156,9 @@ def answer(
                 + ["fallback"] * (len(found.items) - found.n_model),
                 unknown_items=unknown[r],
                 trace=trace,
+                contributions=None
+                if explained is None
+                else [*explained, *([None] * (len(found.items) - len(picks)))],
             )
         )
     return out
@@ -167,9 +184,16 @@ def to_frame(answers: Sequence[Answer], table: ItemTable, explain: bool) -> pd.D
         )
         if explain:
             frame["trace"] = pd.Series([found.trace] * len(frame), index=frame.index, dtype=object)
+            frame["contributions"] = pd.Series(
+                [None if e is None else e.to_dict() for e in found.contributions]
+                if found.contributions is not None
+                else [None] * len(frame),
+                index=frame.index,
+                dtype=object,
+            )
         frames.append(frame)
     if not frames:
-        return pd.DataFrame(columns=[*COLUMNS, "trace"] if explain else COLUMNS)
+        return pd.DataFrame(columns=[*COLUMNS, "trace", "contributions"] if explain else COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 

@@ -6,7 +6,8 @@ state lives in attributes ending in ``_``. Users call the public methods with
 external ids; a model implements hooks on dense indices: ``_fit(data)`` learns
 from a :class:`~xsell.data.shopdata.ShopData`; ``_score(baskets, users)`` scores
 every item per context row (dense, or a CSR whose absent entries mean "no
-evidence", ``-inf``); ``_reasons`` says why an item fits, in words; ``_update``
+evidence", ``-inf``); ``_reasons`` says why an item fits, in words (learned
+rankers add their feature contributions in ``explain``); ``_update``
 learns new orders (models that ``learns_live``); ``_check_params`` checks several
 parameters together; ``_state`` / ``_set_state`` give the learned state to the
 bundle and take it back (default: every ``*_`` field).
@@ -35,12 +36,14 @@ from xsell.data.shopdata import ShopData
 from xsell.errors import NotFittedError, ValidationError
 from xsell.models import answers as A
 from xsell.models.business_rules import BusinessRules
+from xsell.models.contributions import Explanation
 from xsell.models.fallback import popular_reason
 from xsell.models.items import ItemTable
 from xsell.models.live import absorb
 from xsell.models.params import check_params, hyper_parameters
 
 Rules = BusinessRules | dict[str, Any] | None
+Explained = list[Explanation | None] | None
 
 
 @dataclass
@@ -185,6 +188,10 @@ class Recommender(ABC):
         known = self.n_items_known_ or self.n_items
         return self._reasons([int(i) for i in context if i < known], user, items)
 
+    def explain(self, context: Sequence[int], user: int, items: Sequence[int]) -> Explained:
+        """Feature contributions behind each of ``items`` (learned rankers; others: ``None``)."""
+        return None
+
     def history_items(self, user: int) -> np.ndarray:
         """Item indices a customer bought in the training data (and live orders, when served)."""
         if user < 0 or self.history_ is None or user >= self.history_.shape[0]:
@@ -236,7 +243,8 @@ class Recommender(ABC):
         ``user`` gets the non-personal answer. Returns a tidy table: query, rank,
         item_id, name, category, price, score, reason, source ("model" or
         "fallback"), and with ``explain`` a ``trace`` column mapping each business
-        rule to the item ids it removed.
+        rule to the item ids it removed and a ``contributions`` column (a learned
+        ranker's feature contributions of each suggestion, else ``None``).
         """
         query = A.Query(tuple(map(str, items)), user, label=",".join(map(str, items)))
         return self._table([query], k, rules, explain, mode)

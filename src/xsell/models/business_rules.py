@@ -1,5 +1,8 @@
 """Business rules applied to every suggestion list: what a shop will and will not show.
 
+They also say what the order maximises (relevance, or expected margin with a
+boost for overstock: :mod:`xsell.models.objective`).
+
 Each rule is one *step* that removes items. Steps that depend only on the item
 (stock, categories, price band, allow and deny lists) make one mask per request
 batch; steps that depend on the query (the cart itself, what the customer bought,
@@ -18,6 +21,7 @@ import numpy as np
 
 from xsell.errors import ValidationError
 from xsell.models.items import ItemTable
+from xsell.models.objective import check_objective, item_weights
 
 #: How a personalized answer treats what the customer bought before.
 MODES: Final = ("mixed", "explore", "repeat")
@@ -63,6 +67,13 @@ class BusinessRules:
         Only these item ids.
     deny:
         Never these item ids.
+    objective:
+        What the order maximises: ``"relevance"`` (the model's scores) or
+        ``"margin"`` (expected margin, see :mod:`xsell.models.objective`).
+    margin_sensitivity:
+        With ``objective="margin"``: from 0 (relevance only) to 1 (expected margin).
+    overstock_boost:
+        Up to this much more score for overstocked items (0: none), whatever the objective.
     """
 
     exclude_bought: bool = False
@@ -75,8 +86,12 @@ class BusinessRules:
     max_per_category: int | None = None
     allow: tuple[str, ...] | None = None
     deny: tuple[str, ...] = ()
+    objective: str = "relevance"
+    margin_sensitivity: float = 0.5
+    overstock_boost: float = 0.0
 
     def __post_init__(self) -> None:
+        check_objective(self.objective, self.margin_sensitivity, self.overstock_boost)
         if (
             self.min_price is not None
             and self.max_price is not None
@@ -160,6 +175,10 @@ class BusinessRules:
                 same = np.isin(table.categories, np.array(sorted(own), dtype=object))
                 steps.append(("complements_only", np.flatnonzero(same)))
         return steps
+
+    def item_weights(self, table: ItemTable) -> np.ndarray | None:
+        """Each item's factor on its relevance under the objective (``None``: the model's order)."""
+        return item_weights(table, self.objective, self.margin_sensitivity, self.overstock_boost)
 
     def item_mask(self, table: ItemTable) -> np.ndarray:
         """Items every query may get (the item steps combined)."""

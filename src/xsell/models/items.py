@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -17,10 +17,11 @@ from xsell.data.shopdata import ShopData
 
 @dataclass
 class ItemTable:
-    """Item ids, names, categories, prices, stock and popularity (orders holding the item).
+    """Item ids, names, categories, prices, stock, popularity (orders holding the item), margins.
 
     Kept in every bundle (``items.parquet``), so a served model maps ids and applies
-    business rules without the store.
+    business rules without the store. ``margins`` (what one unit earns) and
+    ``stock`` (units on hand) are NaN where the catalog does not say.
     """
 
     ids: IdMap
@@ -29,6 +30,14 @@ class ItemTable:
     prices: np.ndarray
     in_stock: np.ndarray
     popularity: np.ndarray
+    margins: np.ndarray = field(default_factory=lambda: np.empty(0))
+    stock: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+    def __post_init__(self) -> None:
+        # Not given (an older bundle, a table built by hand): unknown for every item.
+        for name in ("margins", "stock"):
+            values = np.asarray(getattr(self, name), dtype=np.float64)
+            setattr(self, name, values if len(values) else np.full(len(self.ids), np.nan))
 
     @classmethod
     def from_data(cls, data: ShopData) -> ItemTable:
@@ -39,6 +48,8 @@ class ItemTable:
             prices=data.item_prices(),
             in_stock=data.in_stock(),
             popularity=data.item_basket_count.astype(np.float64),
+            margins=data.item_margins(),
+            stock=data.item_stock(),
         )
 
     def __len__(self) -> int:
@@ -56,6 +67,8 @@ class ItemTable:
             prices=np.concatenate([self.prices, np.full(n, np.nan)]),
             in_stock=np.concatenate([self.in_stock, np.ones(n, dtype=bool)]),
             popularity=np.concatenate([self.popularity, np.zeros(n)]),
+            margins=np.concatenate([self.margins, np.full(n, np.nan)]),
+            stock=np.concatenate([self.stock, np.full(n, np.nan)]),
         )
 
     def label(self, index: int) -> str:
@@ -72,6 +85,8 @@ class ItemTable:
                 C.PRICE: np.asarray(self.prices, dtype=np.float64),
                 C.IN_STOCK: np.asarray(self.in_stock, dtype=bool),
                 "popularity": np.asarray(self.popularity, dtype=np.float64),
+                C.MARGIN: self.margins,
+                C.STOCK: self.stock,
             }
         )
 
@@ -85,12 +100,19 @@ class ItemTable:
                 C.PRICE: pa.array(np.asarray(self.prices, dtype=np.float64)),
                 C.IN_STOCK: pa.array(np.asarray(self.in_stock, dtype=bool)),
                 "popularity": pa.array(np.asarray(self.popularity, dtype=np.float64)),
+                C.MARGIN: pa.array(self.margins),
+                C.STOCK: pa.array(self.stock),
             }
         )
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> ItemTable:
-        """The table written by :meth:`to_arrow`."""
+        """The table written by :meth:`to_arrow` (margins and stock unknown when absent)."""
+
+        def numbers(column: str) -> np.ndarray:
+            if column not in table.column_names:
+                return np.empty(0)
+            return table.column(column).to_numpy().astype(np.float64)
 
         def objects(column: str) -> np.ndarray:
             out = np.empty(table.num_rows, dtype=object)
@@ -104,6 +126,8 @@ class ItemTable:
             prices=table.column(C.PRICE).to_numpy().astype(np.float64),
             in_stock=np.asarray(table.column(C.IN_STOCK).to_pylist(), dtype=bool),
             popularity=table.column("popularity").to_numpy().astype(np.float64),
+            margins=numbers(C.MARGIN),
+            stock=numbers(C.STOCK),
         )
 
 

@@ -1,5 +1,9 @@
 """The one ranking routine: scores, business rules, the best ``k``, the category cap, the fill.
 
+Under a margin objective or an overstock boost the allowed candidates' scores
+are reweighed before the best ``k`` are taken (:mod:`xsell.models.objective`),
+and the answer's scores are the reweighed ones.
+
 Offline evaluation, the table answers of :class:`~xsell.models.base.Recommender`
 and the HTTP API all rank through :func:`rank`. A batch is scored in chunks (so
 dense score rows stay within :data:`CHUNK_CELLS`); each query then keeps the
@@ -21,6 +25,7 @@ from xsell.errors import ValidationError
 from xsell.models import fallback as fill_policy
 from xsell.models.business_rules import BusinessRules, check_mode
 from xsell.models.items import ItemTable
+from xsell.models.objective import reweigh
 
 if TYPE_CHECKING:
     from xsell.models.base import Recommender
@@ -129,6 +134,7 @@ def rank(
     rules = rules or BusinessRules()
     check_mode(mode)
     item_mask = rules.item_mask(table)
+    weights = rules.item_weights(table)
     # The cap may skip any number of candidates: then every item with evidence is ranked.
     depth = None if rules.max_per_category else k
     out: list[Ranked] = []
@@ -153,10 +159,10 @@ def rank(
             if sparse is not None:
                 lo, hi = sparse.indptr[r], sparse.indptr[r + 1]
                 cols = sparse.indices[lo:hi].astype(np.int64)
-                ranked, values = _best(cols, sparse.data[lo:hi], allowed, depth)
+                ranked, values = _best(cols, sparse.data[lo:hi], allowed, depth, weights)
             else:
                 row_scores = np.asarray(scores[r], dtype=np.float64)
-                ranked, values = _best(None, row_scores, allowed, depth)
+                ranked, values = _best(None, row_scores, allowed, depth, weights)
             picked = rules.cap_per_category(table, ranked.tolist(), k, trace)
             score_of = dict(zip(ranked.tolist(), values.tolist(), strict=True))
             answer = Ranked(picked, [score_of[i] for i in picked], len(picked), [], trace)
@@ -184,9 +190,16 @@ def top_items(ranked: Sequence[Ranked], k: int) -> np.ndarray:
 
 
 def _best(
-    cols: np.ndarray | None, values: np.ndarray, allowed: np.ndarray, depth: int | None
+    cols: np.ndarray | None,
+    values: np.ndarray,
+    allowed: np.ndarray,
+    depth: int | None,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Allowed items with a finite score, best first (ties: lower index), at most ``depth``."""
+    """Allowed items with a finite score, best first (ties: lower index), at most ``depth``.
+
+    With ``weights`` (the objective's factor per item) the scores are reweighed first.
+    """
     values = np.asarray(values, dtype=np.float64)
     if cols is None:
         cols = np.flatnonzero(allowed & np.isfinite(values))
@@ -194,6 +207,8 @@ def _best(
     else:
         keep = allowed[cols] & np.isfinite(values)
         cols, values = cols[keep], values[keep]
+    if weights is not None:
+        values = reweigh(values, weights[cols])
     if depth is not None and len(cols) > depth:
         # Only items at or above the depth-th best score can be ranked (ties included).
         kth = -np.partition(-values, depth - 1)[depth - 1]

@@ -30,6 +30,7 @@ from xsell.data.holdout import hide_one_item, history_queries, last_basket_mask,
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError, require
 from xsell.models.base import Recommender
+from xsell.models.contributions import Explanation
 from xsell.models.ensemble import Ensemble, component_spec
 from xsell.models.items import as_dense, basket_rows
 from xsell.models.params import anything, integer, number, one_of, param, sequence_of
@@ -100,6 +101,8 @@ class LearnedReranker(Ensemble):
     feature_names_: list[str] = field(default_factory=list, init=False, repr=False)
     #: What fitting saw: training queries, how often the hidden item was a candidate, trees.
     training_: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    #: The candidate rows of the last one-query answer, for its explanation (never saved).
+    recent_: Any = field(default=None, init=False, repr=False, metadata={"stored": False})
 
     # ------------------------------------------------------------------ fit
 
@@ -303,6 +306,10 @@ class LearnedReranker(Ensemble):
         self, baskets: sp.csr_matrix, users: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         query, item, features = self.candidate_features(baskets, users)
+        if baskets.shape[0] == 1:
+            from xsell.models.reranker_words import remember
+
+            remember(self, baskets, users, item, features)
         if len(query) == 0:
             return query, item, np.zeros(0)
         return query, item, np.asarray(self.ranker_.predict(features), dtype=np.float64)
@@ -340,6 +347,15 @@ class LearnedReranker(Ensemble):
             for j, text in zip(where, why, strict=True):
                 out[int(j)] = text
         return out
+
+    def explain(
+        self, context: Sequence[int], user: int, items: Sequence[int]
+    ) -> list[Explanation | None]:
+        """SHAP values of the ranker's features, worded (:mod:`xsell.models.reranker_words`)."""
+        from xsell.models.reranker_words import explain
+
+        known = self.n_items_known_ or self.n_items
+        return explain(self, [int(i) for i in context if i < known], user, items)
 
 
 def _is_in(truth: sp.csr_matrix, query: np.ndarray, item: np.ndarray) -> np.ndarray:

@@ -80,9 +80,15 @@ def answer_json(found: Answer, table: ItemTable) -> dict[str, Any]:
             "score": number(score) or 0.0,
             "reasons": [part.strip() for part in reason.split("; ") if part.strip()],
             "source": source,
+            "contributions": None if explained is None else explained.to_dict(),
         }
-        for i, score, reason, source in zip(
-            found.items, found.scores, found.reasons, found.sources, strict=True
+        for i, score, reason, source, explained in zip(
+            found.items,
+            found.scores,
+            found.reasons,
+            found.sources,
+            found.contributions or [None] * len(found.items),
+            strict=True,
         )
     ]
     return {"items": items, "unknown_items": found.unknown_items, "trace": found.trace}

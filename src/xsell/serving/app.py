@@ -575,7 +575,22 @@ def _items_router(service: Service) -> APIRouter:
     async def bundles(
         item_id: ItemPath,
         k: Annotated[int, Query(ge=1, le=20, description="How many bundles.")] = 5,
+        margin_floor: Annotated[
+            float,
+            Query(ge=0.0, lt=1.0, description="Least margin share a discounted bundle keeps."),
+        ] = 0.2,
+        elasticity: Annotated[
+            float | None,
+            Query(ge=0.0, le=100.0, description="Price elasticity of the bundle's sales."),
+        ] = None,
     ) -> Response:
+        from xsell.analytics.bundle_prices import DEFAULT_ELASTICITY, Elasticity, suggest_discount
+
+        assumed = (
+            Elasticity(DEFAULT_ELASTICITY, "assumed")
+            if elasticity is None
+            else Elasticity(elasticity, "user")
+        )
         served = service.model_state.current
         model = served.model
         table = model.require_fitted()
@@ -595,7 +610,18 @@ def _items_router(service: Service) -> APIRouter:
             prices = [item["price"] for item in items]
             known = [p for p in prices if p is not None]
             combined = round(sum(known), 2) if len(known) == len(prices) else None
-            out.append({"items": items, "combined_price": combined, "strength": describe(bundle)})
+            chosen = list(bundle.items)
+            pricing = suggest_discount(
+                table.prices[chosen], table.margins[chosen], assumed, margin_floor
+            )
+            out.append(
+                {
+                    "items": items,
+                    "combined_price": combined,
+                    "strength": describe(bundle),
+                    "pricing": None if pricing is None else pricing.to_dict(),
+                }
+            )
         return _json(
             {
                 "item_id": item_id,

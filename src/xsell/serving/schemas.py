@@ -54,6 +54,16 @@ class RuleOptions(_Strict):
     )
     allow: list[ItemId] | None = Field(None, max_length=10_000, description="Only these items.")
     deny: list[ItemId] = Field(default_factory=list, max_length=10_000, description="Never these.")
+    objective: Literal["relevance", "margin"] = Field(
+        "relevance",
+        description="'margin': rank by expected margin (relevance x margin ** sensitivity).",
+    )
+    margin_sensitivity: StrictFloat = Field(
+        0.5, ge=0.0, le=1.0, description="With objective 'margin': 0 relevance only, 1 margin."
+    )
+    overstock_boost: StrictFloat = Field(
+        0.0, ge=0.0, le=100.0, description="Up to this much more score for overstocked items."
+    )
 
     @model_validator(mode="after")
     def _price_band(self) -> RuleOptions:
@@ -74,6 +84,9 @@ class RuleOptions(_Strict):
             max_per_category=self.max_per_category,
             allow=None if self.allow is None else tuple(self.allow),
             deny=tuple(self.deny),
+            objective=self.objective,
+            margin_sensitivity=self.margin_sensitivity,
+            overstock_boost=self.overstock_boost,
         )
 
 
@@ -88,10 +101,28 @@ class BasketRequest(RuleOptions):
         None, description="A guest's session id: what an experiment assigns without a customer."
     )
     k: int = Field(10, ge=1, le=MAX_K, description="How many suggestions.")
-    explain: StrictBool = Field(False, description="Add the business-rule trace.")
+    explain: StrictBool = Field(
+        False, description="Add the business-rule trace and a learned ranker's contributions."
+    )
     fallback: StrictBool = Field(
         False, description="Answer unknown items with best sellers instead of 404."
     )
+
+
+class ContributionOut(BaseModel):
+    """How much one feature group moved a learned ranker's score, and what it says."""
+
+    feature: str
+    contribution: float
+    words: str
+
+
+class ContributionsOut(BaseModel):
+    """A learned ranker's raw score of one suggestion as ``base`` plus the contributions."""
+
+    base: float = Field(description="The ranker's expected score (SHAP base value).")
+    score: float = Field(description="base plus every contribution: the raw score.")
+    contributions: list[ContributionOut] = Field(description="Largest effect first.")
 
 
 class SuggestionOut(BaseModel):
@@ -105,6 +136,10 @@ class SuggestionOut(BaseModel):
     reasons: list[str] = Field(description="Why, in words a merchandiser understands.")
     source: Literal["model", "fallback"] = Field(
         description="'model', or 'fallback' (best sellers) where the model had no evidence."
+    )
+    contributions: ContributionsOut | None = Field(
+        None,
+        description="With explain=true, for learned rankers: SHAP contributions of the score.",
     )
 
 
@@ -135,10 +170,30 @@ class BundleItemOut(BaseModel):
     price: float | None
 
 
+class BundlePriceOut(BaseModel):
+    """The suggested bundle discount and what it assumes."""
+
+    list_price: float
+    margin: float = Field(description="What the bundle earns at list price (sum of unit margins).")
+    discount: float = Field(description="Suggested discount, a share of the list price.")
+    price: float = Field(description="The bundle's price after the discount.")
+    margin_share_after: float = Field(description="Margin as a share of the discounted price.")
+    extra_margin_per_sale: float = Field(
+        description="Expected extra margin, per sale the bundle made at list price."
+    )
+    limited_by: str = Field(
+        description="optimum, margin floor, demand (no discount pays) or largest discount."
+    )
+    assumptions: str
+
+
 class BundleOut(BaseModel):
     items: list[BundleItemOut]
     combined_price: float | None = Field(description="Sum of the prices (null if one is unknown).")
     strength: dict[str, float] = Field(description="lift/confidence/support/count, or score.")
+    pricing: BundlePriceOut | None = Field(
+        None, description="Suggested discount (null when an item's price or margin is unknown)."
+    )
 
 
 class BundlesOut(BaseModel):
