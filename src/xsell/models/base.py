@@ -39,6 +39,7 @@ from xsell.models.fallback import popular_reason
 from xsell.models.items import ItemTable
 from xsell.models.live import absorb
 from xsell.models.params import check_params, hyper_parameters
+from xsell.models.slots import SlotSplit
 
 Rules = BusinessRules | dict[str, Any] | None
 
@@ -65,6 +66,8 @@ class Recommender(ABC):
     #: How many items / customers the learned state covers (the rest came through ``update``).
     n_items_known_: int = field(default=0, init=False, repr=False)
     n_users_known_: int = field(default=0, init=False, repr=False)
+    #: Mixed lists' share of new items per customer group (:meth:`learn_slots`), or ``None``.
+    slots_: SlotSplit | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_params(self)
@@ -126,6 +129,21 @@ class Recommender(ABC):
         self.n_items_known_, self.n_users_known_ = data.n_items, data.n_users
         self._fit(data)
         self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def learn_slots(self, data: ShopData, k: int = 10, **options: Any) -> Self:
+        """Learn how many of ``k`` slots mixed lists give to items new to the customer.
+
+        A copy of this model with the same hyper-parameters is fitted on ``data``
+        without each customer's last basket; the share of new items per customer
+        group that finds most of those baskets is kept in ``slots_``. ``options``
+        (``groups``, ``new_weight``, ``max_queries``, ``seed``): see
+        :func:`xsell.models.slot_learning.learn_slot_split`.
+        """
+        from xsell.models.slot_learning import learn_slot_split
+
+        self.require_fitted()
+        self.slots_ = learn_slot_split(self, data, k, **options)
         return self
 
     def update(

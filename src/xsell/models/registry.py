@@ -22,6 +22,7 @@ REGISTRY: Final[dict[str, str]] = {
     "cooccurrence": "cooccurrence:Cooccurrence",
     "itemknn": "itemknn:ItemKNN",
     "userknn": "userknn:UserKNN",
+    "neighbours": "neighbours:Neighbours",
     "personal": "personal:PersonalHistory",
     "als": "factorization:ALS",
     "bpr": "factorization:BPR",
