@@ -29,6 +29,8 @@ REGISTRY: Final[dict[str, str]] = {
     "content": "content:ContentBased",
     "hybrid": "hybrid:Hybrid",
     "reranker": "reranker:LearnedReranker",
+    "neural": "deep.neural:Neural",
+    "sequence": "deep.sequence:Sequence",
 }
 
 
