@@ -187,14 +187,19 @@ def score_recommendations(
 
 
 def _as_model(
-    spec: str | Recommender, params: dict[str, Any] | None, protocol: str = ""
+    spec: str | Recommender, params: dict[str, Any] | None, protocol: str = "", mode: str = ""
 ) -> Recommender:
     if isinstance(spec, Recommender):
         return spec
     params = dict(params or {})
-    # A model that learns the task it is asked (the re-ranker) learns this protocol's.
-    if protocol == "next-basket" and "task" in model_parameters(spec):
-        params.setdefault("task", protocol)
+    # A model that learns the task it is asked (the re-ranker) learns this protocol's,
+    # and in the explore mode the explore task.
+    known = model_parameters(spec)
+    if protocol == "next-basket" and "task" in known:
+        params.setdefault("task", "next-basket-new" if mode == "explore" else protocol)
+    # The board's own progress bar is on screen; a model's epochs stay quiet under it.
+    if "quiet" in known:
+        params.setdefault("quiet", True)
     return make_model(spec, **params)
 
 
@@ -281,7 +286,7 @@ def evaluate(
     if not models:
         raise ValidationError("give at least one model to evaluate")
     instances = [
-        _as_model(m, (params or {}).get(m) if isinstance(m, str) else None, protocol)
+        _as_model(m, (params or {}).get(m) if isinstance(m, str) else None, protocol, mode)
         for m in models
     ]
     queries = make_queries(protocol, split, max_queries=max_queries, seed=seed, hide=hide)
