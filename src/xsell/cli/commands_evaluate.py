@@ -187,6 +187,7 @@ def tune_command(
     ] = None,
     max_queries: MaxQueriesOption = 2_000,
     seed: SeedOption = 0,
+    mode: ModeOption = "mixed",
     store: StoreOption = DEFAULT_STORE,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
@@ -209,6 +210,7 @@ def tune_command(
         max_queries=max_queries or None,
         seed=seed,
         quiet=silent,
+        mode=mode,
     )
     if json_output:
         print_json(result.to_dict())

@@ -197,6 +197,9 @@ def _as_model(
     known = model_parameters(spec)
     if protocol == "next-basket" and "task" in known:
         params.setdefault("task", "next-basket-new" if mode == "explore" else protocol)
+    # Models that can learn the explore task (the deep ones) learn it in the explore mode.
+    if mode == "explore" and "target" in known:
+        params.setdefault("target", "new")
     # The board's own progress bar is on screen; a model's epochs stay quiet under it.
     if "quiet" in known:
         params.setdefault("quiet", True)
