@@ -1,4 +1,4 @@
-"""Mixed lists: the slot split, its composition, how it is learned and where it is kept."""
+"""Mixed lists: the slot split, its composition in ranking and where it is kept."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xsell.data.shopdata import ShopData
+from tests.shops import loyal_and_curious
 from xsell.errors import InputFileError, ValidationError
 from xsell.models import Batch, SlotSplit, load_model, make_model, rank
 from xsell.models.slots import compose, new_taken, repeat_rates
@@ -74,56 +74,8 @@ def test_slot_split_is_validated_and_assigns_groups() -> None:
     assert SlotSplit.from_dict(json.loads(json.dumps(split.to_dict()))) == split
 
 
-def _loyal_and_curious(n: int = 40) -> ShopData:
-    """Loyal customers buy their 3 staples every time; curious ones a new best seller each time.
-
-    The best sellers are bought by the many one-basket shoppers, so popularity ranks them.
-    """
-    rows = []
-    day = pd.Timestamp("2025-01-01")
-    sellers = [f"top{i}" for i in range(12)]
-    for u in range(n):
-        for t in range(4):
-            when = day + pd.Timedelta(days=7 * t, hours=u)
-            if u % 2 == 0:
-                items = [f"staple{u}-{s}" for s in range(3)]
-            else:
-                items = [sellers[(u + t) % len(sellers)]]
-            rows += [(f"b{u}-{t}", f"u{u:03d}", item, when) for item in items]
-    for g in range(300):
-        rows += [(f"g{g}", None, sellers[g % len(sellers)], day)]
-        if g % 3:
-            rows += [(f"g{g}", None, sellers[(g // 2) % len(sellers)], day)]
-    return ShopData.from_frame(
-        pd.DataFrame(rows, columns=["basket_id", "user_id", "item_id", "time"])
-    )
-
-
-def test_learned_split_gives_new_slots_only_to_customers_who_buy_new_things() -> None:
-    data = _loyal_and_curious()
-    model = make_model("personal").fit(data)
-    model.learn_slots(data, k=4, groups=2, new_weight=1.0)
-    assert model.slots_ is not None
-    loyal = model.customer_index("u000")
-    curious = model.customer_index("u001")
-    shares = model.slots_.shares_for(model.history_, np.array([loyal, curious]))
-    # Loyal: all three staples stay; the fourth slot is new either way (ties go to more new).
-    assert shares[0] == 0.25
-    assert shares[1] >= 0.5
-    assert model.slots_.k == 4
-
-
-def test_learning_needs_returning_customers_and_a_positive_weight() -> None:
-    data = ShopData.from_baskets([["a", "b"], ["b", "c"]])
-    model = make_model("popularity").fit(data)
-    with pytest.raises(ValidationError, match="needs at least 10 customers with two or more"):
-        model.learn_slots(data)
-    with pytest.raises(ValidationError, match="new_weight must be a number > 0, got 0"):
-        model.learn_slots(data, new_weight=0)
-
-
 def test_rank_composes_mixed_lists_from_the_repeat_and_explore_lists() -> None:
-    data = _loyal_and_curious()
+    data = loyal_and_curious()
     model = make_model("popularity").fit(data)
     users = np.array([model.customer_index(u) for u in ("u000", "u001", "u002")])
     history = sp.csr_matrix(model.history_[users])
@@ -146,7 +98,7 @@ def test_rank_composes_mixed_lists_from_the_repeat_and_explore_lists() -> None:
 
 
 def test_the_split_travels_in_the_bundle_and_a_damaged_one_names_the_file(tmp_path: Path) -> None:
-    data = _loyal_and_curious()
+    data = loyal_and_curious()
     model = make_model("personal").fit(data)
     model.slots_ = SlotSplit((0.1, 0.3), (0.0, 0.2, 0.7))
     path = model.save(tmp_path / "bundle")

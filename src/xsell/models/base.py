@@ -132,14 +132,7 @@ class Recommender(ABC):
         return self
 
     def learn_slots(self, data: ShopData, k: int = 10, **options: Any) -> Self:
-        """Learn how many of ``k`` slots mixed lists give to items new to the customer.
-
-        A copy of this model with the same hyper-parameters is fitted on ``data``
-        without each customer's last basket; the share of new items per customer
-        group that finds most of those baskets is kept in ``slots_``. ``options``
-        (``groups``, ``new_weight``, ``max_queries``, ``seed``): see
-        :func:`xsell.models.slot_learning.learn_slot_split`.
-        """
+        """Learn mixed lists' new-item slots per customer group (see ``learn_slot_split``)."""
         from xsell.models.slot_learning import learn_slot_split
 
         self.require_fitted()

@@ -60,6 +60,7 @@ from xsell.serving.schemas import (
     EventsAcceptedOut,
     EventsBody,
     HealthOut,
+    Mode,
     ModelOut,
     ReloadIn,
     ReloadOut,
@@ -534,15 +535,25 @@ def _items_router(service: Service) -> APIRouter:
         in_stock_only: Flag = False,
         explain: Flag = False,
         fallback: Flag = False,
+        mode: Annotated[
+            Mode,
+            Query(
+                description="mixed, explore (only items they never bought) or repeat (only "
+                "items they bought; exclude_seen then does not apply)."
+            ),
+        ] = "mixed",
     ) -> Response:
         served = service.model_state.current
+        # exclude_seen is the mixed mode's switch; explore and repeat decide it themselves.
+        exclude = exclude_seen and mode == "mixed"
         answer = answers.customer_answer(
             served.model,
             service.customer_id(customer_id) or customer_id,
             k,
-            BusinessRules(in_stock_only=in_stock_only, exclude_bought=exclude_seen),
+            BusinessRules(in_stock_only=in_stock_only, exclude_bought=exclude),
             explain=explain,
             fallback=fallback,
+            mode=mode,
         )
         return _json({"model": served.model.name, "model_version": served.version, **answer})
 
@@ -579,6 +590,7 @@ def _basket_router(service: Service) -> APIRouter:
             customer=service.customer_id(request.customer),
             explain=request.explain,
             fallback=request.fallback,
+            mode=request.mode,
         )
         return _json({"model": served.model.name, "model_version": served.version, **answer})
 

@@ -406,7 +406,14 @@ class Neural(Recommender):
             else validation.targets
         )
         scores = self._rank_scores(
-            torch, net, validation.history, validation.cart, validation.rfm, validation.seen, device
+            torch,
+            net,
+            validation.history,
+            validation.cart,
+            validation.rfm,
+            validation.seen,
+            device,
+            np.ones(len(validation), dtype=bool),
         )
         truth = [
             truth_rows.indices[truth_rows.indptr[r] : truth_rows.indptr[r + 1]]
@@ -433,8 +440,13 @@ class Neural(Recommender):
         rfm: np.ndarray,
         own: sp.csr_matrix,
         device: Any,
+        evidence: np.ndarray,
     ) -> sp.csr_matrix:
-        """MLP scores of each row's candidates: the best new and best own items by cosine."""
+        """MLP scores of each row's candidates: the best new and best own items by cosine.
+
+        Rows without ``evidence`` (no known customer, empty cart) get no candidates:
+        the answer falls back to best sellers and says so.
+        """
         from xsell.models.deep.networks import bag
 
         n_items = history.shape[1]
@@ -458,6 +470,8 @@ class Neural(Recommender):
             in_cart = sp.csr_matrix(cart[start:stop])
             rows, cols = [], []
             for r in range(stop - start):
+                if not evidence[start + r]:
+                    continue
                 owned = mine.indices[mine.indptr[r] : mine.indptr[r + 1]]
                 carted = in_cart.indices[in_cart.indptr[r] : in_cart.indptr[r + 1]]
                 row = cosine[r].astype(np.float64)
@@ -517,7 +531,8 @@ class Neural(Recommender):
         cart = sp.csr_matrix(sp.diags(1.0 / sizes) @ cart)
         rfm = np.where(known[:, None] > 0, self.rfm_[mine], self.rfm_scale_[0][None, :])
         with seeded(self.seed, self.threads), torch.no_grad():
-            out = self._rank_scores(torch, net, history, cart, rfm, own, device)
+            evidence = (known > 0) | (np.diff(baskets.indptr) > 0)
+            out = self._rank_scores(torch, net, history, cart, rfm, own, device, evidence)
         return out
 
     def _own(self, users: np.ndarray, known: np.ndarray, n_items: int) -> sp.csr_matrix:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.models.deep_helpers import build
+from tests.models.deep.helpers import (
+    build,
+    fitted_planted,
+    planted_data,
+    planted_rates,
+    planted_shop,
+)
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
 from xsell.models import make_model
@@ -49,3 +55,13 @@ def test_parameters_are_checked() -> None:
         make_model("sequence", dropout=1.0)
     with pytest.raises(ValidationError, match="sequence: max_baskets must be a whole number >= 1"):
         make_model("sequence", max_baskets=0)
+
+
+def test_planted_partner_in_the_top_5_and_planted_next_item_in_the_top_10() -> None:
+    # Measured: sequence finds 0.44-0.46 of the planted next items; user-kNN 0.28.
+    shop, data = planted_shop(), planted_data()
+    partners, nexts = planted_rates(fitted_planted("sequence"), shop, data)
+    assert partners >= 0.8, f"planted partners in the top 5: {partners:.0%}"
+    assert nexts >= 0.4, f"planted next items in the top 10: {nexts:.0%}"
+    _, userknn = planted_rates(make_model("userknn").fit(data), shop, data)
+    assert nexts > userknn + 0.1

@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from xsell.data.shopdata import ShopData
+from tests.models.deep.helpers import hand_shop
 from xsell.models.deep import examples as X
-from xsell.models.deep.features import ItemFeatures
-
-
-def _shop() -> ShopData:
-    # u0: day 0 {a, b}, day 10 {b, c}, day 20 {d}; u1: day 5 {a}; guest: day 3 {a, c}.
-    rows = [
-        ("1", "u0", "a", 0, 2.0, 1.0), ("1", "u0", "b", 0, 1.0, 3.0),
-        ("2", "u0", "b", 10, 1.0, 3.0), ("2", "u0", "c", 10, 1.0, 5.0),
-        ("3", "u0", "d", 20, 4.0, 0.5),
-        ("4", "u1", "a", 5, 1.0, 1.0),
-        ("5", None, "a", 3, 1.0, 1.0), ("5", None, "c", 3, 1.0, 5.0),
-    ]  # fmt: skip
-    frame = pd.DataFrame(
-        rows, columns=["basket_id", "user_id", "item_id", "day", "quantity", "price"]
-    )
-    frame["time"] = pd.Timestamp("2025-01-01") + pd.to_timedelta(frame.pop("day"), unit="D")
-    catalog = pd.DataFrame(
-        {
-            "item_id": list("abcde"),
-            "name": ["Red mug", "Blue mug", "Red plate", "Lamp", None],
-            "category": ["kitchen", "kitchen", "kitchen", "light", None],
-            "brand": ["x", "y", "x", None, "y"],
-            "price": [1.0, 3.0, 5.0, 0.5, None],
-        }
-    )
-    return ShopData.from_frame(frame, catalog=catalog)
 
 
 def test_timeline_orders_each_customers_baskets() -> None:
-    data = _shop()
+    data = hand_shop()
     t = X.Timeline.of(data)
     u0 = data.users.index_of("u0")
     baskets = t.baskets[t.starts[u0] : t.starts[u0] + t.counts[u0]]
@@ -47,7 +20,7 @@ def test_timeline_orders_each_customers_baskets() -> None:
 
 
 def test_history_decay_newest_share_seen_rfm_and_targets_by_hand() -> None:
-    data = _shop()
+    data = hand_shop()
     t = X.Timeline.of(data)
     u0 = data.users.index_of("u0")
     ex = X.build_examples(
@@ -77,7 +50,7 @@ def test_history_decay_newest_share_seen_rfm_and_targets_by_hand() -> None:
 
 
 def test_cart_examples_split_a_basket_and_guests_have_no_history() -> None:
-    data = _shop()
+    data = hand_shop()
     t = X.Timeline.of(data)
     rng = np.random.default_rng(0)
     guest = data.baskets.index_of("5")
@@ -92,21 +65,10 @@ def test_cart_examples_split_a_basket_and_guests_have_no_history() -> None:
 
 
 def test_validation_takes_each_returning_customers_last_basket() -> None:
-    data = _shop()
+    data = hand_shop()
     t = X.Timeline.of(data)
     (users, positions), (held, held_at) = X.split_positions(t, 5, 10, np.random.default_rng(0))
     u0 = data.users.index_of("u0")
     assert held.tolist() == [u0] and held_at.tolist() == [2]
     # Training asks u0's basket 1 (basket 2 would be the validation one); u1 has one basket.
     assert users.tolist() == [u0] and positions.tolist() == [1]
-
-
-def test_item_features_are_codes_with_zero_for_unknown() -> None:
-    f = ItemFeatures.of(_shop())
-    assert f.categories.tolist() == [1, 1, 1, 2, 0]
-    assert f.brands.tolist() == [1, 2, 1, 0, 2]
-    assert f.bands[4] == 0 and f.bands[3] < f.bands[0] < f.bands[1] < f.bands[2]
-    # Tokens found in two or more names: "mug" and "red".
-    mug, red = 1, 2
-    assert f.tokens[0, :2].tolist() == [red, mug] and f.tokens[1, 0] == mug
-    assert (f.tokens[3] == 0).all() and (f.tokens[4] == 0).all()

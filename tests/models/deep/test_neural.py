@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from tests.models.deep_helpers import build
+from tests.models.deep.helpers import (
+    build,
+    fitted_planted,
+    planted_data,
+    planted_rates,
+    planted_shop,
+)
 from xsell.data.synthetic import make_shop
 from xsell.errors import ValidationError
 from xsell.models import make_model
@@ -67,3 +73,21 @@ def test_new_items_only_training_still_answers_every_mode() -> None:
     customer = str(data.users.ids[3])
     for mode in ("mixed", "explore", "repeat"):
         assert len(model.recommend([customer], k=5, exclude_seen=False, mode=mode)) == 5
+
+
+def test_planted_partner_in_the_top_5_and_planted_next_item_in_the_top_10() -> None:
+    # Measured: neural finds 0.78 of the planted next items; user-kNN 0.28.
+    shop, data = planted_shop(), planted_data()
+    partners, nexts = planted_rates(fitted_planted("neural"), shop, data)
+    assert partners >= 0.8, f"planted partners in the top 5: {partners:.0%}"
+    assert nexts >= 0.7, f"planted next items in the top 10: {nexts:.0%}"
+    _, userknn = planted_rates(make_model("userknn").fit(data), shop, data)
+    assert nexts > userknn + 0.1
+
+
+def test_the_planted_checks_can_fail() -> None:
+    # Best sellers and the customer's own history know neither partners nor sequences.
+    shop, data = planted_shop(), planted_data()
+    for name in ("popularity", "personal"):
+        partners, nexts = planted_rates(make_model(name).fit(data), shop, data)
+        assert partners < 0.5 and nexts < 0.2, name

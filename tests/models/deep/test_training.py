@@ -1,17 +1,33 @@
-"""The deep models' shared training loop, seeding, devices and weights as arrays."""
+"""The deep models' shared training loop, seeding, devices and weights as arrays.
+
+Also what only fitted networks show: seeded fits are identical, and bundles hold
+arrays and JSON only and give the same answers.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import sys
+import zipfile
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 
 from tests.conftest import need_module
-from xsell.errors import MissingExtraError, ValidationError
-from xsell.models import make_model
+from tests.models.deep.helpers import (
+    build,
+    busiest_customers,
+    fitted_planted,
+    planted_data,
+    planted_shop,
+    tiny_shop,
+)
+from xsell.errors import InputFileError, MissingExtraError, ValidationError
+from xsell.models import load_model, make_model
 from xsell.models.deep import training as T
 
 
@@ -174,3 +190,59 @@ def test_svd_vectors_put_items_bought_by_the_same_customers_together() -> None:
 
     assert cos(a, b) > 0.99 and cos(c, d) > 0.99 and abs(cos(a, c)) < 0.01
     assert np.linalg.norm(vectors, axis=1).mean() == pytest.approx(1.0)
+
+
+NAMES = ["neural", "sequence"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_seeded_fits_are_identical_and_another_seed_differs(name: str) -> None:
+    data = tiny_shop(seed=3)
+    first = build(name, epochs=2).fit(data)
+    second = build(name, epochs=2).fit(data)
+    other = build(name, epochs=2, seed=1).fit(data)
+    assert first.epochs_[0]["epoch"] == 0 and len(first.epochs_) >= 2  # the start, then epochs
+    assert first.weights_.keys() == second.weights_.keys()
+    for key, value in first.weights_.items():
+        np.testing.assert_array_equal(value, second.weights_[key], err_msg=key)
+    assert any(not np.array_equal(v, other.weights_[k]) for k, v in first.weights_.items())
+    customers = busiest_customers(data, 5)
+    pd.testing.assert_frame_equal(first.recommend(customers, k=8), second.recommend(customers, k=8))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bundle_holds_arrays_only_and_answers_the_same(name: str, tmp_path: Path) -> None:
+    fitted, shop, shop_data = fitted_planted(name), planted_shop(), planted_data()
+    path = fitted.save(tmp_path / "bundle")
+    files = {p.name for p in path.rglob("*") if p.is_file()}
+    assert files <= {"model.json", "items.parquet", "customers.parquet", "arrays.npz"}, files
+    with zipfile.ZipFile(path / "arrays.npz") as archive:
+        stored = archive.namelist()
+    assert any(n.startswith("weights_.") for n in stored)
+    with np.load(path / "arrays.npz", allow_pickle=False) as arrays:
+        assert all(arrays[n].dtype != object for n in arrays.files)
+    meta = json.loads((path / "model.json").read_text())
+    assert meta["model"] == name and "weights_" in meta["state"]
+    loaded = load_model(path)
+    customers = busiest_customers(shop_data, 3)
+    for asked in (
+        lambda m: m.recommend(customers, k=10),
+        lambda m: m.recommend_for_basket(
+            [shop.planted_pairs[0].anchor, shop.planted_pairs[1].anchor], k=10, user=customers[0]
+        ),
+        lambda m: m.complements(shop.planted_pairs[2].anchor, k=10),
+    ):
+        pd.testing.assert_frame_equal(asked(fitted), asked(loaded))
+    # A weight array of the wrong shape is named, never half-loaded.
+    with np.load(path / "arrays.npz", allow_pickle=False) as arrays:
+        kept = {n: arrays[n] for n in arrays.files}
+    key = next(n for n in kept if n.startswith("weights_."))
+    kept[key] = np.zeros((3, 3), dtype=np.float32)
+    np.savez(path / "arrays.npz", allow_pickle=False, **kept)
+    with pytest.raises(InputFileError, match=r"arrays\.npz: damaged or incomplete bundle file"):
+        load_model(path)
+    # With the manifest's size made to match, the shape check still names the bundle.
+    meta["files"]["arrays.npz"]["bytes"] = (path / "arrays.npz").stat().st_size
+    (path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(InputFileError, match=r"model\.json: damaged or incomplete bundle file"):
+        load_model(path).recommend(customers, k=3)
