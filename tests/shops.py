@@ -42,7 +42,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.conftest import IN_CI, shared_file
+from tests.conftest import IN_CI, need_module, shared_file
 from xsell.data.shopdata import ShopData
 from xsell.data.synthetic import SyntheticShop, make_shop
 from xsell.models import REGISTRY, Recommender, make_model
@@ -78,6 +78,8 @@ def standard_data() -> ShopData:
 def build(name: str, **params: Any) -> Recommender:
     """A new model with the fast settings; a model that cannot be built fails under CI."""
     module = REGISTRY[name].partition(":")[0]
+    if module.startswith("deep."):
+        need_module("torch")  # the deep models import it only when they fit
     try:
         return make_model(name, **{**FAST_PARAMS.get(name, {}), **params})
     except ImportError as exc:  # pragma: no cover - every extra is installed in CI
