@@ -61,7 +61,10 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "sequence": {"dim": 32, "epochs": 8, "patience": 3, "threads": 1, "quiet": True},
 }
 #: Models that learn from co-purchases, so they must find the planted partners.
-CO_PURCHASE = ("cooccurrence", "itemknn", "userknn", "rules", "als", "bpr", "hybrid", "reranker")
+CO_PURCHASE = (
+    "cooccurrence", "itemknn", "userknn", "neighbours", "rules", "als", "bpr", "hybrid", "reranker",
+    "neural", "sequence",
+)  # fmt: skip
 
 
 @functools.cache
