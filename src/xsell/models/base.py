@@ -135,7 +135,6 @@ class Recommender(ABC):
         """Learn mixed lists' new-item slots per customer group (see ``learn_slot_split``)."""
         from xsell.models.slot_learning import learn_slot_split
 
-        self.require_fitted()
         self.slots_ = learn_slot_split(self, data, k, **options)
         return self
 

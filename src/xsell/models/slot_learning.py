@@ -58,6 +58,7 @@ def learn_slot_split(
     new_weight:
         What a held-out new item found is worth, in held-out repeat items found.
     """
+    model.require_fitted()
     if not new_weight > 0:
         raise ValidationError(f"new_weight must be a number > 0, got {new_weight!r}")
     if not 1 <= groups <= 20:
