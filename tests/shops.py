@@ -1,6 +1,5 @@
 """The shops every test draws from: one synthetic shop, one tiny basket set, real baskets.
 
-=============  ==============================================================
 ``standard``   the synthetic shop (600 customers, 150 items, 12 planted pairs);
                :func:`fitted` caches models fitted on it
 ``TINY``       four baskets whose counts are worked out by hand
@@ -13,6 +12,22 @@
 ``NAMED``      three named customers' orders; :func:`pseudonymized_bundle`
                trains on them ingested with keyed pseudonyms
 =============  ==============================================================
+=======
+=====================  ==============================================================
+``standard``           the synthetic shop (600 customers, 150 items, 12 planted pairs);
+                       :func:`fitted` caches models fitted on it
+``TINY``               four baskets whose counts are worked out by hand
+``dated``              baskets placed on days after 2025-01-01 (optionally by customers,
+                       with a catalog)
+``customers``          eight dated baskets of four customers with a catalog: the
+                       hand-checked fixture of splits, held-out queries and metrics
+``loyal_and_curious``  customers who only rebuy their staples and customers who
+                       buy a new best seller every time (mixed lists' slot split)
+``groceries``          the first 1,500 baskets of arules' Groceries (real, ragged)
+``retail``             the real Online Retail orders, ingested once per session
+``NAMED``              three named customers' orders; :func:`pseudonymized_bundle`
+                       trains on them ingested with keyed pseudonyms
+=====================  ==============================================================
 """
 
 from __future__ import annotations
@@ -27,7 +42,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.conftest import IN_CI, shared_file
+from tests.conftest import IN_CI, need_module, shared_file
 from xsell.data.shopdata import ShopData
 from xsell.data.synthetic import SyntheticShop, make_shop
 from xsell.models import REGISTRY, Recommender, make_model
@@ -42,9 +57,14 @@ FAST_PARAMS: dict[str, dict[str, Any]] = {
     "bpr": {"factors": 16},
     "cooccurrence": {"measure": "lift", "min_count": 2},
     "reranker": {"n_estimators": 60, "max_queries": 2000},
+    "neural": {"dim": 32, "epochs": 8, "patience": 3, "threads": 1, "quiet": True},
+    "sequence": {"dim": 32, "epochs": 8, "patience": 3, "threads": 1, "quiet": True},
 }
 #: Models that learn from co-purchases, so they must find the planted partners.
-CO_PURCHASE = ("cooccurrence", "itemknn", "userknn", "rules", "als", "bpr", "hybrid", "reranker")
+CO_PURCHASE = (
+    "cooccurrence", "itemknn", "userknn", "neighbours", "rules", "als", "bpr", "hybrid", "reranker",
+    "neural", "sequence",
+)  # fmt: skip
 
 
 @functools.cache
@@ -61,6 +81,8 @@ def standard_data() -> ShopData:
 def build(name: str, **params: Any) -> Recommender:
     """A new model with the fast settings; a model that cannot be built fails under CI."""
     module = REGISTRY[name].partition(":")[0]
+    if module.startswith("deep."):
+        need_module("torch")  # the deep models import it only when they fit
     try:
         return make_model(name, **{**FAST_PARAMS.get(name, {}), **params})
     except ImportError as exc:  # pragma: no cover - every extra is installed in CI
@@ -145,6 +167,31 @@ def customers() -> ShopData:
         {"item_id": list("abcdefg"), "category": ["x", "x", "y", "y", "z", None, "z"]}
     )
     return ShopData.from_frame(frame, catalog=catalog)
+
+
+def loyal_and_curious(n: int = 40) -> ShopData:
+    """Loyal customers buy their 3 staples every time; curious ones a new best seller each time.
+
+    The best sellers are bought by the many one-basket shoppers, so popularity ranks them.
+    """
+    rows = []
+    day = pd.Timestamp("2025-01-01")
+    sellers = [f"top{i}" for i in range(12)]
+    for u in range(n):
+        for t in range(4):
+            when = day + pd.Timedelta(days=7 * t, hours=u)
+            if u % 2 == 0:
+                items = [f"staple{u}-{s}" for s in range(3)]
+            else:
+                items = [sellers[(u + t) % len(sellers)]]
+            rows += [(f"b{u}-{t}", f"u{u:03d}", item, when) for item in items]
+    for g in range(300):
+        rows += [(f"g{g}", None, sellers[g % len(sellers)], day)]
+        if g % 3:
+            rows += [(f"g{g}", None, sellers[(g // 2) % len(sellers)], day)]
+    return ShopData.from_frame(
+        pd.DataFrame(rows, columns=["basket_id", "user_id", "item_id", "time"])
+    )
 
 
 def items_of(data: ShopData, matrix: Any, row: int) -> set[str]:

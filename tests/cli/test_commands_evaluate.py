@@ -92,3 +92,26 @@ def test_bad_input_is_one_red_line(shop_store: Path, args: list[str], message: s
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_evaluate_in_explore_mode_runs_every_model_that_way(shop_store: Path) -> None:
+    done = run_xsell(
+        "evaluate", "--models", "popularity,neighbours", "--protocol", "next-basket",
+        "--split", "last-basket", "--mode", "explore", "--k", "10", "--json", "--no-save",
+        cwd=shop_store,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    board = json.loads(done.stdout)
+    assert board["details"]["mode"] == "explore"
+    assert {r["model"] for r in board["rows"]} == {"popularity", "neighbours"}
+    for row in board["rows"]:
+        assert row["recall_repeat@10"] == 0.0
+        assert row["recall_new@10"] > 0.0
+
+
+def test_a_bad_mode_is_one_line_and_exit_code_2(shop_store: Path) -> None:
+    done = run_xsell("evaluate", "--models", "popularity", "--mode", "new", cwd=shop_store)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: mode must be one of ['mixed', 'explore', 'repeat'], got 'new'"
+    ]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -223,3 +224,39 @@ def test_an_old_pickled_bundle_is_refused_with_a_word_to_retrain(store: Path) ->
     assert "bundle format 1 stores the model as a pickle" in done.stderr
     assert "retrain it with `xsell train itemknn`" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_train_with_slots_then_recommend_in_each_mode(store: Path) -> None:
+    folder = store.parent
+    done = run_xsell(
+        "train", "personal", "--store", "x.duckdb", "--slots", "--out", "slotted", "--json",
+        cwd=folder,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    slots = json.loads(done.stdout)["slots"]
+    assert len(slots["shares"]) == len(slots["edges"]) + 1
+    orders = pd.read_csv(folder / "shop" / "orders.csv", dtype=str)
+    customer = orders["user_id"].value_counts().index[0]
+    bought = set(orders.loc[orders["user_id"] == customer, "item_id"])
+    answers = {}
+    for mode in ("explore", "repeat", "mixed"):
+        done = run_xsell(
+            "recommend", "--bundle", "slotted", "--customer", customer, "--k", "8",
+            "--mode", mode, "--json", cwd=folder,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        answers[mode] = [r["item_id"] for r in json.loads(done.stdout)]
+    assert len(answers["explore"]) == 8 and not set(answers["explore"]) & bought
+    assert len(bought) >= 8 and set(answers["repeat"]) <= bought
+    assert set(answers["mixed"]) <= set(answers["explore"]) | set(answers["repeat"]) | bought
+
+
+def test_a_bad_mode_is_one_line_and_exit_code_2(store: Path) -> None:
+    done = run_xsell(
+        "recommend", "--bundle", "nowhere", "--customer", "U00001", "--mode", "x",
+        cwd=store.parent,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: mode must be one of ['mixed', 'explore', 'repeat'], got 'x'"
+    ]

@@ -133,6 +133,22 @@ def test_every_business_rule_is_honoured(
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_explore_lists_hold_only_new_items_and_repeat_lists_only_bought_ones(
+    name: str, shop: SyntheticShop, shop_data: ShopData
+) -> None:
+    model = fitted(name)
+    for customer in _customers(shop_data, 2):
+        row = shop_data.user_item[shop_data.users.index_of(customer)]
+        bought = set(shop_data.items.to_external(row.indices))
+        explore = model.recommend([customer], k=8, exclude_seen=False, mode="explore")
+        assert len(explore) == 8 and not set(explore["item_id"]) & bought
+        repeat = model.recommend([customer], k=len(bought) + 5, exclude_seen=False, mode="repeat")
+        assert set(repeat["item_id"]) == bought
+        cart = model.recommend_for_basket(_cart(shop), k=8, user=customer, mode="explore")
+        assert len(cart) == 8 and not set(cart["item_id"]) & (bought | set(_cart(shop)))
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_explain_traces_what_each_rule_removed(name: str, shop: SyntheticShop) -> None:
     model = fitted(name)
     cart = _cart(shop)

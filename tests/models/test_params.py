@@ -192,7 +192,8 @@ BAD = [
     (
         "reranker",
         {"task": "weekly"},
-        r"reranker: task must be one of \['basket-completion', 'next-basket'\], got 'weekly'",
+        r"reranker: task must be one of \['basket-completion', 'next-basket', "
+        r"'next-basket-new'\], got 'weekly'",
     ),
     ("reranker", {"max_queries": 5}, "reranker: max_queries must be a whole number >= 10, got 5"),
 ]

@@ -1,5 +1,6 @@
 """The learned re-ranker: candidates and features by brute force, its errors, repeat purchases,
-and on real orders a ranking better than any of its components alone."""
+the explore task, deep components, and on real orders a ranking better than any of its
+components alone."""
 
 from __future__ import annotations
 
@@ -7,18 +8,22 @@ import sys
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
+from tests.conftest import need_module
+from tests.models.deep.helpers import FAST, planted_data
 from tests.shops import build, dated
 from xsell.data.shopdata import ShopData
-from xsell.data.splits import make_split
+from xsell.data.splits import last_basket_split, make_split
 from xsell.data.synthetic import SyntheticShop
 from xsell.errors import MissingExtraError, ValidationError
-from xsell.evaluation import evaluate_model, make_queries
+from xsell.evaluation import evaluate, evaluate_model, make_queries
 from xsell.models import as_dense, basket_rows, make_model
 from xsell.models.ensemble import component_spec
 from xsell.models.reranker import LearnedReranker
 
 SMALL = {"n_estimators": 40, "max_queries": 1500, "candidates": 10}
+EXPLORE_SMALL = {"n_estimators": 40, "max_queries": 2000}
 
 
 def test_too_few_held_out_queries_is_a_clear_error() -> None:
@@ -166,3 +171,45 @@ def test_beats_each_of_its_components_on_online_retail(retail_data: ShopData) ->
         for j, (name, params) in enumerate(map(component_spec, model.models))
     }
     assert ours > max(alone.values()) * 1.05, (ours, alone)
+
+
+def test_explore_task_learns_and_proposes_only_items_the_customer_never_bought() -> None:
+    need_module("lightgbm")
+    data = planted_data()
+    split = last_basket_split(data)
+    model = make_model("reranker", task="next-basket-new", **EXPLORE_SMALL).fit(split.train)
+    queries = make_queries("next-basket", split, seed=0)
+    query, item, _ = model.candidate_features(queries.contexts[:200], queries.users[:200])
+    history = sp.csr_matrix(queries.contexts[:200])
+    owned = {(r, int(i)) for r in range(200) for i in history[r].indices}
+    assert (
+        len(query) > 0 and not {(int(q), int(i)) for q, i in zip(query, item, strict=True)} & owned
+    )
+    # Trained on new items only, it finds them better than when it learned repeats as well.
+    small = {"reranker": EXPLORE_SMALL}
+    explore = evaluate(["reranker"], split, "next-basket", ks=[10], mode="explore", params=small)
+    both = {"reranker": {**EXPLORE_SMALL, "task": "next-basket"}}
+    mixed_task = evaluate(["reranker"], split, "next-basket", ks=[10], mode="explore", params=both)
+    assert explore.rows[0]["params"]["task"] == "next-basket-new"
+    assert explore.rows[0]["recall_new@10"] > mixed_task.rows[0]["recall_new@10"]
+
+
+def test_deep_scores_become_re_ranker_features() -> None:
+    need_module("lightgbm")
+    need_module("torch")
+    data = planted_data()
+    neural = ("neural", {**FAST["neural"], "epochs": 2})
+    model = make_model(
+        "reranker",
+        models=(neural, "cooccurrence", "popularity"),
+        task="next-basket",
+        **EXPLORE_SMALL,
+    ).fit(data)
+    assert {"0_neural_relative", "0_neural_rank"} <= set(model.feature_names_)
+    gains = dict(
+        zip(model.ranker_.feature_name(), model.ranker_.feature_importance("gain"), strict=True)
+    )
+    assert gains["0_neural_relative"] + gains["0_neural_rank"] > 0
+    customer = str(data.users.ids[0])
+    assert len(model.recommend([customer], k=5)) == 5
+    assert np.isfinite(model.recommend([customer], k=5)["score"]).all()

@@ -155,6 +155,37 @@ def test_customer_recommendations_and_unknown_customer(
     assert fallback.status_code == 200 and len(fallback.json()["items"]) == 10
 
 
+def test_modes_answer_as_the_models_table_api_and_a_bad_mode_is_422(
+    make_client: Client, pairs_bundle: Path, shop_data: ShopData
+) -> None:
+    client = make_client(pairs_bundle)
+    model = load_model(pairs_bundle)
+    customer = str(shop_data.users.ids[5])
+    bought = set(shop_data.items.to_external(model.history_items(5)))
+    url = f"/v1/customers/{customer}/recommendations"
+    for mode in ("explore", "repeat", "mixed"):
+        got = client.get(url, params={"k": 6, "mode": mode, "exclude_seen": False})
+        assert got.status_code == 200, got.text
+        expected = model.recommend([customer], k=6, exclude_seen=False, mode=mode)
+        assert _ids(got.json()) == expected["item_id"].tolist()
+    repeat = client.get(url, params={"k": 6, "mode": "repeat"}).json()  # exclude_seen default
+    assert repeat["items"] and set(_ids(repeat)) <= bought
+    explore = client.get(url, params={"k": 6, "mode": "explore"}).json()
+    assert len(explore["items"]) == 6 and not set(_ids(explore)) & bought
+    cart = [str(i) for i in shop_data.items.ids[:2]]
+    body = {"items": cart, "k": 5, "customer": customer, "mode": "explore"}
+    got = client.post("/v1/recommendations/basket", json=body)
+    assert got.status_code == 200, got.text
+    expected = model.recommend_for_basket(cart, k=5, user=customer, mode="explore")
+    assert _ids(got.json()) == expected["item_id"].tolist()
+    assert not set(_ids(got.json())) & bought
+    for bad in (
+        client.get(url, params={"mode": "new"}),
+        client.post("/v1/recommendations/basket", json={**body, "mode": "new"}),
+    ):
+        assert bad.status_code == 422 and "'mixed', 'explore' or 'repeat'" in bad.text
+
+
 def test_unknown_item_is_404_with_its_id_or_best_sellers_with_fallback(
     make_client: Client, popularity_bundle: Path, shop_data: ShopData
 ) -> None:

@@ -43,6 +43,14 @@ MaxQueriesOption = Annotated[
     int, typer.Option("--max-queries", help="Seeded sample of test queries (0 = all).")
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the samples and the tuner.")]
+ModeOption = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        help="mixed (lists as ranked), explore (only items the customer never bought) "
+        "or repeat (only items they bought).",
+    ),
+]
 ParamOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -97,6 +105,14 @@ def evaluate_command(
     max_queries: MaxQueriesOption = 10_000,
     seed: SeedOption = 0,
     param: ParamOption = None,
+    mode: ModeOption = "mixed",
+    slots: Annotated[
+        bool,
+        typer.Option(
+            "--slots/--no-slots",
+            help="Mixed mode: learn each model's share of new items per customer group first.",
+        ),
+    ] = False,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Folder for leaderboard .json, .md, .html (and .png)."),
@@ -109,6 +125,9 @@ def evaluate_command(
     quiet: QuietOption = False,
 ) -> None:
     """Fit models on the training side of a split and rank them on held-out baskets."""
+    from xsell.models import check_mode
+
+    check_mode(mode)
     names = [m.strip() for m in models.split(",") if m.strip()]
     unknown = [m for m in names if m not in REGISTRY]
     if not names or unknown:
@@ -136,6 +155,8 @@ def evaluate_command(
         hide=hide,
         seed=seed,
         quiet=silent,
+        mode=mode,
+        slots=slots,
     )
     written = board.write(out) if out is not None else {}
     if save:
@@ -166,6 +187,7 @@ def tune_command(
     ] = None,
     max_queries: MaxQueriesOption = 2_000,
     seed: SeedOption = 0,
+    mode: ModeOption = "mixed",
     store: StoreOption = DEFAULT_STORE,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
@@ -188,6 +210,7 @@ def tune_command(
         max_queries=max_queries or None,
         seed=seed,
         quiet=silent,
+        mode=mode,
     )
     if json_output:
         print_json(result.to_dict())

@@ -46,16 +46,33 @@ def train(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="Hyper-parameter name=value.")
     ] = None,
+    slots: Annotated[
+        bool,
+        typer.Option(
+            "--slots/--no-slots",
+            help="Also learn the share of new items in mixed lists per customer group.",
+        ),
+    ] = False,
     json_output: JsonOption = False,
     quiet: QuietOption = False,
 ) -> None:
     """Fit MODEL on the orders of the store and save it as a bundle."""
-    recommender = make_model(model, **parse_params(param or [], model))
-    with progress_bar(f"Training {model}", 3, is_quiet(quiet)) as bar:
+    from xsell.models import model_parameters
+
+    params = parse_params(param or [], model)
+    silent = is_quiet(quiet) or json_output
+    if silent and "quiet" in model_parameters(model):
+        # Models with their own progress (the deep models' epochs) are told --quiet too.
+        params.setdefault("quiet", True)
+    recommender = make_model(model, **params)
+    with progress_bar(f"Training {model}", 4 if slots else 3, silent) as bar:
         bar.step("loading orders", 1)
         data = ShopData.from_store(store)
         bar.step(f"fitting on {data.n_baskets:,} baskets", 1)
         recommender.fit(data)
+        if slots:
+            bar.step("learning the share of new items in mixed lists", 1)
+            recommender.learn_slots(data)
         bar.step("saving the bundle", 1)
         recommender.save(out)
     summary = {
@@ -65,6 +82,7 @@ def train(
         "baskets": data.n_baskets,
         "items": data.n_items,
         "fit_seconds": round(recommender.fit_seconds_, 3),
+        "slots": recommender.slots_.to_dict() if recommender.slots_ is not None else None,
     }
     if json_output:
         print_json(summary)
@@ -137,9 +155,20 @@ def recommend(
     overstock_boost: Annotated[
         float, typer.Option("--overstock-boost", help="Up to this much more for overstock.")
     ] = 0.0,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="For a customer: mixed, explore (only items they never bought) or repeat "
+            "(only items they bought; --exclude-seen then does not apply).",
+        ),
+    ] = "mixed",
     json_output: JsonOption = False,
 ) -> None:
     """Suggestions from a saved model for a cart, a customer or one item, under business rules."""
+    from xsell.models import check_mode
+
+    check_mode(mode)
     given = [
         f"{name} {value}"
         for name, value in (("cart", basket), ("customer", customer), ("item", item))
@@ -153,7 +182,8 @@ def recommend(
         if price is not None and not math.isfinite(price):
             raise ValidationError(f"{name} must be a finite number, got {price}")
     rules = BusinessRules(
-        exclude_bought=exclude_seen and customer is not None,
+        # --exclude-seen is the mixed mode's switch; explore and repeat decide it themselves.
+        exclude_bought=exclude_seen and customer is not None and mode == "mixed",
         in_stock_only=in_stock_only,
         categories=tuple(category) if category else None,
         exclude_categories=tuple(exclude_category or ()),
@@ -172,10 +202,14 @@ def recommend(
         basket, customer = item, None
     if basket is not None:
         items = _ids(basket) or ()
-        frame = model.recommend_for_basket(items, k=k, user=customer, rules=rules, explain=explain)
+        frame = model.recommend_for_basket(
+            items, k=k, user=customer, rules=rules, explain=explain, mode=mode
+        )
     else:
         assert customer is not None
-        frame = model.recommend([customer], k=k, exclude_seen=False, rules=rules, explain=explain)
+        frame = model.recommend(
+            [customer], k=k, exclude_seen=False, rules=rules, explain=explain, mode=mode
+        )
     if json_output:
         print_json(frame.drop(columns=["query"]).to_dict(orient="records"))
         return

@@ -7,6 +7,8 @@ Customers have favourite categories and staples they buy again; baskets follow a
 weekly and yearly rhythm; and *planted* complements (pairs and triples of items in
 different categories) are added to baskets with known probabilities. A good
 cross-sell model must rank a planted partner high when its anchor is in the cart.
+With ``n_sequences`` it also plants *next-category sequences*: a customer who buys
+a trigger item buys its follower (in another category) in their next basket.
 """
 
 from __future__ import annotations
@@ -58,6 +60,18 @@ class PlantedTriple:
     strength: float
 
 
+@dataclass(frozen=True)
+class PlantedSequence:
+    """When ``trigger`` is in a customer's basket, ``follower`` joins their next basket.
+
+    It joins with probability ``strength``; the follower sits in another category.
+    """
+
+    trigger: str
+    follower: str
+    strength: float
+
+
 @dataclass
 class SyntheticShop:
     """Order lines, catalog, customers and browsing events of a synthetic shop."""
@@ -69,6 +83,7 @@ class SyntheticShop:
     planted_pairs: list[PlantedPair] = field(default_factory=list)
     planted_triples: list[PlantedTriple] = field(default_factory=list)
     seed: int = 0
+    planted_sequences: list[PlantedSequence] = field(default_factory=list)
 
     def to_shopdata(self, with_events: bool = True) -> ShopData:
         """The shop as a ShopData (purchases and, optionally, browsing events)."""
@@ -109,6 +124,7 @@ def make_shop(
     start: str = "2025-01-01",
     days: int = 365,
     seed: int = 0,
+    n_sequences: int = 0,
 ) -> SyntheticShop:
     """Generate a shop.
 
@@ -126,6 +142,10 @@ def make_shop(
         Calendar span of the orders.
     seed:
         Everything is drawn from one ``numpy`` generator seeded with it.
+    n_sequences:
+        How many next-category sequences to plant (trigger -> follower in the
+        customer's next basket). With the default 0 nothing else changes: the
+        same seed gives the same shop as before sequences existed.
     """
     rng = np.random.default_rng(seed)
     n_categories = min(n_categories, len(CATEGORY_NAMES))
@@ -150,6 +170,12 @@ def make_shop(
     for a, b, s in pairs:
         pair_of.setdefault(a, []).append((b, s))
     triple_of = {t[0]: (t[1], t[2], s) for t, s in triples}
+    sequences = (
+        _plant_sequences(rng, n_sequences, item_category, popularity, pairs, triples)
+        if n_sequences
+        else []
+    )
+    follower_of = {t: (f, s) for t, f, s in sequences}
 
     taste = rng.dirichlet(np.full(n_categories, 0.5), n_users)
     start_time = pd.Timestamp(start)
@@ -163,6 +189,7 @@ def make_shop(
         staples = rng.choice(n_items, size=3, replace=False, p=weights)
         n_baskets = max(1, rng.poisson(baskets_per_user))
         days_of = np.sort(_seasonal_days(rng, n_baskets, days, start_time.weekday()))
+        coming: set[int] = set()  # followers owed to this customer's next basket
         for day in days_of:
             basket_no += 1
             when = (
@@ -185,6 +212,13 @@ def make_shop(
                     b, c, strength = triple_of[anchor]
                     if rng.random() < strength:
                         chosen |= {b, c}
+            if follower_of:
+                owed = coming
+                coming = set()
+                for trigger in sorted(chosen):
+                    if trigger in follower_of and rng.random() < follower_of[trigger][1]:
+                        coming.add(follower_of[trigger][0])
+                chosen |= owed
             basket_id = f"B{basket_no:07d}"
             for item in sorted(chosen):
                 quantity = int(1 + rng.poisson(0.5))
@@ -241,6 +275,7 @@ def make_shop(
             PlantedTriple((item_ids[t[0]], item_ids[t[1]], item_ids[t[2]]), s) for t, s in triples
         ],
         seed=seed,
+        planted_sequences=[PlantedSequence(item_ids[t], item_ids[f], s) for t, f, s in sequences],
     )
 
 
@@ -288,6 +323,46 @@ def _plant(
         else:
             break
     return pairs, triples
+
+
+def _plant_sequences(
+    rng: np.random.Generator,
+    n: int,
+    item_category: np.ndarray,
+    popularity: np.ndarray,
+    pairs: list[tuple[int, int, float]],
+    triples: list[tuple[tuple[int, int, int], float]],
+) -> list[tuple[int, int, float]]:
+    """Triggers among the middling items, followers among the rarest, in other categories.
+
+    Items already planted in pairs or triples are left out, so each planted
+    structure can be told apart.
+    """
+    used = {a for a, b, _ in pairs} | {b for a, b, _ in pairs}
+    used |= {i for t, _ in triples for i in t}
+    order = [int(i) for i in np.argsort(-popularity) if int(i) not in used]
+    # Middling triggers and rare followers: best sellers cannot stand in for the sequence.
+    third = len(order) // 3
+    triggers = order[third : max(2 * third, third + n)]
+    rng.shuffle(triggers)
+    out: list[tuple[int, int, float]] = []
+    taken: set[int] = set()
+    for trigger in triggers:
+        if len(out) == n:
+            break
+        if trigger in taken:
+            continue
+        candidates = [
+            i
+            for i in order[2 * third :]
+            if item_category[i] != item_category[trigger] and i not in taken and i != trigger
+        ]
+        if not candidates:
+            continue
+        follower = int(rng.choice(candidates))
+        taken |= {trigger, follower}
+        out.append((trigger, follower, float(np.round(rng.uniform(0.6, 0.9), 2))))
+    return out
 
 
 def _seasonal_days(rng: np.random.Generator, n: int, days: int, first_weekday: int) -> np.ndarray:

@@ -23,6 +23,7 @@ from xsell.models import (
     Batch,
     BusinessRules,
     Recommender,
+    check_mode,
     make_model,
     model_parameters,
     rank,
@@ -75,18 +76,22 @@ def recommend_queries(
     reporter: Reporter | None = None,
     mode: str = "mixed",
     rules: BusinessRules | None = None,
+    previous: sp.csr_matrix | None = None,
 ) -> np.ndarray:
     """The model's top-``k`` per query (``n x k``, ``-1`` padded), ranked in bounded chunks.
 
-    ``mode="explore"`` leaves out what each customer bought before (the
-    protocol's ``previous`` purchases), ``"repeat"`` keeps only that. ``rules``
-    (none by default) rank under business rules or an objective such as margin.
+    ``mode="explore"`` leaves out what each customer bought before, ``"repeat"``
+    keeps only that; what they bought is ``previous`` (queries x items), by
+    default the protocol's ``previous`` purchases. A model with a learned slot
+    split (``slots_``) composes its mixed lists from both. ``rules`` (none by
+    default) rank under business rules or an objective such as margin.
     """
     reporter = reporter or SilentReporter()
     contexts = queries.contexts
-    previous = queries.previous if queries.previous is not None else None
+    previous = previous if previous is not None else queries.previous
     bought = None
     if previous is not None:
+        previous = sp.csr_matrix(previous)
         bought = [
             previous.indices[previous.indptr[r] : previous.indptr[r + 1]]
             for r in range(len(queries))
@@ -112,6 +117,26 @@ def recommend_queries(
     return top_items(ranked, k)
 
 
+def bought_before(queries: Queries, train: ShopData) -> sp.csr_matrix | None:
+    """What each query's customer bought in training (queries x items), ``None`` if no one known.
+
+    The protocol's own ``previous`` when it has one (next basket), else the
+    training history of each known customer (anonymous rows: nothing).
+    """
+    if queries.previous is not None:
+        return queries.previous
+    users = np.asarray(queries.users, dtype=np.int64)
+    known = (users >= 0) & (users < train.n_users)
+    if not known.any():
+        return None
+    history = sp.csr_matrix(train.user_item[np.maximum(users, 0)], dtype=np.float32)
+    history = sp.csr_matrix(sp.diags(known.astype(np.float32)) @ history)
+    history.eliminate_zeros()
+    history.data[:] = 1.0
+    history.sort_indices()
+    return history
+
+
 def category_codes(data: ShopData) -> np.ndarray:
     """Integer category code per item, -1 where unknown."""
     categories = pd.Series(data.item_categories(), dtype=object)
@@ -125,9 +150,10 @@ def score_recommendations(
     """Every metric of :mod:`xsell.evaluation.metrics` at each ``k`` for one model's answers.
 
     ``margin@k`` (margin of the hits) comes when the catalog gives costs or margins.
-    Next-basket queries also get ``recall_repeat@k`` (items bought before) and
-    ``recall_new@k`` (items never bought by that customer: the cross-sell),
-    each averaged over the queries that have such items.
+    Queries with known customers also get ``recall_repeat@k`` (items bought
+    before) and ``recall_new@k`` (items never bought by that customer: the
+    cross-sell), each averaged over the queries that have such items, and
+    ``share_new_items``; what was bought before is :func:`bought_before`.
     """
     ks = check_ks(ks)
     hits = M.hit_matrix(recs, queries.truth)
@@ -156,8 +182,9 @@ def score_recommendations(
         if has_margins:
             out[f"margin@{k}"] = M.summarize(M.hit_margin_at_k(hits, recs, margins, k))
         out[f"attach_rate@{k}"] = M.attach_rate_at_k(hits, queries.groups, k)
-    if queries.previous is not None:
-        repeat = sp.csr_matrix(queries.truth.multiply(queries.previous))
+    previous = bought_before(queries, train)
+    if previous is not None:
+        repeat = sp.csr_matrix(queries.truth.multiply(previous))
         repeat.eliminate_zeros()
         new = sp.csr_matrix(queries.truth - repeat)
         new.eliminate_zeros()
@@ -174,14 +201,22 @@ def score_recommendations(
 
 
 def _as_model(
-    spec: str | Recommender, params: dict[str, Any] | None, protocol: str = ""
+    spec: str | Recommender, params: dict[str, Any] | None, protocol: str = "", mode: str = ""
 ) -> Recommender:
     if isinstance(spec, Recommender):
         return spec
     params = dict(params or {})
-    # A model that learns the task it is asked (the re-ranker) learns this protocol's.
-    if protocol == "next-basket" and "task" in model_parameters(spec):
-        params.setdefault("task", protocol)
+    # A model that learns the task it is asked (the re-ranker) learns this protocol's,
+    # and in the explore mode the explore task.
+    known = model_parameters(spec)
+    if protocol == "next-basket" and "task" in known:
+        params.setdefault("task", "next-basket-new" if mode == "explore" else protocol)
+    # Models that can learn the explore task (the deep ones) learn it in the explore mode.
+    if mode == "explore" and "target" in known:
+        params.setdefault("target", "new")
+    # The board's own progress bar is on screen; a model's epochs stay quiet under it.
+    if "quiet" in known:
+        params.setdefault("quiet", True)
     return make_model(spec, **params)
 
 
@@ -192,14 +227,24 @@ def evaluate_model(
     ks: Sequence[int] = DEFAULT_KS,
     label: str | None = None,
     reporter: Reporter | None = None,
+    mode: str = "mixed",
+    slots: bool = False,
 ) -> ModelRun:
-    """Fit ``model`` on ``split.train`` (timed), answer ``queries`` (timed), compute the metrics."""
+    """Fit ``model`` on ``split.train`` (timed), answer ``queries`` (timed), compute the metrics.
+
+    ``mode`` ranks as :func:`recommend_queries` does; ``slots`` also learns the
+    model's slot split for mixed lists on the training side (timed with the fit).
+    """
     ks = check_ks(ks)
+    check_mode(mode)
     started = time.perf_counter()
     model.fit(split.train)
+    if slots:
+        model.learn_slots(split.train, k=10 if 10 in ks else max(ks))
     fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    recs = recommend_queries(model, queries, max(ks), reporter)
+    previous = bought_before(queries, split.train)
+    recs = recommend_queries(model, queries, max(ks), reporter, mode=mode, previous=previous)
     recommend_seconds = time.perf_counter() - started
     return ModelRun(
         model=label or model.name,
@@ -224,6 +269,8 @@ def evaluate(
     hide: str = "one",
     seed: int = 0,
     quiet: bool = True,
+    mode: str = "mixed",
+    slots: bool = False,
 ) -> Leaderboard:
     """Evaluate several models on one split and protocol and rank them.
 
@@ -243,12 +290,20 @@ def evaluate(
         Seeded sample size of test queries (``None`` for all).
     hide:
         Basket completion only: hide ``one`` item or ``half`` of each basket.
+    mode:
+        ``mixed`` (lists as the model ranks them), ``explore`` (never what the
+        customer bought: the cross-sell) or ``repeat``; every model, popularity
+        included, is asked the same way.
+    slots:
+        Learn each model's slot split for mixed lists (see
+        :meth:`~xsell.models.base.Recommender.learn_slots`) before answering.
     """
     ks = check_ks(ks)
+    check_mode(mode)
     if not models:
         raise ValidationError("give at least one model to evaluate")
     instances = [
-        _as_model(m, (params or {}).get(m) if isinstance(m, str) else None, protocol)
+        _as_model(m, (params or {}).get(m) if isinstance(m, str) else None, protocol, mode)
         for m in models
     ]
     queries = make_queries(protocol, split, max_queries=max_queries, seed=seed, hide=hide)
@@ -256,7 +311,9 @@ def evaluate(
     with progress_bar("evaluating", total=len(queries) * len(instances), quiet=quiet) as bar:
         for model in instances:
             bar.step(f"{model.name}: fitting", 0)
-            runs.append(evaluate_model(model, split, queries, ks, reporter=bar))
+            runs.append(
+                evaluate_model(model, split, queries, ks, reporter=bar, mode=mode, slots=slots)
+            )
     return Leaderboard.from_runs(
         [run.as_row() for run in runs],
         protocol=protocol,
@@ -268,6 +325,8 @@ def evaluate(
             "train_baskets": split.train.n_baskets,
             "test_baskets": split.test.n_baskets,
             "seed": seed,
+            "mode": mode,
+            "slots": slots,
             **({"hide": hide} if protocol == "basket-completion" else {}),
         },
     )

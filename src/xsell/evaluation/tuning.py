@@ -19,7 +19,7 @@ from xsell.errors import ValidationError, require
 from xsell.evaluation.leaderboard import check_rank_metric
 from xsell.evaluation.protocols import make_queries
 from xsell.evaluation.runner import evaluate_model
-from xsell.models import make_model, model_parameters
+from xsell.models import check_mode, make_model, model_parameters
 from xsell.progress import progress_bar
 
 #: A parameter's search range: ``(low, high)`` ints or floats, ``(low, high, "log")``,
@@ -45,6 +45,14 @@ SPACES: Final[dict[str, dict[str, Range]]] = {
         "source": ["baskets", "customers"],
     },
     "userknn": {"neighbours": (5, 500, "log"), "idf": [True, False]},
+    "neighbours": {
+        "neighbours": (20, 1000, "log"),
+        "group_size": (1, 10),
+        "within_decay": (0.5, 1.0),
+        "group_decay": (0.3, 1.0),
+        "alpha": (0.0, 1.0),
+        "half_life_days": (14.0, 720.0, "log"),
+    },
     "personal": {"half_life_days": (7.0, 720.0, "log")},
     "als": {
         "factors": (16, 256, "log"),
@@ -166,6 +174,7 @@ def tune(
     max_queries: int | None = 2_000,
     seed: int = 0,
     quiet: bool = True,
+    mode: str = "mixed",
 ) -> TuneResult:
     """Search ``model``'s hyper-parameters with Optuna's seeded TPE sampler.
 
@@ -188,8 +197,12 @@ def tune(
         Fixed parameters for every trial.
     seed:
         Seeds the sampler and the validation queries: the same call gives the same trials.
+    mode:
+        Rank the validation lists in this mode (``explore`` tunes for the
+        cross-sell: lists of items the customer never bought).
     """
     optuna: Any = require("optuna", "models")
+    check_mode(mode)
     if n_trials < 1:
         raise ValidationError(f"n_trials must be at least 1, got {n_trials}")
     _, _, k_text = metric.partition("@")
@@ -208,7 +221,8 @@ def tune(
 
         def objective(trial: Any) -> float:
             chosen = {name: _suggest(trial, name, spec) for name, spec in ranges.items()}
-            run = evaluate_model(make_model(model, **fixed, **chosen), carved, queries, ks=[k])
+            candidate = make_model(model, **fixed, **chosen)
+            run = evaluate_model(candidate, carved, queries, ks=[k], mode=mode)
             bar.step(f"{model}: trial {trial.number + 1}/{n_trials}")
             return float(run.metrics[metric])
 
@@ -229,5 +243,6 @@ def tune(
             "fit_baskets": carved.train.n_baskets,
             "validation_baskets": carved.test.n_baskets,
             "queries": len(queries),
+            "mode": mode,
         },
     )

@@ -11,10 +11,11 @@ from pathlib import Path
 from xsell.models.answers import Answer, Query
 from xsell.models.base import Recommender
 from xsell.models.bundle import BUNDLE_FORMAT, read_bundle_meta
-from xsell.models.business_rules import MODES, BusinessRules
+from xsell.models.business_rules import MODES, BusinessRules, check_mode
 from xsell.models.items import ItemTable, as_dense, basket_rows
 from xsell.models.ranking import MAX_K, Batch, Ranked, rank, top_items
 from xsell.models.registry import REGISTRY, make_model, model_class, model_parameters
+from xsell.models.slots import SlotSplit
 
 __all__ = [
     "BUNDLE_FORMAT",
@@ -28,8 +29,10 @@ __all__ = [
     "Query",
     "Ranked",
     "Recommender",
+    "SlotSplit",
     "as_dense",
     "basket_rows",
+    "check_mode",
     "load_model",
     "make_model",
     "model_class",

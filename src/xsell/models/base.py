@@ -41,6 +41,7 @@ from xsell.models.fallback import popular_reason
 from xsell.models.items import ItemTable
 from xsell.models.live import absorb
 from xsell.models.params import check_params, hyper_parameters
+from xsell.models.slots import SlotSplit
 
 Rules = BusinessRules | dict[str, Any] | None
 Explained = list[Explanation | None] | None
@@ -68,6 +69,8 @@ class Recommender(ABC):
     #: How many items / customers the learned state covers (the rest came through ``update``).
     n_items_known_: int = field(default=0, init=False, repr=False)
     n_users_known_: int = field(default=0, init=False, repr=False)
+    #: Mixed lists' share of new items per customer group (:meth:`learn_slots`), or ``None``.
+    slots_: SlotSplit | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_params(self)
@@ -129,6 +132,13 @@ class Recommender(ABC):
         self.n_items_known_, self.n_users_known_ = data.n_items, data.n_users
         self._fit(data)
         self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def learn_slots(self, data: ShopData, k: int = 10, **options: Any) -> Self:
+        """Learn mixed lists' new-item slots per customer group (see ``learn_slot_split``)."""
+        from xsell.models.slot_learning import learn_slot_split
+
+        self.slots_ = learn_slot_split(self, data, k, **options)
         return self
 
     def update(

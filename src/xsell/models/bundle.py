@@ -43,6 +43,7 @@ from xsell.data.idmap import IdMap
 from xsell.errors import InputFileError, ValidationError, require
 from xsell.files import atomic_folder
 from xsell.models.items import ItemTable
+from xsell.models.slots import SlotSplit
 
 if TYPE_CHECKING:
     from xsell.models.base import Recommender
@@ -157,6 +158,7 @@ def _write_into(model: Recommender, folder: Path, metrics: dict[str, Any]) -> No
         "saved_at": now,
         "saved_at_unix": time.time(),
         "metrics": _plain(metrics),
+        "slots": model.slots_.to_dict() if model.slots_ is not None else None,
         "state": state,
         "files": {p.name: _fingerprint(p) for p in sorted(folder.iterdir()) if p.is_file()},
     }
@@ -323,9 +325,20 @@ def _read_from(path: Path, meta: dict[str, Any]) -> Recommender:
         model.fit_seconds_ = float(meta.get("fit_seconds", 0.0))
         model.n_items_known_ = int(meta.get("n_items_learned", len(items)))
         model.n_users_known_ = int(meta.get("n_customers_learned", len(customers)))
+        model.slots_ = _slots(meta.get("slots"))
         state = {key: _decode(spec, path, arrays) for key, spec in meta.get("state", {}).items()}
         model._set_state(state)
     return model
+
+
+def _slots(values: Any) -> SlotSplit | None:
+    """The stored slot split (a damaged one is reported naming ``model.json``)."""
+    if not values:
+        return None
+    try:
+        return SlotSplit.from_dict(values)
+    except ValidationError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _params(values: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,10 @@ and the HTTP API all rank through :func:`rank`. A batch is scored in chunks (so
 dense score rows stay within :data:`CHUNK_CELLS`); each query then keeps the
 items its business rules allow, sorted by score with ties going to the lower item
 index, capped per category, and, when asked, filled up with best sellers
-(:mod:`xsell.models.fallback`).
+(:mod:`xsell.models.fallback`). In the mixed mode a model that learned a
+:class:`~xsell.models.slots.SlotSplit` (``slots_``) gives a known customer's
+list a share of new items: its best repeat and best new items are composed by
+:func:`xsell.models.slots.compose`.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from xsell.models import fallback as fill_policy
 from xsell.models.business_rules import BusinessRules, check_mode
 from xsell.models.items import ItemTable
 from xsell.models.objective import reweigh
+from xsell.models.slots import compose
 
 if TYPE_CHECKING:
     from xsell.models.base import Recommender
@@ -119,7 +123,8 @@ def rank(
         Business rules (none by default).
     mode:
         ``"mixed"``, ``"explore"`` (never what the customer bought) or ``"repeat"``
-        (only what they bought).
+        (only what they bought). Mixed lists follow the model's slot split when it
+        learned one (``slots_``), for rows with a known customer and purchases.
     exclude_cart:
         Leave out the cart's own items (off for next-basket, where repeats count).
     fill:
@@ -137,6 +142,7 @@ def rank(
     weights = rules.item_weights(table)
     # The cap may skip any number of candidates: then every item with evidence is ranked.
     depth = None if rules.max_per_category else k
+    slots = model.slots_ if mode == "mixed" else None
     out: list[Ranked] = []
     step = chunk_rows(len(table))
     for start in range(0, len(batch), step):
@@ -144,13 +150,17 @@ def rank(
         users = None if batch.users is None else np.asarray(batch.users[start:stop])
         scores = model.score(batch.contexts[start:stop], users)
         sparse = sp.csr_matrix(scores) if sp.issparse(scores) else None
+        shares = None
+        if slots is not None and users is not None:
+            shares = slots.shares_for(model.history_, users)
         for r, row in enumerate(range(start, stop)):
             cart = batch.cart(row)
+            bought = batch.bought_by(row)
             trace: dict[str, list[int]] | None = {} if explain else None
             allowed = rules.allowed(
                 table,
                 cart.tolist(),
-                batch.bought_by(row).tolist(),
+                bought.tolist(),
                 trace,
                 mode=mode,
                 exclude_cart=exclude_cart,
@@ -158,11 +168,16 @@ def rank(
             )
             if sparse is not None:
                 lo, hi = sparse.indptr[r], sparse.indptr[r + 1]
-                cols = sparse.indices[lo:hi].astype(np.int64)
-                ranked, values = _best(cols, sparse.data[lo:hi], allowed, depth, weights)
+                cols: np.ndarray | None = sparse.indices[lo:hi].astype(np.int64)
+                row_scores = np.asarray(sparse.data[lo:hi], dtype=np.float64)
             else:
-                row_scores = np.asarray(scores[r], dtype=np.float64)
-                ranked, values = _best(None, row_scores, allowed, depth, weights)
+                cols, row_scores = None, np.asarray(scores[r], dtype=np.float64)
+            if shares is not None and np.isfinite(shares[r]) and len(bought):
+                ranked, values = _mixed(
+                    cols, row_scores, allowed, bought, shares[r], depth, weights
+                )
+            else:
+                ranked, values = _best(cols, row_scores, allowed, depth, weights)
             picked = rules.cap_per_category(table, ranked.tolist(), k, trace)
             score_of = dict(zip(ranked.tolist(), values.tolist(), strict=True))
             answer = Ranked(picked, [score_of[i] for i in picked], len(picked), [], trace)
@@ -216,6 +231,30 @@ def _best(
         cols, values = cols[near], values[near]
     order = np.lexsort((cols, -values))[:depth]
     return cols[order], values[order]
+
+
+def _mixed(
+    cols: np.ndarray | None,
+    values: np.ndarray,
+    allowed: np.ndarray,
+    bought: np.ndarray,
+    share: float,
+    depth: int | None,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The best repeat and best new items, composed with ``share`` of the slots for new ones."""
+    mine = np.zeros(len(allowed), dtype=bool)
+    mine[bought[bought < len(allowed)]] = True
+    repeat, repeat_values = _best(cols, values, allowed & mine, depth, weights)
+    new, new_values = _best(cols, values, allowed & ~mine, depth, weights)
+    length = len(repeat) + len(new) if depth is None else depth
+    items, _ = compose(repeat.tolist(), new.tolist(), share, length)
+    value_of = {
+        **dict(zip(repeat.tolist(), repeat_values.tolist(), strict=True)),
+        **dict(zip(new.tolist(), new_values.tolist(), strict=True)),
+    }
+    ranked = np.asarray(items, dtype=np.int64)
+    return ranked, np.asarray([value_of[i] for i in items], dtype=np.float64)
 
 
 def _fill(

@@ -22,12 +22,15 @@ REGISTRY: Final[dict[str, str]] = {
     "cooccurrence": "cooccurrence:Cooccurrence",
     "itemknn": "itemknn:ItemKNN",
     "userknn": "userknn:UserKNN",
+    "neighbours": "neighbours:Neighbours",
     "personal": "personal:PersonalHistory",
     "als": "factorization:ALS",
     "bpr": "factorization:BPR",
     "content": "content:ContentBased",
     "hybrid": "hybrid:Hybrid",
     "reranker": "reranker:LearnedReranker",
+    "neural": "deep.neural:Neural",
+    "sequence": "deep.sequence:Sequence",
 }
 
 

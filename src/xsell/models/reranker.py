@@ -36,7 +36,7 @@ from xsell.models.items import as_dense, basket_rows
 from xsell.models.params import anything, integer, number, one_of, param, sequence_of
 
 #: What the training queries imitate.
-TASKS: Final = ("basket-completion", "next-basket")
+TASKS: Final = ("basket-completion", "next-basket", "next-basket-new")
 #: Components whose raw scores are ratios that do not grow with the data (kept as features).
 _SCALE_FREE: Final = ("cooccurrence",)
 #: Dense score cells one block of queries may hold per component (float32: ~32 MB).
@@ -65,9 +65,13 @@ class LearnedReranker(Ensemble):
         candidates and gives features.
     task:
         What the training queries look like: ``"basket-completion"`` (one item of
-        each held-out basket hidden, the cart's items are never candidates) or
+        each held-out basket hidden, the cart's items are never candidates),
         ``"next-basket"`` (each customer's last basket held out and asked with
-        their earlier purchases, which stay candidates: repeat purchases count).
+        their earlier purchases, which stay candidates: repeat purchases count)
+        or ``"next-basket-new"`` (the same queries, but only the items the
+        customer never bought are to be found and only they are candidates: the
+        explore task). Components may be any registered model, the deep ones
+        (``neural``, ``sequence``) included: their scores become features too.
     candidates:
         How many top items each component proposes per query.
     validation_share:
@@ -118,6 +122,10 @@ class LearnedReranker(Ensemble):
             contexts, users, truth = history_queries(
                 data, fit_part, mask, self.max_queries, self.seed
             )
+            if self.task == "next-basket-new":
+                # Only what the customer never bought is to be found (the explore task).
+                truth = sp.csr_matrix(truth - truth.multiply(contexts))
+                truth.eliminate_zeros()
         n_queries = truth.shape[0]
         if n_queries < 10:
             raise ValidationError(
@@ -246,7 +254,9 @@ class LearnedReranker(Ensemble):
         blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
         for component in components:
             scores = as_dense(component.score(baskets, user_arg)).astype(np.float32)
-            if self.task == "basket-completion":
+            # Basket completion never suggests the cart; the explore task never what the
+            # customer bought (the context of its queries).
+            if self.task in ("basket-completion", "next-basket-new"):
                 scores[context_rows, baskets.indices] = -np.inf
             top = np.argpartition(-scores, n_top - 1, axis=1)[:, :n_top]
             top_scores = np.take_along_axis(scores, top, axis=1)

@@ -64,6 +64,7 @@ from xsell.serving.schemas import (
     EventsBody,
     ExperimentOut,
     HealthOut,
+    Mode,
     ModelOut,
     ReloadIn,
     ReloadOut,
@@ -645,17 +646,27 @@ def _items_router(service: Service) -> APIRouter:
         in_stock_only: Flag = False,
         explain: Flag = False,
         fallback: Flag = False,
+        mode: Annotated[
+            Mode,
+            Query(
+                description="mixed, explore (only items they never bought) or repeat (only "
+                "items they bought; exclude_seen then does not apply)."
+            ),
+        ] = "mixed",
     ) -> Response:
         # experiments assign and log the id the model and the events log know (a pseudonym)
         known = service.customer_id(customer_id) or customer_id
         arm, served = service.pick(known, None)
+        # exclude_seen is the mixed mode's switch; explore and repeat decide it themselves.
+        exclude = exclude_seen and mode == "mixed"
         answer = answers.customer_answer(
             served.model,
             known,
             k,
-            BusinessRules(in_stock_only=in_stock_only, exclude_bought=exclude_seen),
+            BusinessRules(in_stock_only=in_stock_only, exclude_bought=exclude),
             explain=explain,
             fallback=fallback,
+            mode=mode,
         )
         return _json(await service.answered(served, arm, answer, known, None))
 
@@ -693,6 +704,7 @@ def _basket_router(service: Service) -> APIRouter:
             customer=customer,
             explain=request.explain,
             fallback=request.fallback,
+            mode=request.mode,
         )
         return _json(await service.answered(served, arm, answer, customer, request.session))
 

@@ -23,6 +23,9 @@ MAX_K = 100
 
 ItemId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 CustomerId = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+#: What a personalized answer holds: mixed (as ranked), explore (only items the customer
+#: never bought) or repeat (only items they bought); the values of ``xsell.models.MODES``.
+Mode = Literal["mixed", "explore", "repeat"]
 Category = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 
@@ -106,6 +109,11 @@ class BasketRequest(RuleOptions):
     )
     fallback: StrictBool = Field(
         False, description="Answer unknown items with best sellers instead of 404."
+    )
+    mode: Mode = Field(
+        "mixed",
+        description="For a known customer: mixed, explore (only items they never bought) "
+        "or repeat (only items they bought).",
     )
 
 
