@@ -164,6 +164,14 @@ def answer(
     return out
 
 
+def table(
+    model: Recommender, queries: Sequence[Query], k: int, rules: Any, explain: bool, mode: str
+) -> pd.DataFrame:
+    """:func:`answer` as one tidy table (:func:`to_frame`); ``rules`` as ``BusinessRules.of``."""
+    found = answer(model, queries, k, BusinessRules.of(rules), mode=mode, explain=explain)
+    return to_frame(found, model.require_fitted(), explain)
+
+
 def to_frame(answers: Sequence[Answer], table: ItemTable, explain: bool) -> pd.DataFrame:
     """The answers as one tidy table (:data:`COLUMNS`, plus ``trace`` with ``explain``)."""
     frames = []

@@ -63,7 +63,7 @@ class Recommender(ABC):
     users_: IdMap | None = field(default=None, init=False, repr=False)
     history_: sp.csr_matrix | None = field(default=None, init=False, repr=False)
     fitted_on_: str | None = field(default=None, init=False, repr=False)
-    #: The pseudonym key check of the data (customer ids are keyed hashes), else ``None``.
+    #: The data's pseudonym key check (customer ids are keyed hashes), else ``None``.
     pseudonym_check_: str | None = field(default=None, init=False, repr=False)
     fit_seconds_: float = field(default=0.0, init=False, repr=False)
     #: How many items / customers the learned state covers (the rest came through ``update``).
@@ -220,9 +220,7 @@ class Recommender(ABC):
             raise NotFittedError(f"model {self.name!r} is not fitted; call fit(data) first")
         return self.items_
 
-    @property
-    def n_items(self) -> int:
-        return len(self.require_fitted())
+    n_items = property(lambda self: len(self.require_fitted()), doc="Items in the table.")
 
     # ----------------------------------------------------------- by external id
 
@@ -250,14 +248,13 @@ class Recommender(ABC):
         """Complete a cart: the ``k`` best items to add to ``items`` (external ids).
 
         Unknown item ids are ignored (the reasons say so); an unknown or absent
-        ``user`` gets the non-personal answer. Returns a tidy table: query, rank,
-        item_id, name, category, price, score, reason, source ("model" or
-        "fallback"), and with ``explain`` a ``trace`` column mapping each business
-        rule to the item ids it removed and a ``contributions`` column (a learned
-        ranker's feature contributions of each suggestion, else ``None``).
+        ``user`` gets the non-personal answer. A tidy table: query, rank, item_id,
+        name, category, price, score, reason, source ("model" or "fallback"); with
+        ``explain`` also ``trace`` (business rule -> item ids it removed) and
+        ``contributions`` (a learned ranker's feature contributions, else ``None``).
         """
         query = A.Query(tuple(map(str, items)), user, label=",".join(map(str, items)))
-        return self._table([query], k, rules, explain, mode)
+        return A.table(self, [query], k, rules, explain, mode)
 
     def recommend(
         self,
@@ -276,17 +273,11 @@ class Recommender(ABC):
         base = BusinessRules.of(rules)
         base = replace(base, exclude_bought=True) if exclude_seen else base
         queries = [A.Query((), str(u), history=True, label=str(u)) for u in users]
-        return self._table(queries, k, base, explain, mode)
+        return A.table(self, queries, k, base, explain, mode)
 
     def complements(self, item: str, k: int = 10, rules: Rules = None) -> pd.DataFrame:
         """Frequently bought together: the ``k`` items that best go with ``item``."""
-        return self._table([A.Query((str(item),), label=str(item))], k, rules, False, "mixed")
-
-    def _table(
-        self, queries: list[A.Query], k: int, rules: Rules, explain: bool, mode: str
-    ) -> pd.DataFrame:
-        answers = self.answer(queries, k, rules, explain, mode)
-        return A.to_frame(answers, self.require_fitted(), explain)
+        return A.table(self, [A.Query((str(item),), label=str(item))], k, rules, False, "mixed")
 
     # ----------------------------------------------------------- bundles
 
