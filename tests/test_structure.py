@@ -40,16 +40,25 @@ def private_uses(module: str, path: Path) -> list[str]:
     found = []
     aliases: dict[str, str] = {}  # local name -> imported xsell module
     known = _modules()
+    package = module.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             source = _absolute(module, path, node)
+            # A package's private module (``from xsell.mining import _eclat``, a compiled
+            # kernel) is its own modules' to use; other packages' never.
+            own = source == package
             for alias in node.names:
                 full = f"{source}.{alias.name}"
                 if full in known:  # ``from xsell.models import fallback``: a module
                     aliases[alias.asname or alias.name] = full
-                    if _private(alias.name) and source != module:
+                    if _private(alias.name) and source != module and not own:
                         found.append(f"{module}: from {source} import {alias.name}")
-                elif source.startswith("xsell") and source != module and _private(alias.name):
+                elif (
+                    source.startswith("xsell")
+                    and source != module
+                    and not own
+                    and _private(alias.name)
+                ):
                     found.append(f"{module}: from {source} import {alias.name}")
         elif isinstance(node, ast.Import):
             for alias in node.names:
@@ -85,11 +94,14 @@ def test_the_scan_finds_what_it_looks_for(tmp_path: Path) -> None:
         "from . import fallback as F\n"
         "from .items import _grow, ItemTable\n"
         "import xsell.models.ranking as R\n"
+        "from xsell.models import _kernel\n"
+        "from xsell.mining import _eclat\n"
         "def f():\n"
         "    return F._words(), R._best, R.rank, ItemTable\n"
     )
     found = private_uses("xsell.models.sample", sample)
     assert sorted(found) == [
+        "xsell.models.sample: from xsell.mining import _eclat",
         "xsell.models.sample: from xsell.models.base import _check",
         "xsell.models.sample: from xsell.models.items import _grow",
         "xsell.models.sample: xsell.models.fallback._words",

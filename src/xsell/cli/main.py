@@ -81,10 +81,13 @@ COMMANDS: Final = {
         "commands_serve",
         "Serve recommendations over HTTP (OpenAPI docs at /docs, dashboard at /dashboard).",
     ),
-    "experiment": ("commands_experiment", "Online A/B experiments: `experiment report NAME`."),
+    "experiment": (
+        "commands_experiment",
+        "Online A/B experiments run by `xsell serve --experiment`.",
+    ),
     "simulate": (
         "commands_simulate",
-        "Replay synthetic-shop customers against a running server (an A/B experiment's traffic).",
+        "Replay synthetic-shop customers who click and buy by the shop's planted complements.",
     ),
     "forget": (
         "commands_privacy",
