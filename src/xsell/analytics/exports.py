@@ -145,17 +145,17 @@ class PairGuard:
 
     def customers(self, anchor: int, partners: Sequence[int]) -> np.ndarray:
         """Distinct known customers with a basket holding ``anchor`` and each of ``partners``."""
-        partners = np.asarray(partners, dtype=np.int64)
-        out = np.zeros(len(partners), dtype=np.int64)
-        if anchor >= self._csc.shape[1] or not len(partners):
+        wanted = np.asarray(partners, dtype=np.int64)
+        out = np.zeros(len(wanted), dtype=np.int64)
+        if anchor >= self._csc.shape[1] or not len(wanted):
             return out
         baskets = self._csc.indices[self._csc.indptr[anchor] : self._csc.indptr[anchor + 1]]
         owners = self._owners[baskets]
         baskets, owners = baskets[owners >= 0], owners[owners >= 0]
         if not len(baskets):
             return out
-        inside = partners < self._csr.shape[1]
-        sub = self._csr[baskets][:, partners[inside]].tocoo()
+        inside = wanted < self._csr.shape[1]
+        sub = self._csr[baskets][:, wanted[inside]].tocoo()
         if sub.nnz == 0:
             return out
         pairs = np.unique(sub.col.astype(np.int64) * (int(owners.max()) + 1) + owners[sub.row])

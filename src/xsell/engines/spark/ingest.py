@@ -270,7 +270,7 @@ def _check_parsed(
     wanted = [(role, *reasons[role]) for role in reasons if role in mapping]
     if not wanted:
         return
-    mine = everything.where(F.col("ingest_id") == report.ingest_id)
+    mine = everything.where(F.col("ingest_id") == F.lit(report.ingest_id))
     aggregates = [F.count("*").alias("total")]
     for role, reason, _ in wanted:
         bad = F.col("reason") == reason
@@ -366,11 +366,11 @@ def _net(
     }
     for file_report in report.files:
         number = int(file_report.ingest_id or 0)
-        here, across = netted.get((number, False), 0), netted.get((number, True), 0)
+        same, across = netted.get((number, False), 0), netted.get((number, True), 0)
         file_report.netting = {
-            "netted": here + across,
+            "netted": same + across,
             "netted_earlier_ingests": across,
-            "unmatched": totals.get(number, 0) - here - across,
+            "unmatched": totals.get(number, 0) - same - across,
         }
     baskets = cancels.select(
         F.col("ingest_id").alias("cancel_ingest"),
@@ -487,8 +487,8 @@ def _write(
         )
     )
     kept.write.partitionBy("ingest_id").parquet(os.path.join(folder, "lines"))
-    rejected = []
-    items = []
+    rejected: list[DataFrame] = []
+    items: list[DataFrame] = []
     for raw, _ in raws:
         number = len(rejected) + 1
         raw_json = raw_json_sql(raw.schema, dialect=SPARK)

@@ -77,7 +77,7 @@ def lake_itemsets(
     rows = found.toPandas()
     lists.unpersist()
     itemsets = [tuple(int(i) for i in items) for items in rows["items"]]
-    counts = rows["freq"].to_numpy(dtype=np.int64)
+    counts = rows["freq"].astype(np.int64).tolist()
     largest = int(sizes["size"].max()) if len(sizes) else 0
     giant = int(sizes.loc[sizes["size"] > GIANT_BASKET, "count"].sum())
     used = sorted({i for s in itemsets for i in s})
