@@ -122,6 +122,9 @@ def test_the_help_lists_every_command_as_its_own_module_describes_it(tmp_path: P
         for info in app.registered_commands
         if info.callback is not None and info.callback.__name__ != "_unloaded"
     }
+    for group in app.registered_groups:
+        assert group.name is not None and group.typer_instance is not None
+        real[group.name] = str(group.typer_instance.info.help)
     assert real == {name: text for name, (_, text) in COMMANDS.items()}
     done = xsell("--help", cwd=tmp_path)
     assert done.returncode == 0

@@ -338,8 +338,17 @@ def raw_json_sql(
     column to the SQL written in its place (a pseudonym instead of a customer id).
     """
     replace = replace or {}
-    names = [f.name for f in schema if f.name != LINE and f.name not in set(leave_out)]
-    return dialect.row_json([(c, replace.get(c, "r." + dialect.ident(c))) for c in names])
+    fields = [f for f in schema if f.name != LINE and f.name not in set(leave_out)]
+    return dialect.row_json(
+        [
+            (
+                f.name,
+                replace.get(f.name)
+                or dialect.json_value("r." + dialect.ident(f.name), pa.types.is_timestamp(f.type)),
+            )
+            for f in fields
+        ]
+    )
 
 
 def kept_lines_sql(

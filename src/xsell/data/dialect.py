@@ -42,7 +42,8 @@ _NUMBER: Final = (
 _NUMBER_WORDS: Final = ("inf", "infinity", "nan")
 #: What DuckDB reads as an ISO date or timestamp (a bare year or month it refuses).
 _ISO_TIME: Final = (
-    r"^[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?$"
+    r"^[0-9]{4}(-[0-9]{1,2}-|/[0-9]{1,2}/)[0-9]{1,2}"
+    r"([ T][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)?)?$"
 )
 
 
@@ -137,7 +138,8 @@ class Dialect:
         if self.spark:
             iso = (
                 f"CASE WHEN {text} RLIKE {self.literal(_ISO_TIME)} "
-                f"THEN try_cast({text} AS TIMESTAMP) END"
+                # DuckDB reads 2011/01/02 as 2011-01-02; Spark's cast only knows dashes.
+                f"THEN try_cast(translate({text}, '/', '-') AS TIMESTAMP) END"
             )
             parsed = [f"try_to_timestamp({text}, {self.literal(java_pattern(f))})" for f in formats]
             ordered = [*parsed, iso] if format_given else [iso, *parsed]
@@ -156,6 +158,18 @@ class Dialect:
         if self.spark:
             return f"LEFT SEMI JOIN {relation} USING ({keys})"
         return f"SEMI JOIN {relation} USING ({keys})"
+
+    def json_value(self, value: str, timestamp: bool = False) -> str:
+        """``value`` as a JSON object field: a timestamp written as DuckDB writes one.
+
+        DuckDB writes ``2011-01-02 10:00:00`` (a fraction only when there is one,
+        without trailing zeros); Spark's own form would be ``2011-01-02T10:00:00.000``.
+        """
+        if not (self.spark and timestamp):
+            return value
+        return (
+            f"regexp_replace(date_format({value}, 'yyyy-MM-dd HH:mm:ss.SSSSSS'), '\\\\.?0+$', '')"
+        )
 
     def row_json(self, fields: Sequence[tuple[str, str]]) -> str:
         """A JSON object of ``(key, SQL value)`` pairs, nulls written as ``null``."""

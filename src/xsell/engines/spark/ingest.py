@@ -504,7 +504,12 @@ def _write(
         # Items as each ingest saw them; an item keeps the row of the first file selling it.
         view = _file_view(spark, "xsell_cleaned", number)
         items.append(spark.sql(seen_items_sql(view)).selectExpr(f"{number} AS first_file", "*"))
-    _union(rejected).write.partitionBy("reason").parquet(os.path.join(folder, "rejected"))
+    rows = _union(rejected)
+    if rows.isEmpty():
+        # Partitioned, no rows would write no file at all: one empty file keeps the schema.
+        rows.coalesce(1).write.parquet(os.path.join(folder, "rejected"))
+    else:
+        rows.write.partitionBy("reason").parquet(os.path.join(folder, "rejected"))
     _union(items).createOrReplaceTempView("xsell_items")
     spark.sql(
         f"SELECT item AS {C.ITEM}, name, category, price FROM (SELECT *, row_number() OVER "

@@ -128,8 +128,39 @@ def _read_parquet(spark: SparkSession, path: str) -> SparkRaw:
     names = frame.columns
     if len(set(names)) != len(names):
         raise InputFileError(f"{path}: column names must be unique, got {names}")
-    frame = frame.select("*", (F.col("_metadata.row_index") + 1).alias(LINE))
+    nanos = _nanosecond_columns(path)
+    columns = [
+        (
+            F.timestamp_micros(F.floor(F.col(f"`{name}`") / 1000))
+            .cast("timestamp_ntz" if nanos[name] is None else "timestamp")
+            .alias(name)
+            if name in nanos
+            else F.col(f"`{name}`")
+        )
+        for name in names
+    ]
+    frame = frame.select(*columns, (F.col("_metadata.row_index") + 1).alias(LINE))
     return SparkRaw(path, frame, to_arrow_schema(frame.schema))
+
+
+def _nanosecond_columns(path: str) -> dict[str, str | None]:
+    """Timestamp columns stored in nanoseconds (name -> time zone), which Spark reads as longs.
+
+    Spark has no nanosecond timestamps (``spark.sql.legacy.parquet.nanosAsLong``
+    makes it read them as numbers); pandas writes them by default. The footer says
+    which columns they are; a file PyArrow cannot open here has none converted.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, ValueError, pa.ArrowException):
+        return {}
+    return {
+        field.name: field.type.tz
+        for field in schema
+        if pa.types.is_timestamp(field.type) and field.type.unit == "ns"
+    }
 
 
 def _head(lines: DataFrame) -> list[str]:

@@ -28,6 +28,9 @@ BASE_CONF: Final = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.adaptive.enabled": "true",
     "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
+    # Nanosecond timestamps (pandas' default in Parquet) are read as numbers and turned
+    # back into timestamps by the reader; without it Spark refuses the whole file.
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
 }
 MASTER_FORMS: Final = ("local", "local[N]", "local[*]", "spark://HOST:PORT", "yarn", "k8s://URL")
 
