@@ -27,7 +27,10 @@ BASE_CONF: Final = {
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.adaptive.enabled": "true",
-    "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR",
+    # FP-Growth ships its trees between tasks as nested objects: a basket of hundreds of
+    # frequent items reads back through a recursion deeper than Java's default 1 MB stack.
+    "spark.driver.extraJavaOptions": "-Dlog4j2.level=ERROR -Xss64m",
+    "spark.executor.extraJavaOptions": "-Xss64m",
     # Nanosecond timestamps (pandas' default in Parquet) are read as numbers and turned
     # back into timestamps by the reader; without it Spark refuses the whole file.
     "spark.sql.legacy.parquet.nanosAsLong": "true",
