@@ -39,7 +39,7 @@ COMMANDS: Final = {
     "train": ("commands_models", "Fit MODEL on the orders of the store and save it as a bundle."),
     "recommend": (
         "commands_models",
-        "Suggestions from a saved model for a cart, a customer or one item.",
+        "Suggestions from a saved model for a cart, a customer or one item, under business rules.",
     ),
     "evaluate": (
         "commands_evaluate",
