@@ -133,6 +133,11 @@ def lake_rules(
     ``max_p_value``, ``max_q_value``, ``max_consequent_len``, ``sort_by``).
     """
     floor: MinSupport = min_support if min_support is not None else int(min_count)
+    if min_support is None and max_len is None:
+        # As xsell.mining.top_k_rules: rules of at most that many items unless asked.
+        from xsell.mining.rules import DEFAULT_TOP_K_MAX_LEN
+
+        max_len = DEFAULT_TOP_K_MAX_LEN
     itemsets = lake_itemsets(
         lake, floor, max_len=max_len, memory_budget=memory_budget, reporter=reporter
     )
