@@ -113,7 +113,7 @@ def rules(
 ) -> None:
     """Mine frequent itemsets and association rules, with names, metrics and significance."""
     started = time.perf_counter()
-    threshold = _parse_support(min_support) if min_support is not None else int(min_count)
+    threshold = parse_support(min_support) if min_support is not None else int(min_count)
     search_top = min_support is None and not itemsets_only
     if search_top and top is None:
         top = _DEFAULT_TOP
@@ -350,7 +350,7 @@ def _itemset_rows(
     return rows
 
 
-def _parse_support(text: str) -> int | float:
+def parse_support(text: str) -> int | float:
     cleaned = text.strip()
     try:
         if cleaned.isdigit():

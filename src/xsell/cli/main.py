@@ -93,6 +93,14 @@ COMMANDS: Final = {
         "commands_privacy",
         "Remove every trace of the customers from the store; list bundles trained on their data.",
     ),
+    "export": (
+        "commands_export",
+        "Batch answers for every item or customer, to CSV, Parquet or JSON lines.",
+    ),
+    "spark": (
+        "commands_spark",
+        "Ingest, co-occurrence, rules, exports and ALS on Apache Spark (local or a cluster).",
+    ),
 }
 
 
@@ -154,7 +162,7 @@ def load_commands(name: str | None) -> None:
     registered = {
         info.name or (info.callback.__name__ if info.callback else "")
         for info in app.registered_commands
-    } | {info.name for info in app.registered_groups if info.name}
+    } | {group.name for group in app.registered_groups if group.name}
     for command, (_, help_text) in COMMANDS.items():
         if command not in registered:
             _placeholder(command, help_text)

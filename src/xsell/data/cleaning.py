@@ -15,6 +15,7 @@ from typing import Final
 import pyarrow as pa
 
 from xsell.data import columns as C
+from xsell.data.dialect import DUCKDB, Dialect
 from xsell.data.readers import LINE
 from xsell.data.sql import ident as quote
 from xsell.data.sql import literal
@@ -61,33 +62,33 @@ class CleaningOptions:
 __all__ = ["REASONS", "CleaningOptions", "literal", "quote"]
 
 
-def text_expr(column: str, arrow_type: pa.DataType, is_id: bool = False) -> str:
+def text_expr(
+    column: str, arrow_type: pa.DataType, is_id: bool = False, dialect: Dialect = DUCKDB
+) -> str:
     """SQL for a column read as trimmed text, ``NULL`` when empty.
 
     Integral floats (Parquet often stores ids as float: 13085.0) become ``"13085"``;
     with ``is_id`` so does integral text (``"13085.0"``), so that one customer
     written both ways in a file stays one customer.
     """
-    col = quote(column)
+    d = dialect
+    col = d.ident(column)
     if pa.types.is_floating(arrow_type):
         return (
-            f"CASE WHEN {col} IS NULL OR NOT isfinite({col}) THEN NULL "
-            f"WHEN {col} = trunc({col}) AND abs({col}) < 9e18 "
-            f"THEN CAST(CAST({col} AS BIGINT) AS VARCHAR) "
-            f"ELSE CAST({col} AS VARCHAR) END"
+            f"CASE WHEN {col} IS NULL OR NOT {d.is_finite(col)} THEN NULL "
+            f"WHEN {d.is_whole(col)} AND abs({col}) < 9e18 "
+            f"THEN CAST(CAST({col} AS BIGINT) AS {d.text}) "
+            f"ELSE CAST({col} AS {d.text}) END"
         )
     if pa.types.is_decimal(arrow_type) and is_id:
         return (
-            f"CASE WHEN {col} = trunc({col}) THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) "
-            f"ELSE CAST({col} AS VARCHAR) END"
+            f"CASE WHEN {d.is_whole(col)} THEN CAST(CAST({col} AS {d.wide_integer}) AS {d.text}) "
+            f"ELSE CAST({col} AS {d.text}) END"
         )
-    text = f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
+    text = f"NULLIF(TRIM(CAST({col} AS {d.text})), '')"
     if is_id and (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)):
         # Only values holding a '.' pay for the regular expression.
-        return (
-            f"CASE WHEN contains({text}, '.') "
-            f"THEN regexp_replace({text}, '^(-?[0-9]+)[.]0+$', '\\1') ELSE {text} END"
-        )
+        return f"CASE WHEN {d.contains(text, '.')} THEN {d.whole_number_text(text)} ELSE {text} END"
     return text
 
 
@@ -100,38 +101,69 @@ def is_numeric(arrow_type: pa.DataType) -> bool:
     )
 
 
-def number_expr(column: str, arrow_type: pa.DataType) -> str:
+def number_expr(column: str, arrow_type: pa.DataType, dialect: Dialect = DUCKDB) -> str:
     """SQL: the value as DOUBLE, ``NULL`` when absent or not a number."""
-    col = quote(column)
+    col = dialect.ident(column)
     if is_numeric(arrow_type):
         return f"CAST({col} AS DOUBLE)"
-    return f"TRY_CAST(TRIM(CAST({col} AS VARCHAR)) AS DOUBLE)"
+    return dialect.try_number(f"TRIM(CAST({col} AS {dialect.text}))")
 
 
-def time_expr(column: str, arrow_type: pa.DataType, time_format: str | None) -> str:
+def time_expr(
+    column: str, arrow_type: pa.DataType, time_format: str | None, dialect: Dialect = DUCKDB
+) -> str:
     """SQL: the value as TIMESTAMP, ``NULL`` when absent or unparseable."""
-    col = quote(column)
+    col = dialect.ident(column)
     if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
         return f"CAST({col} AS TIMESTAMP)"
     formats = [time_format] if time_format else list(TIME_FORMATS)
-    listed = "[" + ", ".join(literal(f) for f in formats) + "]"
-    text = f"TRIM(CAST({col} AS VARCHAR))"
-    iso = f"TRY_CAST({text} AS TIMESTAMP)"
-    parsed = f"TRY_STRPTIME({text}, {listed})"
-    return f"COALESCE({parsed}, {iso})" if time_format else f"COALESCE({iso}, {parsed})"
+    text = f"TRIM(CAST({col} AS {dialect.text}))"
+    return dialect.try_time(text, formats, format_given=time_format is not None)
 
 
-def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptions) -> str:
-    """SELECT over ``raw`` giving canonical columns plus ``reason`` and ``detail`` per row."""
+#: Columns of the ``cleaned`` relation :func:`lines_sql` gives (``source_key`` is kept).
+CLEANED_COLUMNS: Final = (
+    "source_line",
+    "basket",
+    "user_id",
+    "item",
+    "time_value",
+    "quantity_value",
+    "price_value",
+    "event",
+    "name",
+    "category",
+    "source_key",
+)
+
+
+def lines_sql(
+    schema: pa.Schema,
+    mapping: dict[str, str],
+    options: CleaningOptions,
+    dialect: Dialect = DUCKDB,
+    raw: str = "raw",
+) -> str:
+    """SELECT over ``raw`` giving canonical columns plus ``reason`` and ``detail`` per row.
+
+    The same rules in either ``dialect``: DuckDB for an ingest into a store, Spark
+    SQL for :mod:`xsell.engines.spark`.
+    """
+    d = dialect
+    quote, literal = d.ident, d.literal
     types = {f.name: f.type for f in schema}
 
     def text(role: str) -> str:
         if role not in mapping:
-            return "NULL"
-        return text_expr(mapping[role], types[mapping[role]], is_id=role in (C.USER, C.BASKET))
+            return d.null("VARCHAR")
+        return text_expr(
+            mapping[role], types[mapping[role]], is_id=role in (C.USER, C.BASKET), dialect=d
+        )
 
     def number(role: str) -> str:
-        return number_expr(mapping[role], types[mapping[role]]) if role in mapping else "NULL"
+        if role not in mapping:
+            return d.null("DOUBLE")
+        return number_expr(mapping[role], types[mapping[role]], d)
 
     skip = {LINE, *options.key_columns, *options.ignore_columns}
     raw_columns = [f.name for f in schema if f.name not in skip]
@@ -148,7 +180,7 @@ def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptio
         tests.append(
             (
                 "cancellation",
-                f"starts_with(basket, {literal(options.cancel_prefix)})",
+                d.starts_with("basket", options.cancel_prefix),
                 f"{literal(mapping[C.BASKET] + '=')} || basket",
             )
         )
@@ -178,14 +210,15 @@ def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptio
     finite = [(role, mapping[role]) for role in (C.QUANTITY, C.PRICE) if role in mapping]
     if finite:
         condition = " OR ".join(
-            f"({role}_value IS NOT NULL AND NOT isfinite({role}_value))" for role, _ in finite
+            f"({role}_value IS NOT NULL AND NOT {d.is_finite(role + '_value')})"
+            for role, _ in finite
         )
         detail = (
             "CASE "
             + " ".join(
-                f"WHEN {role}_value IS NOT NULL AND NOT isfinite({role}_value) THEN "
-                f"{literal(column + '=')} || COALESCE({role}_raw, CAST({role}_value AS VARCHAR)) "
-                "|| ' is not a finite number'"
+                f"WHEN {role}_value IS NOT NULL AND NOT {d.is_finite(role + '_value')} THEN "
+                f"{literal(column + '=')} || COALESCE({role}_raw, "
+                f"CAST({role}_value AS {d.text})) || ' is not a finite number'"
                 for role, column in finite
             )
             + " END"
@@ -202,21 +235,25 @@ def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptio
             )
         )
     if C.QUANTITY in mapping:
-        tests.append(("return", "quantity_value < 0", "'quantity ' || quantity_value"))
+        tests.append(
+            ("return", "quantity_value < 0", f"'quantity ' || CAST(quantity_value AS {d.text})")
+        )
         tests.append(("zero_quantity", "quantity_value = 0", "'quantity 0'"))
     if options.non_product_codes:
         codes = ", ".join(literal(c) for c in options.non_product_codes)
         tests.append(("non_product", f"item IN ({codes})", "'item ' || item"))
     if C.PRICE in mapping and options.drop_non_positive_price:
-        tests.append(("bad_price", "price_value <= 0", "'price ' || price_value"))
+        tests.append(
+            ("bad_price", "price_value <= 0", f"'price ' || CAST(price_value AS {d.text})")
+        )
     if options.drop_duplicates:
         tests.append(("duplicate", "dup_rank > 1", "'same as an earlier line'"))
 
     reason = "CASE " + " ".join(f"WHEN {cond} THEN '{r}'" for r, cond, _ in tests) + " END"
-    detail = "CASE " + " ".join(f"WHEN {cond} THEN {d}" for _, cond, d in tests) + " END"
+    detail = "CASE " + " ".join(f"WHEN {cond} THEN {det}" for _, cond, det in tests) + " END"
     partition = ", ".join(quote(c) for c in raw_columns)
     event = (
-        f"lower({text_expr(mapping[C.EVENT], types[mapping[C.EVENT]])})"
+        f"lower({text_expr(mapping[C.EVENT], types[mapping[C.EVENT]], dialect=d)})"
         if C.EVENT in mapping
         else literal(C.PURCHASE)
     )
@@ -224,29 +261,27 @@ def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptio
     if C.NAME in mapping:
         name = f"NULLIF({name}, 'nan')"
     time_value = (
-        time_expr(mapping[C.TIME], types[mapping[C.TIME]], options.time_format)
+        time_expr(mapping[C.TIME], types[mapping[C.TIME]], options.time_format, d)
         if C.TIME in mapping
-        else "NULL::TIMESTAMP"
+        else d.null("TIMESTAMP")
     )
     raw_text = "".join(
-        f"NULLIF(TRIM(CAST({quote(mapping[role])} AS VARCHAR)), '') AS {role}_raw,\n"
+        f"NULLIF(TRIM(CAST({quote(mapping[role])} AS {d.text})), '') AS {role}_raw,\n"
         for role in (C.QUANTITY, C.PRICE, C.TIME)
         if role in mapping
     )
     if options.key_columns:
         key = " || ', ' || ".join(
-            f"{literal(k + '=')} || COALESCE(CAST({quote(k)} AS VARCHAR), 'NULL')"
+            f"{literal(k + '=')} || COALESCE(CAST({quote(k)} AS {d.text}), 'NULL')"
             for k in options.key_columns
         )
         raw_text += f"{key} AS source_key,\n"
     else:
-        raw_text += "NULL::VARCHAR AS source_key,\n"
+        raw_text += f"{d.null('VARCHAR')} AS source_key,\n"
     # Columns only the rules read are not kept: materialising them costs a fifth of the pass.
-    helpers = ", ".join(
-        ["dup_rank"] + [f"{role}_raw" for role in (C.QUANTITY, C.PRICE, C.TIME) if role in mapping]
-    )
+    kept = ", ".join(CLEANED_COLUMNS)
     return f"""
-        WITH {_duplicates_cte(mapping, partition)},
+        WITH {_duplicates_cte(mapping, partition, d, raw)},
         parsed AS (
             SELECT
                 {quote(LINE)} AS source_line,
@@ -261,37 +296,41 @@ def lines_sql(schema: pa.Schema, mapping: dict[str, str], options: CleaningOptio
                 {text(C.CATEGORY)} AS category,
                 COALESCE(dups.dup_rank, 1) AS dup_rank,
                 {raw_text.rstrip().rstrip(",")}
-            FROM raw LEFT JOIN dups USING ({quote(LINE)})
+            FROM {raw} LEFT JOIN dups USING ({quote(LINE)})
         )
-        SELECT * EXCLUDE ({helpers}), {reason} AS reason, {detail} AS detail FROM parsed
+        SELECT {kept}, {reason} AS reason, {detail} AS detail FROM parsed
     """
 
 
-def _duplicates_cte(mapping: dict[str, str], partition: str) -> str:
+def _duplicates_cte(mapping: dict[str, str], partition: str, d: Dialect, raw: str) -> str:
     """CTE ``dups``: the rank of each row among exact copies of it (rows with rank 1 omitted).
 
     Exact copies share their basket and item, so only rows whose (basket, item)
     occurs more than once are compared on every column: four times faster than a
     window over all rows on Online Retail.
     """
-    keys = ", ".join(quote(mapping[r]) for r in (C.BASKET, C.ITEM) if r in mapping)
+    keys = ", ".join(d.ident(mapping[r]) for r in (C.BASKET, C.ITEM) if r in mapping)
     candidates = (
-        f"SEMI JOIN (SELECT {keys} FROM raw GROUP BY ALL HAVING count(*) > 1) USING ({keys})"
+        d.semi_join(keys, f"(SELECT {keys} FROM {raw} GROUP BY {keys} HAVING count(*) > 1)")
         if keys
         else ""
     )
+    line = d.ident(LINE)
     return f"""dups AS (
             SELECT * FROM (
-                SELECT {quote(LINE)},
-                       row_number() OVER (PARTITION BY {partition} ORDER BY {quote(LINE)})
+                SELECT {line},
+                       row_number() OVER (PARTITION BY {partition} ORDER BY {line})
                        AS dup_rank
-                FROM raw {candidates}
+                FROM {raw} {candidates}
             ) WHERE dup_rank > 1
         )"""
 
 
 def raw_json_sql(
-    schema: pa.Schema, leave_out: Sequence[str] = (), replace: dict[str, str] | None = None
+    schema: pa.Schema,
+    leave_out: Sequence[str] = (),
+    replace: dict[str, str] | None = None,
+    dialect: Dialect = DUCKDB,
 ) -> str:
     """SQL: a ``raw`` row (alias ``r``) as JSON, exactly as it was in the file.
 
@@ -299,21 +338,34 @@ def raw_json_sql(
     column to the SQL written in its place (a pseudonym instead of a customer id).
     """
     replace = replace or {}
-    names = [f.name for f in schema if f.name != LINE and f.name not in set(leave_out)]
-    if not names:
-        return "NULL::JSON"
-    return (
-        "to_json({"
-        + ", ".join(f"{literal(c)}: {replace.get(c, 'r.' + quote(c))}" for c in names)
-        + "})"
+    fields = [f for f in schema if f.name != LINE and f.name not in set(leave_out)]
+    return dialect.row_json(
+        [
+            (
+                f.name,
+                replace.get(f.name)
+                or dialect.json_value("r." + dialect.ident(f.name), pa.types.is_timestamp(f.type)),
+            )
+            for f in fields
+        ]
     )
 
 
-def kept_lines_sql(options: CleaningOptions, has_quantity: bool, keep_key: bool = False) -> str:
+def kept_lines_sql(
+    options: CleaningOptions,
+    has_quantity: bool,
+    keep_key: bool = False,
+    *,
+    ingest_id: str = "?",
+    cleaned: str = "cleaned",
+    dialect: Dialect = DUCKDB,
+) -> str:
     """SELECT the kept rows of ``cleaned`` in the shape of the ``lines`` table.
 
     ``keep_key``: keep each row's ``source_key`` (needed when a later read of the
     same source replaces rows by key; rejected rows always keep theirs).
+    ``ingest_id`` is SQL (a parameter by default). DuckDB writes the rows in file
+    order; a Spark job writes them as its partitions come.
     """
     quantity = "COALESCE(quantity_value, 1.0)" if has_quantity else "1.0"
     price = (
@@ -321,11 +373,13 @@ def kept_lines_sql(options: CleaningOptions, has_quantity: bool, keep_key: bool 
         if options.price_is_line_total
         else "price_value"
     )
+    key = "source_key" if keep_key else dialect.null("VARCHAR")
+    order = "" if dialect.spark else "ORDER BY source_line"
     return f"""
-        SELECT ? AS ingest_id, source_line, basket AS basket_id, user_id, item AS item_id,
-               time_value AS time, {quantity} AS quantity, {price} AS price, event,
-               {"source_key" if keep_key else "NULL"} AS source_key
-        FROM cleaned WHERE reason IS NULL ORDER BY source_line
+        SELECT {ingest_id} AS ingest_id, source_line, basket AS basket_id, user_id,
+               item AS item_id, time_value AS time, {quantity} AS quantity, {price} AS price,
+               event, {key} AS source_key
+        FROM {cleaned} WHERE reason IS NULL {order}
     """
 
 

@@ -20,11 +20,9 @@ import duckdb
 from xsell.data import columns as C
 from xsell.data.catalog import ingest_catalog
 from xsell.data.cleaning import (
-    REASONS,
     CleaningOptions,
     kept_lines_sql,
     lines_sql,
-    literal,
     quote,
     raw_json_sql,
 )
@@ -37,11 +35,14 @@ from xsell.data.ingest_steps import (
     check_types,
     content_hash,
     fault,
+    fill_profile,
     finish_ingest,
     ingest_transaction,
     next_ingest_id,
     own_or_given,
+    profile_sql,
     register_source,
+    seen_items_sql,
     skip_if_ingested,
     warn_catalog_gaps,
 )
@@ -411,60 +412,14 @@ def _profile(
 
     One scan of ``cleaned`` gives the raw and the kept figures together.
     """
-    cancelled = (
-        f"count(*) FILTER (WHERE starts_with(basket, {literal(options.cancel_prefix)}))"
-        if options.cancel_prefix and C.BASKET in mapping
-        else "NULL"
-    )
-    row = fetch_one(
-        con.execute(
-            "SELECT count(*), count(DISTINCT basket), count(DISTINCT item), "
-            "count(DISTINCT user_id), "
-            f"count(user_id), {cancelled}, "
-            "count(*) FILTER (WHERE reason IS NULL), "
-            "count(DISTINCT basket) FILTER (WHERE reason IS NULL), "
-            "count(DISTINCT item) FILTER (WHERE reason IS NULL), "
-            "count(DISTINCT user_id) FILTER (WHERE reason IS NULL), "
-            "count(*) FILTER (WHERE reason IS NULL AND user_id IS NULL), "
-            "count(*) FILTER (WHERE reason IS NULL AND time_value IS NULL), "
-            "CAST(min(time_value) FILTER (WHERE reason IS NULL) AS VARCHAR), "
-            "CAST(max(time_value) FILTER (WHERE reason IS NULL) AS VARCHAR) "
-            "FROM cleaned"
-        )
-    )
+    row = fetch_one(con.execute(profile_sql(options, C.BASKET in mapping)))
     assert row is not None
-    report.rows_in = int(row[0])
-    report.raw_profile = {
-        "lines": int(row[0]),
-        "baskets": int(row[1]),
-        "items": int(row[2]),
-        "customers": int(row[3]),
-        "lines_with_customer": int(row[4]),
-    }
-    if row[5] is not None:
-        report.raw_profile["cancellation_lines"] = int(row[5])
     counts = dict(
         con.execute(
             "SELECT reason, count(*) FROM cleaned WHERE reason IS NOT NULL GROUP BY reason"
         ).fetchall()
     )
-    report.reasons = {r: int(counts[r]) for r in REASONS if r in counts}
-    report.rows_rejected = sum(report.reasons.values())
-    kept = row[6:]
-    report.rows_kept = int(kept[0])
-    report.kept_profile = {
-        "lines": int(kept[0]),
-        "baskets": int(kept[1]),
-        "items": int(kept[2]),
-        "customers": int(kept[3]),
-        "first_time": kept[6],
-        "last_time": kept[7],
-    }
-    if C.USER in mapping:
-        report.flags["anonymous_lines"] = int(kept[4])
-    if C.TIME in mapping:
-        report.flags["missing_time"] = int(kept[5])
-    assert report.rows_kept + report.rows_rejected == report.rows_in
+    fill_profile(report, row, counts, mapping)
 
 
 def _upsert_items_from_lines(con: duckdb.DuckDBPyConnection) -> None:
@@ -474,23 +429,7 @@ def _upsert_items_from_lines(con: duckdb.DuckDBPyConnection) -> None:
     several names (or categories), the most frequent wins, ties to the first in
     sort order, so the same file always gives the same names.
     """
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE seen_items AS
-        WITH kept AS (SELECT item, name, category, price_value FROM cleaned
-                      WHERE reason IS NULL),
-        names AS (SELECT item, name, row_number() OVER (
-                      PARTITION BY item ORDER BY count(*) DESC, name) AS r
-                  FROM kept WHERE name IS NOT NULL GROUP BY item, name),
-        cats AS (SELECT item, category, row_number() OVER (
-                     PARTITION BY item ORDER BY count(*) DESC, category) AS r
-                 FROM kept WHERE category IS NOT NULL GROUP BY item, category),
-        prices AS (SELECT item, median(price_value) AS price FROM kept GROUP BY item)
-        SELECT p.item, n.name, c.category, p.price
-        FROM prices p LEFT JOIN names n ON n.item = p.item AND n.r = 1
-        LEFT JOIN cats c ON c.item = p.item AND c.r = 1
-        """
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE seen_items AS {seen_items_sql()}")
     con.execute(
         "INSERT OR IGNORE INTO items "
         "(item_id, name, category, brand, price, in_stock, attributes, from_catalog) "

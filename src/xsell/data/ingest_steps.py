@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -22,7 +22,8 @@ import duckdb
 import pyarrow as pa
 
 from xsell.data import columns as C
-from xsell.data.cleaning import guess_preset, is_numeric, literal, quote
+from xsell.data.cleaning import REASONS, CleaningOptions, guess_preset, is_numeric, literal, quote
+from xsell.data.dialect import DUCKDB, Dialect
 from xsell.data.privacy import PrivacyOptions, key_check
 from xsell.data.readers import LINE, RawTable
 from xsell.data.sql import fetch_one
@@ -368,6 +369,89 @@ def warn_catalog_gaps(con: duckdb.DuckDBPyConnection, report: IngestReport) -> N
             f"{row[1]:,} items sold are not in the catalog (they get names and prices from "
             "the order lines, no category)"
         )
+
+
+def profile_sql(
+    options: CleaningOptions, has_basket: bool, dialect: Dialect = DUCKDB, cleaned: str = "cleaned"
+) -> str:
+    """One scan of ``cleaned``: the raw figures (as a shop counts them) and the kept figures.
+
+    The row it gives is what :func:`fill_profile` reads (DuckDB and Spark alike).
+    """
+    cancelled = (
+        f"count(*) FILTER (WHERE {dialect.starts_with('basket', options.cancel_prefix)})"
+        if options.cancel_prefix and has_basket
+        else "NULL"
+    )
+    return (
+        "SELECT count(*), count(DISTINCT basket), count(DISTINCT item), "
+        "count(DISTINCT user_id), "
+        f"count(user_id), {cancelled}, "
+        "count(*) FILTER (WHERE reason IS NULL), "
+        "count(DISTINCT basket) FILTER (WHERE reason IS NULL), "
+        "count(DISTINCT item) FILTER (WHERE reason IS NULL), "
+        "count(DISTINCT user_id) FILTER (WHERE reason IS NULL), "
+        "count(*) FILTER (WHERE reason IS NULL AND user_id IS NULL), "
+        "count(*) FILTER (WHERE reason IS NULL AND time_value IS NULL), "
+        f"CAST(min(time_value) FILTER (WHERE reason IS NULL) AS {dialect.text}), "
+        f"CAST(max(time_value) FILTER (WHERE reason IS NULL) AS {dialect.text}) "
+        f"FROM {cleaned}"
+    )
+
+
+def fill_profile(
+    report: IngestReport,
+    row: Sequence[Any],
+    reason_counts: dict[str, int],
+    mapping: dict[str, str],
+) -> None:
+    """Fill ``report`` from the :func:`profile_sql` row and the count of each reason."""
+    report.rows_in = int(row[0])
+    report.raw_profile = {
+        "lines": int(row[0]),
+        "baskets": int(row[1]),
+        "items": int(row[2]),
+        "customers": int(row[3]),
+        "lines_with_customer": int(row[4]),
+    }
+    if row[5] is not None:
+        report.raw_profile["cancellation_lines"] = int(row[5])
+    report.reasons = {r: int(reason_counts[r]) for r in REASONS if r in reason_counts}
+    report.rows_rejected = sum(report.reasons.values())
+    kept = row[6:]
+    report.rows_kept = int(kept[0])
+    report.kept_profile = {
+        "lines": int(kept[0]),
+        "baskets": int(kept[1]),
+        "items": int(kept[2]),
+        "customers": int(kept[3]),
+        "first_time": kept[6],
+        "last_time": kept[7],
+    }
+    if C.USER in mapping:
+        report.flags["anonymous_lines"] = int(kept[4])
+    if C.TIME in mapping:
+        report.flags["missing_time"] = int(kept[5])
+    assert report.rows_kept + report.rows_rejected == report.rows_in
+
+
+def seen_items_sql(cleaned: str = "cleaned") -> str:
+    """Items of the kept rows of ``cleaned``: the most frequent name and category, the median
+    price paid (ties of names and categories go to the first in sort order)."""
+    return f"""
+        WITH kept AS (SELECT item, name, category, price_value FROM {cleaned}
+                      WHERE reason IS NULL),
+        names AS (SELECT item, name, row_number() OVER (
+                      PARTITION BY item ORDER BY count(*) DESC, name) AS r
+                  FROM kept WHERE name IS NOT NULL GROUP BY item, name),
+        cats AS (SELECT item, category, row_number() OVER (
+                     PARTITION BY item ORDER BY count(*) DESC, category) AS r
+                 FROM kept WHERE category IS NOT NULL GROUP BY item, category),
+        prices AS (SELECT item, median(price_value) AS price FROM kept GROUP BY item)
+        SELECT p.item, n.name, c.category, p.price
+        FROM prices p LEFT JOIN names n ON n.item = p.item AND n.r = 1
+        LEFT JOIN cats c ON c.item = p.item AND c.r = 1
+    """
 
 
 def attributes_sql(columns: list[str]) -> str:

@@ -85,7 +85,7 @@ def net_cancellations(
         [ingest_id],
     ).df()
     con.unregister("cancels")
-    matches = _greedy(cancels, candidates)
+    matches = greedy_matches(cancels, candidates)
     result = NettingResult(unmatched=total - len(matches))
     if not matches:
         return result
@@ -130,8 +130,21 @@ def net_cancellations(
     return result
 
 
-def _greedy(cancels: pd.DataFrame, candidates: pd.DataFrame) -> list[tuple[int, int, int, int]]:
-    """Each cancellation, in time order, takes the latest earlier purchase no other one took."""
+def greedy_matches(
+    cancels: pd.DataFrame,
+    candidates: pd.DataFrame,
+    taken: set[tuple[int, int]] | None = None,
+) -> list[tuple[int, int, int, int]]:
+    """Each cancellation, in time order, takes the latest earlier purchase no other one took.
+
+    ``cancels`` has ``source_line`` and ``time``; ``candidates`` one row per
+    (cancellation, purchase it may cancel): ``cancel_line, earlier, ingest_id,
+    source_line, time``. Returns ``(cancel_line, earlier, ingest_id, source_line)``
+    per match. ``taken`` holds the ``(ingest_id, source_line)`` of purchases netted
+    already (by an earlier file's cancellations) and gains the new ones. Only
+    purchases of the same customer, item, quantity and price compete, so any
+    partition of the data by customer and item gives the same matches.
+    """
     if candidates.empty:
         return []
     ranked = candidates.sort_values(
@@ -142,9 +155,9 @@ def _greedy(cancels: pd.DataFrame, candidates: pd.DataFrame) -> list[tuple[int, 
         na_position="last",
     )
     lines = ranked["cancel_line"].to_numpy()
+    earlier = ranked["earlier"].to_numpy().tolist()
     keys = list(
         zip(
-            ranked["earlier"].to_numpy().tolist(),
             ranked["ingest_id"].to_numpy().tolist(),
             ranked["source_line"].to_numpy().tolist(),
             strict=True,
@@ -154,15 +167,16 @@ def _greedy(cancels: pd.DataFrame, candidates: pd.DataFrame) -> list[tuple[int, 
     ends = np.r_[starts[1:], len(lines)]
     span = {int(lines[a]): (int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
     order = cancels.sort_values(["time", "source_line"], kind="stable", na_position="first")
-    taken: set[tuple[int, int, int]] = set()
+    taken = set() if taken is None else taken
     out: list[tuple[int, int, int, int]] = []
     for line in order["source_line"].to_numpy().tolist():
         if line not in span:
             continue
         a, b = span[line]
-        for key in keys[a:b]:
+        for at in range(a, b):
+            key = keys[at]
             if key not in taken:
                 taken.add(key)
-                out.append((int(line), *key))
+                out.append((int(line), int(earlier[at]), int(key[0]), int(key[1])))
                 break
     return out

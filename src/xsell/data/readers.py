@@ -163,6 +163,11 @@ def sniff_delimiter(path: Path, encoding: str) -> str:
     """Guess the delimiter from the first lines (comma, semicolon, tab or pipe)."""
     with path.open("r", encoding=encoding, newline="") as handle:
         sample = handle.read(64 * 1024)
+    return delimiter_of(sample)
+
+
+def delimiter_of(sample: str) -> str:
+    """The delimiter (comma, semicolon, tab or pipe) of a file's first lines; comma if unsure."""
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -565,6 +566,31 @@ def _flat_lists(column: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     return pc.list_flatten(array).to_numpy(zero_copy_only=False), starts
 
 
+def itemset_table(
+    itemsets: Sequence[Sequence[int]],
+    counts: Sequence[int],
+    item_ids: np.ndarray,
+    n_baskets: int,
+    info: MiningInfo,
+) -> pd.DataFrame:
+    """An itemset table (the shape :func:`frequent_itemsets` returns) from itemsets counted
+    elsewhere, e.g. on a Spark cluster: dense item indices into ``item_ids``, their basket
+    counts. Rows are ordered as :func:`frequent_itemsets` orders them; ``info`` becomes
+    ``attrs["mining"]``."""
+    by_size: dict[int, list[int]] = {}
+    for position, items in enumerate(itemsets):
+        by_size.setdefault(len(items), []).append(position)
+    found = np.asarray(counts, dtype=np.int64)
+    levels = {
+        size: np.sort(np.array([list(itemsets[p]) for p in at], dtype=np.int64), axis=1)
+        for size, at in by_size.items()
+    }
+    level_counts = {size: found[np.array(at, dtype=np.int64)] for size, at in by_size.items()}
+    table = _table(levels, level_counts, np.asarray(item_ids, dtype=object), n_baskets)
+    table.attrs["mining"] = info
+    return table
+
+
 def table_levels(table: pd.DataFrame) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
     """Level matrices (sorted dense indices) and counts of an itemset table, for rules."""
     levels: dict[int, np.ndarray] = {}
@@ -595,6 +621,7 @@ __all__ = [
     "MemoryBudgetError",
     "MiningInfo",
     "frequent_itemsets",
+    "itemset_table",
     "min_count_of",
     "mine_levels",
     "mining_info",

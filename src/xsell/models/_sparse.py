@@ -143,6 +143,31 @@ def measured_pairs(
     return similarity, pairs
 
 
+def pair_values(
+    measure: str,
+    support_a: np.ndarray,
+    support_b: np.ndarray,
+    together: np.ndarray,
+    n_baskets: float,
+) -> np.ndarray:
+    """The measure of pairs ``(a, b)`` from their counts, vectorised: what :func:`measured_pairs`
+    computes entry by entry (the same functions of :mod:`xsell.mining.metrics`, in float64)."""
+    sa = np.asarray(support_a, dtype=np.float64)
+    sb = np.asarray(support_b, dtype=np.float64)
+    c = np.asarray(together, dtype=np.float64)
+    if measure == "count":
+        return c
+    if measure == "lift":
+        return np.asarray(metrics.lift(sa, sb, c * float(n_baskets)), dtype=np.float64)
+    function = {
+        "confidence": metrics.confidence,
+        "jaccard": metrics.jaccard,
+        "cosine": metrics.cosine,
+        "inclusion": metrics.inclusion,
+    }[measure]
+    return np.asarray(function(sa, sb, c), dtype=np.float64)
+
+
 def entry_positions(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Where ``matrix[rows[i], cols[i]]`` is stored in ``matrix.data`` (``-1`` when absent).
 

@@ -16,6 +16,7 @@ from typing import Any, Final
 import numpy as np
 import scipy.sparse as sp
 
+from xsell.data.idmap import IdMap
 from xsell.data.shopdata import ShopData
 from xsell.errors import ValidationError
 from xsell.models._sparse import (
@@ -24,6 +25,7 @@ from xsell.models._sparse import (
     entries,
     entry_positions,
     measured_pairs,
+    pair_values,
     replace_rows,
     sparse_scores,
     summed_evidence,
@@ -34,6 +36,7 @@ from xsell.models.items import ItemTable
 from xsell.models.params import integer, number, one_of, param
 
 MEASURES: Final = PAIR_MEASURES
+__all__ = ["AGGREGATES", "MEASURES", "Cooccurrence", "pair_values", "similarity_from_counts"]
 AGGREGATES: Final = ("sum", "max")
 
 
@@ -134,6 +137,58 @@ class Cooccurrence(Recommender):
         )
         self.similarity_, self.together_ = self._similarity(self.counts_)
         self.supports_ = (self.counts_, self.counts_.diagonal().astype(np.float64))
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: sp.csr_matrix,
+        n_baskets: float,
+        *,
+        items: ItemTable,
+        users: IdMap,
+        history: sp.csr_matrix,
+        fitted_on: str,
+        similarity: tuple[sp.csr_matrix, sp.csr_matrix] | None = None,
+        **params: Any,
+    ) -> Cooccurrence:
+        """A fitted model from pair counts made elsewhere (a Spark job over a cluster's orders).
+
+        Parameters
+        ----------
+        counts:
+            Items x items: in how many baskets each pair was bought (item supports on
+            the diagonal), what ``fit`` computes as ``XᵀX``.
+        n_baskets:
+            Number of baskets counted.
+        items, users, history:
+            The item table, the customer ids and the customers x items purchase counts.
+        fitted_on:
+            What identifies the data (a fingerprint).
+        similarity:
+            The measured, pruned pairs and their counts, when computed along with the
+            counts; by default they are computed here as ``fit`` does.
+        params:
+            Hyper-parameters (``measure``, ``min_count``, ``neighbours``, ``aggregate``);
+            time decay needs basket times, which counts do not carry.
+        """
+        model = cls(**params)
+        if model.half_life_days is not None:
+            raise ValidationError(
+                "cooccurrence from pair counts: half_life_days needs each basket's time; "
+                "fit on the orders instead"
+            )
+        model.items_ = items
+        model.users_ = users
+        model.history_ = sp.csr_matrix(history, dtype=np.float32)
+        model.fitted_on_ = fitted_on
+        model.n_items_known_, model.n_users_known_ = len(items), len(users)
+        model.counts_ = sp.csr_matrix(counts, dtype=np.float32)
+        model.n_baskets_ = float(n_baskets)
+        model.similarity_, model.together_ = (
+            similarity if similarity is not None else model._similarity(model.counts_)
+        )
+        model.supports_ = (model.counts_, model.counts_.diagonal().astype(np.float64))
+        return model
 
     def _similarity(self, counts: sp.csr_matrix) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         return measured_pairs(counts, self.n_baskets_, self.measure, self.floor_, self.neighbours)
