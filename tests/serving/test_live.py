@@ -45,7 +45,10 @@ def test_events_are_in_the_log_before_the_answer(
     ("body", "message"),
     [
         ({"type": "order", "items": []}, "List should have at least 1 item"),
-        ({"type": "purchase", "items": ["a"]}, "Input should be 'order', 'cart' or 'view'"),
+        (
+            {"type": "purchase", "items": ["a"]},
+            "Input should be 'order', 'cart', 'view', 'impression' or 'click'",
+        ),
         ({"events": []}, "List should have at least 1 item"),
         ({"type": "order", "items": [""]}, "String should have at least 1 character"),
     ],

@@ -42,9 +42,10 @@ _SCALE_FREE: Final = ("cooccurrence",)
 #: Dense score cells one block of queries may hold per component (float32: ~32 MB).
 _BLOCK_CELLS: Final = 8_000_000
 
+# Every pair seen is a candidate (min_count 0): the ranker learns how much a rare pair counts.
 DEFAULT_MODELS: Final[tuple[tuple[str, dict[str, Any]], ...]] = (
-    ("cooccurrence", {"measure": "confidence", "neighbours": 200}),
-    ("cooccurrence", {"measure": "jaccard", "neighbours": 200}),
+    ("cooccurrence", {"measure": "confidence", "neighbours": 200, "min_count": 0}),
+    ("cooccurrence", {"measure": "jaccard", "neighbours": 200, "min_count": 0}),
     ("cooccurrence", {"measure": "lift", "neighbours": 200, "aggregate": "max", "min_count": 2}),
     ("itemknn", {"weighting": "bm25"}),
     ("popularity", {}),
