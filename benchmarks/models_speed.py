@@ -92,14 +92,15 @@ def main() -> None:
 
     bare_times = [best_of(bare_product)]
     cases: list[tuple[str, dict[str, Any]]] = [
-        ("xsell cooccurrence, jaccard, top 200", {}),
+        ("xsell cooccurrence, defaults (jaccard, top 200, pairs in 20+ baskets)", {}),
+        ("xsell cooccurrence, jaccard, top 200, every pair", {"min_count": 0}),
         (
-            "xsell cooccurrence, lift, top 50, decay 30 d",
-            {"measure": "lift", "neighbours": 50, "half_life_days": 30},
+            "xsell cooccurrence, lift, top 50, decay 30 d, every pair",
+            {"measure": "lift", "neighbours": 50, "half_life_days": 30, "min_count": 0},
         ),
         (
-            "xsell cooccurrence, confidence, all pairs",
-            {"measure": "confidence", "neighbours": None},
+            "xsell cooccurrence, confidence, every pair kept",
+            {"measure": "confidence", "neighbours": None, "min_count": 0},
         ),
     ]
     for label, params in cases:

@@ -24,12 +24,16 @@ def fill(
     """
     free = allowed.copy()
     free[list(picked)] = False
-    order = np.lexsort((np.arange(len(table)), -table.popularity))
-    categories = {table.categories[i] for i in cart if table.categories[i] is not None}
+    order = table.by_popularity()
+    codes = table.category_codes()
+    mine_codes = np.unique(codes[np.asarray(cart, dtype=np.int64)]) if len(cart) else codes[:0]
+    mine_codes = mine_codes[mine_codes >= 0]
     items: list[int] = []
     same: list[bool] = []
-    if categories:
-        mine = free & np.isin(table.categories, np.array(sorted(categories), dtype=object))
+    if len(mine_codes):
+        wanted = np.zeros(int(codes.max()) + 2, dtype=bool)  # codes of -1 land on the last
+        wanted[mine_codes] = True
+        mine = free & wanted[codes]
         for i in order[mine[order]][:n]:
             items.append(int(i))
             same.append(True)

@@ -55,6 +55,22 @@ class ItemTable:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def by_popularity(self) -> np.ndarray:
+        """Item indices, best sellers first (ties: lower index); kept while ``popularity`` is."""
+        cached = self.__dict__.get("_by_popularity")
+        if cached is None or cached[0] is not self.popularity:
+            order = np.lexsort((np.arange(len(self)), -self.popularity))
+            cached = self.__dict__["_by_popularity"] = (self.popularity, order)
+        return cached[1]
+
+    def category_codes(self) -> np.ndarray:
+        """An integer per category (``-1``: none), kept while ``categories`` is."""
+        cached = self.__dict__.get("_category_codes")
+        if cached is None or cached[0] is not self.categories:
+            codes, _ = pd.factorize(pd.Series(self.categories, dtype=object), use_na_sentinel=True)
+            cached = self.__dict__["_category_codes"] = (self.categories, codes.astype(np.int64))
+        return cached[1]
+
     def grown(self, new_ids: Sequence[str], names: dict[str, str]) -> ItemTable:
         """This table with ``new_ids`` appended (no category, no price, in stock, popularity 0)."""
         n = len(new_ids)
