@@ -200,8 +200,9 @@ def _goes_with(data: ShopData, model: Any, anchor: str, k: int) -> tuple[list[An
     evidence = bought_with(data, anchor).set_index("item_id")
     frame = model.complements(anchor, k=max(50, 10 * k))
     frame = frame.join(evidence[["count", "lift", "above_chance"]], on="item_id")
-    chosen = frame[frame["above_chance"].fillna(False).astype(bool)].head(k)
-    below = int((~frame["above_chance"].fillna(False).astype(bool)).loc[: chosen.index.max()].sum())
+    above = frame["above_chance"].eq(True).to_numpy()
+    chosen = frame[above].head(k)
+    below = int((~above[: len(frame)])[: (chosen.index.max() + 1) if len(chosen) else 0].sum())
     chosen = chosen.assign(rank=range(1, len(chosen) + 1), together=chosen["count"])
     records: list[Any] = chosen[["rank", "item_id", "name", "together", "lift", "reason"]].to_dict(
         "records"

@@ -374,7 +374,8 @@ class ShopData:
 
     def in_stock(self) -> np.ndarray:
         """Whether each item is in stock (unknown counts as in stock)."""
-        return self.catalog[C.IN_STOCK].fillna(True).to_numpy(dtype=bool)
+        values = self.catalog[C.IN_STOCK].to_numpy(dtype=object)
+        return np.where(pd.isna(values), True, values).astype(bool)
 
     def item_margins(self) -> np.ndarray:
         """What the shop earns on one unit of each item: the catalog margin, else price - cost.
