@@ -260,3 +260,16 @@ def pseudonymized_bundle(folder: Path) -> Path:
     data = ShopData.from_store(store)
     assert hashed("ANNA-1") in set(data.users.ids)
     return make_model("personal").fit(data).save(folder / "personal")
+
+
+def ingested(shop: SyntheticShop, folder: Path) -> Path:
+    """``shop``'s orders and catalog written to ``folder`` and ingested by ``xsell ingest``."""
+    from tests.conftest import run_xsell
+
+    shop.write(folder / "shop")
+    done = run_xsell(
+        "ingest", "shop/orders.csv", "--catalog", "shop/catalog.csv", "--store", "x.duckdb",
+        "--quiet", cwd=folder,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return folder / "x.duckdb"

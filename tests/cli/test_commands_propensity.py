@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import run_xsell
+from tests.shops import ingested
 from xsell.cli.main import app
 from xsell.data.synthetic import SyntheticShop, make_shop
 
@@ -21,20 +22,7 @@ def shop() -> SyntheticShop:
 
 @pytest.fixture(scope="module")
 def store(shop: SyntheticShop, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("campaign")
-    shop.write(folder / "shop")
-    done = run_xsell(
-        "ingest",
-        "shop/orders.csv",
-        "--catalog",
-        "shop/catalog.csv",
-        "--store",
-        "x.duckdb",
-        "-q",
-        cwd=folder,
-    )
-    assert done.returncode == 0, done.stderr
-    return folder / "x.duckdb"
+    return ingested(shop, tmp_path_factory.mktemp("campaign"))
 
 
 def _category(shop: SyntheticShop) -> str:
