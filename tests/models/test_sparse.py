@@ -13,6 +13,7 @@ from tests.shops import dated
 from xsell.data.shopdata import ShopData
 from xsell.models._sparse import (
     basket_weights,
+    entry_positions,
     prune_rows,
     replace_rows,
     sparse_scores,
@@ -59,6 +60,34 @@ def test_prune_rows_keeps_the_k_largest_with_lower_columns_on_ties(
         expected[best] = values[best]
         np.testing.assert_array_equal(got.toarray()[row], expected)
     np.testing.assert_array_equal(prune_rows(sp.csr_matrix(dense), None).toarray(), dense)
+
+
+@settings(max_examples=200, deadline=None)
+@given(matrix_and_rows(), st.booleans(), st.integers(0, 2**31 - 1))
+def test_entry_positions_point_at_each_stored_pair_and_minus_one_elsewhere(
+    case: tuple[np.ndarray, np.ndarray, np.ndarray], shuffled: bool, seed: int
+) -> None:
+    dense = case[0]
+    n = len(dense)
+    rng = np.random.default_rng(seed)
+    matrix = sp.csr_matrix(dense)
+    if shuffled:  # the same entries, columns in a random order within each row
+        for row in range(n):
+            lo, hi = matrix.indptr[row], matrix.indptr[row + 1]
+            order = lo + rng.permutation(hi - lo)
+            matrix.indices[lo:hi] = matrix.indices[order]
+            matrix.data[lo:hi] = matrix.data[order]
+        matrix.has_sorted_indices = False
+    rows = rng.integers(0, n, 30)
+    cols = rng.integers(0, n, 30)
+    got = entry_positions(matrix, rows, cols)
+    for row, col, at in zip(rows, cols, got, strict=True):
+        if dense[row, col] == 0:
+            assert at == -1
+        else:
+            assert matrix.indptr[row] <= at < matrix.indptr[row + 1]
+            assert matrix.indices[at] == col
+            assert matrix.data[at] == dense[row, col]
 
 
 @settings(max_examples=100, deadline=None)

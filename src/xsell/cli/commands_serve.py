@@ -128,8 +128,9 @@ def serve(
         Path | None,
         typer.Option(
             "--store",
-            help="The store the bundle was trained from: warn when it was fitted on data "
-            "that held customers since forgotten.",
+            help="The store the bundle was trained from: the dashboard shows its headline "
+            "figures and latest leaderboard; warn when the bundle was fitted on data that held "
+            "customers since forgotten.",
         ),
     ] = None,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
@@ -199,6 +200,7 @@ def serve(
         max_body=max_body,
         apply_interval_s=apply_interval,
         rules_store=rules_store.resolve() if rules_store else None,
+        store=store.resolve() if store else None,
         pseudonymize=pseudonymize,
         pseudonym_key_file=key_file.resolve() if key_file else None,
         experiment=experiment,

@@ -49,6 +49,9 @@ class IdMap:
 
     def to_index(self, external: Sequence[str] | np.ndarray | pd.Series) -> np.ndarray:
         """Dense indices of ``external`` ids; ``-1`` where an id is unknown."""
+        if isinstance(external, list | tuple) and len(external) <= 64:
+            # A request's handful of ids: hash look-ups cost less than building an Index.
+            return np.array([self.index_of(e) for e in external], dtype=np.int64)
         return np.asarray(self._index.get_indexer(pd.Index(np.asarray(external, dtype=object))))
 
     def index_of(self, external: str) -> int:

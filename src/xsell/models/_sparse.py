@@ -118,8 +118,8 @@ def measured_pairs(
 
     One pass over the counts: no matrix of every pair's measure is built before
     pruning (on Instacart's 11.5 M pairs that took three times the product itself).
-    Returns the measures and, entry for entry, the pairs' counts. Rows keep the
-    counts' column order; without pruning (long rows) they are sorted.
+    Returns the measures and, entry for entry, the pairs' counts. Rows are sorted
+    by column.
     """
     counts = sp.csr_matrix(counts)
     support = counts.diagonal().astype(np.float64)
@@ -137,7 +137,7 @@ def measured_pairs(
     pairs = sp.csr_matrix((together, indices.copy(), indptr.copy()), shape=counts.shape)
     if counts.has_sorted_indices:
         similarity.has_sorted_indices = pairs.has_sorted_indices = True
-    elif k is None:
+    else:  # reasons look pairs up by binary search in these rows
         similarity.sort_indices()
         pairs.sort_indices()
     return similarity, pairs
@@ -171,22 +171,43 @@ def pair_values(
 def entry_positions(matrix: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Where ``matrix[rows[i], cols[i]]`` is stored in ``matrix.data`` (``-1`` when absent).
 
-    One slice per distinct row; a binary search when rows are sorted, else one sort
-    of that row's columns (short rows: pruned neighbour lists).
+    With sorted rows, one binary search of all pairs over the asked rows laid end to
+    end (keyed by row rank, then column); else one slice and sort per distinct row
+    (short rows: pruned neighbour lists).
     """
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
     out = np.full(len(rows), -1, dtype=np.int64)
+    if len(rows) == 0:
+        return out
+    if matrix.has_sorted_indices:
+        distinct, which = np.unique(rows, return_inverse=True)
+        lo = matrix.indptr[distinct].astype(np.int64)
+        lengths = matrix.indptr[distinct + 1].astype(np.int64) - lo
+        total = int(lengths.sum())
+        if total == 0:
+            return out
+        firsts = np.cumsum(lengths) - lengths
+        positions = np.arange(total, dtype=np.int64) + np.repeat(lo - firsts, lengths)
+        width = int(matrix.shape[1])
+        keys = np.repeat(np.arange(len(distinct), dtype=np.int64), lengths) * width
+        keys += matrix.indices[positions]
+        wanted = which.astype(np.int64) * width + cols
+        at = np.minimum(np.searchsorted(keys, wanted), total - 1)
+        hit = keys[at] == wanted
+        out[hit] = positions[at[hit]]
+        return out
     for row in set(rows.tolist()):
         mine = np.flatnonzero(rows == row)
         lo, hi = int(matrix.indptr[row]), int(matrix.indptr[row + 1])
         if hi == lo:
             continue
         found = matrix.indices[lo:hi]
-        order = None if matrix.has_sorted_indices else np.argsort(found, kind="stable")
-        ordered = found if order is None else found[order]
+        order = np.argsort(found, kind="stable")
+        ordered = found[order]
         pos = np.minimum(np.searchsorted(ordered, cols[mine]), hi - lo - 1)
         hit = ordered[pos] == cols[mine]
-        at = pos[hit] if order is None else order[pos[hit]]
-        out[mine[hit]] = lo + at
+        out[mine[hit]] = lo + order[pos[hit]]
     return out
 
 

@@ -32,7 +32,7 @@ from xsell.models._sparse import (
 )
 from xsell.models.base import Recommender
 from xsell.models.fallback import popular_reason
-from xsell.models.items import ItemTable
+from xsell.models.items import ItemTable, one_row
 from xsell.models.params import integer, number, one_of, param
 
 MEASURES: Final = PAIR_MEASURES
@@ -232,7 +232,8 @@ class Cooccurrence(Recommender):
             return sparse_scores(baskets, self.similarity_, self.aggregate)
         if baskets.shape[0] == 1:
             # One cart (the API): a sparse product costs ~10x more than gathering its rows.
-            return _one_cart_evidence(sp.csr_matrix(baskets), self.similarity_)
+            one = baskets if isinstance(baskets, sp.csr_matrix) else sp.csr_matrix(baskets)
+            return _one_cart_evidence(one, self.similarity_)
         return summed_evidence(baskets, self.similarity_)
 
     def _supports(self) -> np.ndarray:
@@ -294,8 +295,7 @@ def _one_cart_evidence(basket: sp.csr_matrix, similarity: sp.csr_matrix) -> sp.c
     items = basket.indices[basket.indptr[0] : basket.indptr[1]].astype(np.int64)
     weights = basket.data[basket.indptr[0] : basket.indptr[1]].astype(np.float64)
     cols, sums = _gathered_rows(similarity, items, weights)
-    indptr = np.array([0, len(cols)], dtype=np.int64)
-    return sp.csr_matrix((sums, cols, indptr), shape=(1, similarity.shape[1]))
+    return one_row(cols, sums, similarity.shape[1])
 
 
 def _gathered_rows(

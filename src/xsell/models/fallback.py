@@ -24,24 +24,41 @@ def fill(
     """
     free = allowed.copy()
     free[list(picked)] = False
-    order = table.by_popularity()
     codes = table.category_codes()
     mine_codes = np.unique(codes[np.asarray(cart, dtype=np.int64)]) if len(cart) else codes[:0]
     mine_codes = mine_codes[mine_codes >= 0]
     items: list[int] = []
     same: list[bool] = []
     if len(mine_codes):
-        wanted = np.zeros(int(codes.max()) + 2, dtype=bool)  # codes of -1 land on the last
-        wanted[mine_codes] = True
-        mine = free & wanted[codes]
-        for i in order[mine[order]][:n]:
-            items.append(int(i))
+        for i in _best_sellers(table, free, n, mine_codes):
+            items.append(i)
             same.append(True)
             free[i] = False
-    for i in order[free[order]][: n - len(items)]:
-        items.append(int(i))
+    for i in _best_sellers(table, free, n - len(items)):
+        items.append(i)
         same.append(False)
     return items, same
+
+
+def _best_sellers(
+    table: ItemTable, free: np.ndarray, n: int, categories: np.ndarray | None = None
+) -> list[int]:
+    """The ``n`` most popular items ``free`` allows (of ``categories``' codes), best first.
+
+    Walks the popularity order in growing chunks: the best sellers are nearly always
+    allowed, so a request reads a few hundred items, not the whole catalog.
+    """
+    order = table.by_popularity()
+    found: list[int] = []
+    start, step = 0, 256
+    while len(found) < n and start < len(order):
+        chunk = order[start : start + step]
+        keep = free[chunk]
+        if categories is not None:
+            keep &= (table.category_codes()[chunk, None] == categories[None, :]).any(axis=1)
+        found.extend(chunk[keep][: n - len(found)].tolist())
+        start, step = start + step, step * 4
+    return found
 
 
 def note(unknown_items: Sequence[str], customer: str | None, known_customer: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -149,6 +150,9 @@ class ItemTable:
 
 def basket_rows(contexts: Sequence[Sequence[int]], n_items: int) -> sp.csr_matrix:
     """Contexts (lists of item indices) as a binary CSR matrix of ``len(contexts) x n_items``."""
+    if len(contexts) == 1:  # one request
+        indices = np.unique(np.asarray(contexts[0], dtype=np.int32))
+        return one_row(indices, np.ones(len(indices), np.float32), n_items)
     indptr = np.zeros(len(contexts) + 1, dtype=np.int64)
     indptr[1:] = np.cumsum([len(c) for c in contexts])
     indices = (
@@ -161,6 +165,28 @@ def basket_rows(contexts: Sequence[Sequence[int]], n_items: int) -> sp.csr_matri
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix
+
+
+#: Empty ``1 x n`` rows by width: :func:`one_row` copies one instead of validating anew.
+_EMPTY_ROWS: dict[int, sp.csr_matrix] = {}
+
+
+def one_row(indices: np.ndarray, values: np.ndarray, n_items: int) -> sp.csr_matrix:
+    """A ``1 x n_items`` CSR row of ``values`` at ``indices`` (ascending, distinct).
+
+    Built on a copy of an empty row: scipy's constructor checks its arrays every time,
+    which cost about 17 µs of each served answer (two rows per request).
+    """
+    empty = _EMPTY_ROWS.get(n_items)
+    if empty is None:
+        empty = _EMPTY_ROWS[n_items] = sp.csr_matrix((1, n_items), dtype=np.float32)
+    indices = np.asarray(indices, dtype=np.int32)
+    row = copy.copy(empty)
+    row.data = np.asarray(values)
+    row.indices = indices
+    row.indptr = np.array([0, len(indices)], dtype=np.int32)
+    row.has_canonical_format = True
+    return row
 
 
 def as_dense(scores: np.ndarray | sp.csr_matrix) -> np.ndarray:

@@ -148,8 +148,11 @@ def rank(
     for start in range(0, len(batch), step):
         stop = min(len(batch), start + step)
         users = None if batch.users is None else np.asarray(batch.users[start:stop])
-        scores = model.score(batch.contexts[start:stop], users)
-        sparse = sp.csr_matrix(scores) if sp.issparse(scores) else None
+        whole = start == 0 and stop == len(batch)  # one request: no slice to copy
+        scores = model.score(batch.contexts if whole else batch.contexts[start:stop], users)
+        sparse = None
+        if sp.issparse(scores):
+            sparse = scores if isinstance(scores, sp.csr_matrix) else sp.csr_matrix(scores)
         shares = None
         if slots is not None and users is not None:
             shares = slots.shares_for(model.history_, users)

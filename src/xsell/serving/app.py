@@ -53,6 +53,7 @@ from xsell.serving.events import EventLog, LoggedEvent, new_event_id
 from xsell.serving.experiments import experiment_report, start_event
 from xsell.serving.limits import BodyLimit
 from xsell.serving.metrics import Metrics, MetricsMiddleware
+from xsell.serving.page_cache import PageCache
 from xsell.serving.schemas import (
     MAX_K,
     AnswerOut,
@@ -364,6 +365,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.include_router(_events_router(service))
     app.include_router(_admin_router(service))
     app.include_router(dashboard_router(service))
+    app.add_middleware(PageCache, service=service)
     add_cors(app, settings)
     app.add_middleware(BodyLimit, limit=settings.max_body)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -392,11 +394,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, str):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
     return value
-
-
-def _with_id(body: bytes) -> bytes:
-    """A cached answer (a JSON object) with a fresh ``recommendation_id`` and no arm."""
-    return b'{"recommendation_id":"' + new_event_id().encode() + b'","arm":null,' + body[1:]
 
 
 def _validation_error(location: tuple[str | int, ...], message: str) -> RequestValidationError:
@@ -542,30 +539,14 @@ def _items_router(service: Service) -> APIRouter:
             Query(min_length=1, max_length=200, description="A guest's session id."),
         ] = None,
     ) -> Response:
+        # Repeated pages are answered by the cache in front of the app (serving.page_cache).
         customer = service.customer_id(customer)
         arm, served = service.pick(customer, session)
-        cache = service.cache if not explain and arm is None else None
-        key = ""
-        if cache is not None:
-            touch = served.touched.get(item_id, 0)
-            key = (
-                f"{served.version}|{touch}|{k}|{int(in_stock_only)}{int(complements_only)}"
-                f"{int(fallback)}|{item_id}"
-            )
-            hit = cache.get(item_id, key)
-            if hit is not None:
-                service.metrics.cache_hits.inc()
-                return Response(_with_id(hit), media_type="application/json")
-            service.metrics.cache_misses.inc()
         rules = BusinessRules(in_stock_only=in_stock_only, complements_only=complements_only)
         answer = answers.basket_answer(
             served.model, [item_id], k, rules, explain=explain, fallback=fallback
         )
-        if cache is None:
-            return _json(await service.answered(served, arm, answer, customer, session))
-        body = orjson.dumps({"model": served.model.name, "model_version": served.version, **answer})
-        cache.put(item_id, key, body)
-        return Response(_with_id(body), media_type="application/json")
+        return _json(await service.answered(served, arm, answer, customer, session))
 
     @router.get(
         "/items/{item_id}/bundles",
@@ -898,7 +879,8 @@ def app_from_env() -> FastAPI:
     import os
 
     values = orjson.loads(os.environ[SETTINGS_ENV])
-    for name in ("bundle", "events_log", "rules_store", "bundle_root", "pseudonym_key_file"):
+    paths = ("bundle", "events_log", "rules_store", "store", "bundle_root", "pseudonym_key_file")
+    for name in paths:
         if values.get(name) is not None:
             values[name] = Path(values[name])
     for name in ("api_keys", "admin_keys", "cors_origins"):

@@ -64,15 +64,22 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        bounded = True  # no body, or one whose declared length the server reads no further
         for name, value in scope["headers"]:
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
+                    bounded = False
                     break
                 if declared > self.limit:
                     await self._refuse(send)
                     return
+            elif name == b"transfer-encoding":
+                bounded = False
+        if bounded:
+            await self.app(scope, receive, send)
+            return
         received = 0
         started = False
 

@@ -117,6 +117,7 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self.children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -136,8 +137,15 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             name = getattr(route, "path", None) or "unmatched"
-            self.metrics.requests.labels(scope["method"], name, str(code)).inc()
-            self.metrics.latency.labels(name).observe(time.perf_counter() - started)
+            labels = (scope["method"], name, code)
+            children = self.children.get(labels)
+            if children is None:  # a labelled child is looked up once per route and status
+                children = self.children[labels] = (
+                    self.metrics.requests.labels(scope["method"], name, str(code)),
+                    self.metrics.latency.labels(name),
+                )
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
 
 
 def _quantile(buckets: dict[float, float], q: float) -> float | None:

@@ -60,6 +60,9 @@ class ServeSettings:
         Optional DuckDB store whose saved association rules feed ``/bundles``;
         otherwise ``rules.parquet`` in the bundle, else rules derived from the
         model's complements.
+    store:
+        The store the bundle was trained from: the dashboard's Models panel shows its
+        headline figures (those of ``xsell report``) and its latest leaderboard.
     pseudonymize:
         Customer ids from clients are raw; the model knows keyed pseudonyms (it was
         trained on a store ingested with ``--pseudonymize``): each id is hashed with
@@ -98,6 +101,7 @@ class ServeSettings:
     max_events: int = 1000
     max_body: int = 1024 * 1024
     rules_store: Path | None = None
+    store: Path | None = None
     pseudonymize: bool = False
     pseudonym_key_file: Path | None = None
     poll_interval_s: float = 0.05

@@ -116,18 +116,8 @@ def collect(
     reporter = reporter or SilentReporter()
     floor = check_min_customers(min_customers)
     reporter.step("loading the store", 0)
-    ingests = _ingests(store)
-    summary: list[tuple[str, str]] = [("store file", str(store.path))]
-    notes: list[str] = []
-    why_no_data = ""
-    try:
-        data: ShopData | None = ShopData.from_store(store)
-    except XsellError as exc:
-        data = None
-        why_no_data = str(exc)
-        notes.append(f"No analysis of orders: {exc}")
+    data, summary, notes, why_no_data = _load(store)
     reporter.step("overview", 1)
-    _overview(data, ingests, summary, notes)
     summary.append(
         (
             "minimum group size",
@@ -165,6 +155,27 @@ def collect(
         notes=notes,
         sections=sections,
     )
+
+
+def headline(store: Store | str | Path) -> tuple[list[tuple[str, str]], list[str]]:
+    """The report's headline figures of ``store`` (its summary rows) and its notes."""
+    _, summary, notes, _ = _load(store if isinstance(store, Store) else Store(store))
+    return summary, notes
+
+
+def _load(store: Store) -> tuple[ShopData | None, list[tuple[str, str]], list[str], str]:
+    """The store's data (``None`` with the reason when it has none), summary rows and notes."""
+    summary: list[tuple[str, str]] = [("store file", str(store.path))]
+    notes: list[str] = []
+    why_no_data = ""
+    try:
+        data: ShopData | None = ShopData.from_store(store)
+    except XsellError as exc:
+        data = None
+        why_no_data = str(exc)
+        notes.append(f"No analysis of orders: {exc}")
+    _overview(data, _ingests(store), summary, notes)
+    return data, summary, notes, why_no_data
 
 
 # ---------------------------------------------------------------------------- sections

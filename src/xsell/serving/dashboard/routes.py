@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import anyio
 import orjson
 from fastapi import APIRouter, Cookie, Depends, Form, HTTPException, Query, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -213,7 +214,14 @@ def dashboard_router(service: Service) -> APIRouter:
                     "events_applied": served.events_applied,
                 }
             )
-        return _json({"models": out, "leaderboard": _leaderboard(settings.rules_store)})
+        store = settings.store or settings.rules_store
+        return _json(
+            {
+                "models": out,
+                "leaderboard": await anyio.to_thread.run_sync(_leaderboard, store),
+                "headline": await anyio.to_thread.run_sync(_headline, store),
+            }
+        )
 
     @api.get("/live")
     async def live() -> Response:
@@ -254,6 +262,26 @@ def _history(served: ServedModel, customer: str | None) -> set[str]:
         return set()
     table = model.require_fitted()
     return {str(table.ids.ids[i]) for i in model.history_items(index)}
+
+
+#: Headline figures by store file, with the file's modification time they were read at.
+_HEADLINES: dict[Path, tuple[float, dict[str, Any]]] = {}
+
+
+def _headline(store: Path | None) -> dict[str, Any] | None:
+    """The report's headline figures of ``store`` (read again only when the file changes)."""
+    if store is None or not Path(store).is_file():
+        return None
+    from xsell.analytics.report.content import headline
+
+    path = Path(store)
+    changed = path.stat().st_mtime
+    known = _HEADLINES.get(path)
+    if known is None or known[0] != changed:
+        summary, notes = headline(path)
+        rows = [{"figure": name, "value": value} for name, value in summary if name != "store file"]
+        known = _HEADLINES[path] = (changed, {"store": path.name, "rows": rows, "notes": notes})
+    return known[1]
 
 
 def _leaderboard(store: Path | None) -> dict[str, Any] | None:

@@ -125,12 +125,22 @@ async function showModels() {
     el("p", {}, `bundle ${m.bundle} · version ${m.model_version} · ${m.n_items} items · saved ${m.saved_at ?? "?"} · trained on ${m.fitted_on ?? "?"}`),
     el("p", { class: "muted" }, `parameters ${JSON.stringify(m.params)}`),
     el("p", { class: "muted" }, `figures ${JSON.stringify(m.metrics)}`))));
+  const headline = found.headline;
+  if (headline) {
+    $("#headline").replaceChildren(
+      el("h3", {}, `The shop (${headline.store})`),
+      el("table", {}, el("tbody", {}, ...headline.rows.map((r) =>
+        el("tr", { class: "figure" }, el("th", {}, r.figure), el("td", {}, r.value))))),
+      ...headline.notes.map((n) => el("p", { class: "muted" }, n)));
+  } else {
+    $("#headline").replaceChildren(el("p", { class: "muted" }, "No shop figures: start the server with --store STORE (the store the bundle was trained from)."));
+  }
   const board = found.leaderboard;
   if (board) {
     Plotly.newPlot("leaderboard-chart", [{ type: "bar", x: board.models, y: board.values }],
       { title: `Latest leaderboard (${board.protocol}, ${board.metric})`, height: 340 }, { displaylogo: false });
   } else {
-    $("#leaderboard-chart").replaceChildren(el("p", { class: "muted" }, "No leaderboard: start the server with --rules-store STORE of an `xsell evaluate` run."));
+    $("#leaderboard-chart").replaceChildren(el("p", { class: "muted" }, "No leaderboard: start the server with --store STORE of an `xsell evaluate` run."));
   }
 }
 
