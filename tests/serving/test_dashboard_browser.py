@@ -8,19 +8,30 @@ from typing import Any
 from tests.conftest import ROOT, need_module, need_program
 from tests.serving.conftest import KEY
 from tests.serving.server import Server
+from tests.shops import ingested
+from xsell.data.synthetic import SyntheticShop
+from xsell.evaluation import Leaderboard
 
 ARTIFACTS = ROOT / "artifacts"
 
 
 def test_a_merchandiser_tries_a_basket_rules_and_the_experiment_panel(
-    popularity_bundle: Path, pairs_bundle: Path, tmp_path: Path
+    popularity_bundle: Path, pairs_bundle: Path, shop: SyntheticShop, tmp_path: Path
 ) -> None:
     chromium = need_program("chromium")
     playwright = need_module("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
+    store = ingested(shop, tmp_path)
+    board = Leaderboard.from_runs(
+        [{"model": "pairs", "recall@10": 0.3}, {"model": "popularity", "recall@10": 0.1}],
+        protocol="basket-completion",
+        split="s",
+        ks=[10],
+    )
+    board.save_to_store(store)
     args = (
         "--experiment", "dash", "--arm", f"pop={popularity_bundle}:50",
-        "--arm", f"pairs={pairs_bundle}:50", "--api-key", KEY,
+        "--arm", f"pairs={pairs_bundle}:50", "--api-key", KEY, "--store", str(store),
         "--events-log", str(tmp_path / "e.jsonl"), "--rate-limit", "0",
     )  # fmt: skip
     with Server(popularity_bundle, *args) as server, playwright.sync_playwright() as p:
@@ -79,6 +90,11 @@ def test_a_merchandiser_tries_a_basket_rules_and_the_experiment_panel(
         tab.click("nav button[data-tab=models]")
         tab.wait_for_selector("#models .model")
         shown = tab.eval_on_selector_all("#models .model h3", "hs => hs.map(h => h.textContent)")
+        tab.wait_for_selector("#leaderboard-chart .plot-container.plotly")
+        figures = tab.eval_on_selector_all(
+            "#headline tr.figure th", "cells => cells.map(c => c.textContent)"
+        )
+        tab.screenshot(path=str(ARTIFACTS / "dashboard-models.png"), full_page=True)
         tab.click("nav button[data-tab=live]")
         tab.wait_for_function("document.querySelector('#live tbody').children.length > 0")
         live = tab.inner_text("#live")
@@ -92,4 +108,5 @@ def test_a_merchandiser_tries_a_basket_rules_and_the_experiment_panel(
     assert arms == ["pop", "pairs"]
     assert complements == 10
     assert shown == ["served: popularity", "pairs: cooccurrence"]
+    assert {"orders", "revenue", "average order value"} <= set(figures)
     assert "latency p50 / p95 / p99" in live

@@ -138,7 +138,7 @@ async function showModels() {
   const board = found.leaderboard;
   if (board) {
     Plotly.newPlot("leaderboard-chart", [{ type: "bar", x: board.models, y: board.values }],
-      { title: `Latest leaderboard (${board.protocol}, ${board.metric})`, height: 340 }, { displaylogo: false });
+      { title: { text: `Latest leaderboard (${board.protocol}, ${board.metric})` }, height: 340 }, { displaylogo: false });
   } else {
     $("#leaderboard-chart").replaceChildren(el("p", { class: "muted" }, "No leaderboard: start the server with --store STORE of an `xsell evaluate` run."));
   }
@@ -161,7 +161,7 @@ async function showLive() {
   $("#live tbody").replaceChildren(...rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v))));
   if (history.length > 1) {
     Plotly.react("live-chart", [{ x: history.slice(1).map((h) => new Date(1000 * h.time)), y: history.slice(1).map((h, i) => (h.requests - history[i].requests) / Math.max(h.time - history[i].time, 1e-3)), mode: "lines" }],
-      { title: "requests per second", height: 280 }, { displaylogo: false });
+      { title: { text: "requests per second" }, height: 280 }, { displaylogo: false });
   }
 }
 
@@ -184,7 +184,7 @@ async function showExperiment() {
     return { type: "bar", name: `${arm} vs ${report.control}`, x: rows.map((u) => u.metric), y: rows.map((u) => pct(u.relative)),
       error_y: { type: "data", symmetric: false, array: rows.map((u) => pct(u.relative_high) - pct(u.relative)), arrayminus: rows.map((u) => pct(u.relative) - pct(u.relative_low)) } };
   });
-  Plotly.newPlot("experiment-chart", traces, { title: "relative uplift, % (95 % interval)", height: 360 }, { displaylogo: false });
+  Plotly.newPlot("experiment-chart", traces, { title: { text: "relative uplift, % (95 % interval)" }, height: 360 }, { displaylogo: false });
 }
 
 const shows = { models: showModels, live: showLive, experiment: showExperiment };
