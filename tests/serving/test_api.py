@@ -485,9 +485,17 @@ def test_health_model_info_and_prometheus_counts(
 
 #: Bad requests and what the answer must say (status, a piece of the message); never a 500.
 BAD_REQUESTS = [
-    ("POST", "/v1/recommendations/basket", '{"items": ["SKU00001"], "k": 1e400}', 422, "finite"),
-    ("POST", "/v1/recommendations/basket", '{"items": ["SKU00001"], "k": NaN}', 422, "finite"),
+    ("POST", "/v1/recommendations/basket", '{"items": ["SKU00001"], "k": 1e400}', 422, "integer"),
+    ("POST", "/v1/recommendations/basket", '{"items": ["SKU00001"], "k": NaN}', 422, "integer"),
     ("POST", "/v1/recommendations/basket", '{"items": ["SKU00001"], "k": 2.5}', 422, "integer"),
+    ("POST", "/v1/recommendations/basket", '{"items": ["SKU00001"], "k": true}', 422, "integer"),
+    (
+        "POST",
+        "/v1/recommendations/basket",
+        '{"items": ["SKU00001"], "max_per_category": true}',
+        422,
+        "valid integer",
+    ),
     (
         "POST",
         "/v1/recommendations/basket",

@@ -11,6 +11,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictFloat,
+    StrictInt,
     StringConstraints,
     Tag,
     model_validator,
@@ -52,7 +53,7 @@ class RuleOptions(_Strict):
     # Strict: a JSON boolean is not a price (lax pydantic reads false as 0.0).
     min_price: StrictFloat | None = Field(None, description="Lowest price (inclusive).")
     max_price: StrictFloat | None = Field(None, description="Highest price (inclusive).")
-    max_per_category: int | None = Field(
+    max_per_category: StrictInt | None = Field(
         None, ge=1, le=1000, description="At most this many suggestions of one category."
     )
     allow: list[ItemId] | None = Field(None, max_length=10_000, description="Only these items.")
@@ -103,7 +104,7 @@ class BasketRequest(RuleOptions):
     session: CustomerId | None = Field(
         None, description="A guest's session id: what an experiment assigns without a customer."
     )
-    k: int = Field(10, ge=1, le=MAX_K, description="How many suggestions.")
+    k: StrictInt = Field(10, ge=1, le=MAX_K, description="How many suggestions.")
     explain: StrictBool = Field(
         False, description="Add the business-rule trace and a learned ranker's contributions."
     )

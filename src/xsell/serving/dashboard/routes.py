@@ -17,7 +17,7 @@ import anyio
 import orjson
 from fastapi import APIRouter, Cookie, Depends, Form, HTTPException, Query, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, StrictInt
 
 from xsell.errors import XsellError
 from xsell.models import MODES
@@ -45,7 +45,7 @@ class TryBasket(RuleOptions):
 
     items: list[ItemId] = Field(..., min_length=1, max_length=100)
     customer: CustomerId | None = None
-    k: int = Field(10, ge=1, le=MAX_K)
+    k: StrictInt = Field(10, ge=1, le=MAX_K)
     mode: str = Field("mixed", description=f"One of {', '.join(MODES)}.")
     model: str = Field(SERVED, description="'served' or a name of /dashboard/api/models.")
     fallback: StrictBool = True
