@@ -273,3 +273,14 @@ def ingested(shop: SyntheticShop, folder: Path) -> Path:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     return folder / "x.duckdb"
+
+
+def evaluated(shop: SyntheticShop, folder: Path) -> Path:
+    """:func:`ingested`, with a leaderboard saved in the store (pairs 0.3, popularity 0.1)."""
+    from xsell.evaluation import Leaderboard
+
+    store = ingested(shop, folder)
+    rows = [{"model": "pairs", "recall@10": 0.3}, {"model": "popularity", "recall@10": 0.1}]
+    board = Leaderboard.from_runs(rows, protocol="basket-completion", split="s", ks=[10])
+    board.save_to_store(store)
+    return store

@@ -11,11 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.serving.conftest import ADMIN, KEY
-from tests.shops import ingested
+from tests.shops import evaluated
 from xsell.data import columns as C
 from xsell.data.shopdata import ShopData
 from xsell.data.synthetic import SyntheticShop
-from xsell.evaluation import Leaderboard
 from xsell.models import load_model
 from xsell.serving.dashboard.access import DashboardAccess
 
@@ -98,21 +97,14 @@ def test_live_figures_count_the_api_requests(make_client: Client, pairs_bundle: 
 def test_the_models_panel_shows_the_stores_headline_figures_and_latest_leaderboard(
     make_client: Client, pairs_bundle: Path, shop: SyntheticShop, tmp_path: Path
 ) -> None:
-    store = ingested(shop, tmp_path)
-    board = Leaderboard.from_runs(
-        [{"model": "pairs", "recall@10": 0.25}, {"model": "popularity", "recall@10": 0.125}],
-        protocol="basket-completion",
-        split="s",
-        ks=[10],
-    )
-    board.save_to_store(store)
+    store = evaluated(shop, tmp_path)
     bare = open_client(make_client, pairs_bundle).get("/dashboard/api/models").json()
     assert bare["headline"] is None and bare["leaderboard"] is None
     got = open_client(make_client, pairs_bundle, store=store).get("/dashboard/api/models")
     assert got.status_code == 200, got.text
     found = got.json()
     assert found["leaderboard"]["models"] == ["pairs", "popularity"]
-    assert found["leaderboard"]["values"] == [0.25, 0.125]
+    assert found["leaderboard"]["values"] == [0.3, 0.1]
     figures = {row["figure"]: row["value"] for row in found["headline"]["rows"]}
     lines = pd.read_csv(tmp_path / "shop" / "orders.csv")
     orders = lines[C.BASKET].nunique()

@@ -8,9 +8,8 @@ from typing import Any
 from tests.conftest import ROOT, need_module, need_program
 from tests.serving.conftest import KEY
 from tests.serving.server import Server
-from tests.shops import ingested
+from tests.shops import evaluated
 from xsell.data.synthetic import SyntheticShop
-from xsell.evaluation import Leaderboard
 
 ARTIFACTS = ROOT / "artifacts"
 
@@ -21,14 +20,7 @@ def test_a_merchandiser_tries_a_basket_rules_and_the_experiment_panel(
     chromium = need_program("chromium")
     playwright = need_module("playwright.sync_api")
     ARTIFACTS.mkdir(exist_ok=True)
-    store = ingested(shop, tmp_path)
-    board = Leaderboard.from_runs(
-        [{"model": "pairs", "recall@10": 0.3}, {"model": "popularity", "recall@10": 0.1}],
-        protocol="basket-completion",
-        split="s",
-        ks=[10],
-    )
-    board.save_to_store(store)
+    store = evaluated(shop, tmp_path)
     args = (
         "--experiment", "dash", "--arm", f"pop={popularity_bundle}:50",
         "--arm", f"pairs={pairs_bundle}:50", "--api-key", KEY, "--store", str(store),
